@@ -1,0 +1,105 @@
+"""unseen: remote data science, learning from data you cannot see.
+
+Nothing runs on import and no heavy library is imported: the names below load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib as _importlib
+from typing import TYPE_CHECKING
+
+from unseen._version import __version__
+from unseen.errors import (
+    AuthError,
+    BudgetExhausted,
+    CannotRequestPrivateData,
+    DecodeError,
+    NotFound,
+    OperationNotAllowed,
+    PermissionDenied,
+    ProtocolError,
+    RemoteError,
+    RequestDenied,
+    RequestTimeout,
+    TransportError,
+    UnseenError,
+    UsageError,
+)
+
+if TYPE_CHECKING:
+    from unseen.client import (
+        Client,
+        Dataset,
+        Pointer,
+        Request,
+        SearchResults,
+        TorchHook,
+        VirtualWorker,
+    )
+    from unseen.client._login import GridClient, login
+    from unseen.client._namespaces import Namespace
+    from unseen.server import launch_domain
+
+    np: Namespace
+    torch: Namespace
+    pd: Namespace
+
+_LAZY = {
+    "Client": "unseen.client",
+    "Dataset": "unseen.client",
+    "Pointer": "unseen.client",
+    "Request": "unseen.client",
+    "SearchResults": "unseen.client",
+    "TorchHook": "unseen.client",
+    "VirtualWorker": "unseen.client",
+    "GridClient": "unseen.client._login",
+    "login": "unseen.client._login",
+    "launch_domain": "unseen.server",
+    "np": "unseen.client._namespaces",
+    "torch": "unseen.client._namespaces",
+    "pd": "unseen.client._namespaces",
+}
+
+__all__ = [
+    "__version__",
+    "AuthError",
+    "BudgetExhausted",
+    "CannotRequestPrivateData",
+    "Client",
+    "Dataset",
+    "DecodeError",
+    "GridClient",
+    "NotFound",
+    "OperationNotAllowed",
+    "PermissionDenied",
+    "Pointer",
+    "ProtocolError",
+    "RemoteError",
+    "Request",
+    "RequestDenied",
+    "RequestTimeout",
+    "SearchResults",
+    "TorchHook",
+    "TransportError",
+    "UnseenError",
+    "UsageError",
+    "VirtualWorker",
+    "launch_domain",
+    "login",
+    "np",
+    "pd",
+    "torch",
+]
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'unseen' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,251 @@
+"""Client: one user's session with one node, over any transport."""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from unseen import ops
+from unseen.client._graph import Vertex, ancestry, new_id, pending
+from unseen.client._mock import sample_rows, synthesize
+from unseen.client._pointer import Pointer
+from unseen.errors import UsageError
+
+if TYPE_CHECKING:
+    from unseen.client._dataset import Dataset
+    from unseen.client._users import UserList
+    from unseen.client._views import DatasetList, Request, RequestList, SearchResults, StoreView
+    from unseen.transport import Connection
+
+
+class Client:
+    """A logged-in session: send values, search, compute through pointers, make requests.
+
+    ``unseen.login(...)`` returns one for a remote node; a :class:`VirtualWorker` is one
+    for an in-process node that the caller owns.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+        self._dropped: list[str] = []
+        self._mocks: dict[str, Any] = {}
+        info = connection.call("node.info")
+        self.node_name: str = info["name"]
+        self.node_id: str = info["id"]
+        self.user_id: str = info["user_id"]
+        self.role: str = info["role"]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} of {self.node_name!r} as {self.role}>"
+
+    def call(self, kind: str, body: dict[str, Any] | None = None) -> Any:
+        """Send one raw message to the node (advanced use)."""
+        return self._conn.call(kind, body or {})
+
+    # -- values ------------------------------------------------------------------------
+    def send(
+        self,
+        value: Any,
+        *,
+        tags: list[str] | tuple[str, ...] | None = None,
+        description: str | None = None,
+        searchable: bool = False,
+    ) -> Pointer:
+        """Upload a value you own; returns a pointer to it on the node."""
+        if isinstance(value, Pointer):
+            raise UsageError("this is a pointer already: its value is on a node")
+        if tags is None:
+            tags = list(getattr(value, "tags", None) or [])
+        if description is None:
+            description = str(getattr(value, "description", "") or "")
+        ops.family_of(value)
+        info = self._conn.call(
+            "object.send",
+            {"value": value, "tags": list(tags), "description": description, "searchable": searchable},
+        )
+        return self._pointer_from_info(info)
+
+    def _pointer_from_info(self, info: dict[str, Any]) -> Pointer:
+        meta = info.get("meta") or {}
+        vertex = Vertex(info["id"], meta.get("family", "value"), info=info)
+        return self._wrap(vertex)
+
+    def _wrap(self, vertex: Vertex) -> Pointer:
+        pointer = Pointer(self, vertex)
+        vertex.pointer = weakref.ref(pointer)
+        return pointer
+
+    def _arg(self, value: Any, parents: dict[int, Vertex]) -> Any:
+        if isinstance(value, Pointer):
+            if value._client is not self:
+                if value._client.node_id == self.node_id:
+                    raise UsageError("pointers from two sessions cannot be combined: use one login")
+                raise UsageError(
+                    f"this pointer lives on {value._client.node_name!r}, not on {self.node_name!r}: "
+                    "values on different nodes combine only through MPC (.share(...))"
+                )
+            parents.setdefault(id(value._vertex), value._vertex)
+            return ops.Ref(value._vertex.id)
+        if isinstance(value, tuple):
+            return tuple(self._arg(v, parents) for v in value)
+        if isinstance(value, list):
+            return [self._arg(v, parents) for v in value]
+        if isinstance(value, dict):
+            return {k: self._arg(v, parents) for k, v in value.items()}
+        if isinstance(value, slice):
+            return slice(*(self._arg(v, parents) for v in (value.start, value.stop, value.step)))
+        return value
+
+    def _record(
+        self,
+        kind: ops.ActionKind,
+        name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        receiver: Pointer | None = None,
+    ) -> Pointer:
+        """Record one action lazily; check it now so that mistakes show before anything runs."""
+        parents: dict[int, Vertex] = {}
+        wire_args = tuple(self._arg(a, parents) for a in args)
+        wire_kwargs = {k: self._arg(v, parents) for k, v in kwargs.items()}
+        action = ops.Action(new_id(), kind, name, wire_args, wire_kwargs)
+        families = {v.id: v.family for v in parents.values()}
+        receiver_family = receiver.family if receiver is not None else None
+        spec = ops.check_action(action, receiver_family)
+        family = ops.infer_family(spec, receiver_family, wire_args, wire_kwargs, lambda r: families[r.id])
+        return self._wrap(Vertex(action.id, family, action, tuple(parents.values())))
+
+    def _function(self, qualname: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Pointer:
+        return self._record("function", qualname, args, kwargs)
+
+    def _drain_dropped(self) -> list[str]:
+        dropped, self._dropped = self._dropped, []
+        return dropped
+
+    def _run(self, pointers: list[Pointer], get: bool) -> list[Any]:
+        """Ship everything the pointers need in one message; return their values if asked."""
+        vertices = [p._vertex for p in pointers]
+        order = pending(vertices)
+        targets = {v.id for v in vertices}
+        keep = sorted({v.id for v in order if v.alive()} | (targets & {v.id for v in order}))
+        reply = self._conn.call(
+            "graph.run",
+            {
+                "actions": [v.action for v in order],
+                "keep": keep,
+                "get": [v.id for v in vertices] if get else [],
+                "drop": self._drain_dropped(),
+            },
+        )
+        kept = set(reply["kept"])
+        for vertex in order:
+            if vertex.id in kept:
+                vertex.materialized = True
+                family = reply["kept"][vertex.id]
+                if family:
+                    vertex.family = family
+                pointer = vertex.pointer() if vertex.pointer is not None else None
+                if pointer is not None:
+                    weakref.finalize(pointer, self._dropped.append, vertex.id)
+        return list(reply["values"])
+
+    def get_many(self, pointers: list[Pointer]) -> list[Any]:
+        """Values of several pointers in one round trip (each through the release rule)."""
+        return self._run(list(pointers), get=True)
+
+    def _dp_get(self, pointer: Pointer, epsilon: float | None, delta: float | None) -> Any:
+        raise UsageError(
+            f"{self.node_name!r} cannot make differentially private releases in this version; "
+            "use .request(name=..., reason=...) to ask the owner"
+        )
+
+    # -- mocks ---------------------------------------------------------------------------
+    def _mock_value(self, vertex: Vertex) -> Any:
+        if vertex.id not in self._mocks:
+            info = vertex.info or {}
+            value = self._conn.call("object.mock", {"id": vertex.id}) if info.get("mock_id") else None
+            if value is None:
+                value = synthesize(info.get("meta") or {"family": vertex.family})
+            self._mocks[vertex.id] = value
+        return self._mocks[vertex.id]
+
+    def _mock_eval(self, target: Vertex) -> Any:
+        leaves, order = ancestry(target)
+        if target.action is None:
+            return self._mock_value(target)
+        env = {leaf.id: self._mock_value(leaf) for leaf in leaves}
+        actions = [v.action for v in order if v.action is not None]
+        try:
+            return ops.execute(actions, env, keep={target.id})[target.id]
+        except ops.ExecutionError as exc:
+            raise UsageError(
+                f"{exc.op} fails on the mock ({type(exc.original).__name__}: {exc.original}); "
+                "it would fail on the node too if the data has the mock's shape and types"
+            ) from None
+
+    def _sample(self, pointer: Pointer, n: int) -> Any:
+        return sample_rows(pointer.mock, n)
+
+    def _set_info(self, pointer: Pointer, **fields: Any) -> None:
+        if not pointer._vertex.materialized or pointer._vertex.action is not None:
+            raise UsageError("only values you sent can be tagged or described")
+        pointer._vertex.info = self._conn.call("object.tag", {"id": pointer.id, **fields})
+
+    # -- requests, search, store, datasets ------------------------------------------------
+    def _request(self, pointer: Pointer, name: str, reason: str) -> Request:
+        from unseen.client._views import Request
+
+        if not pointer._vertex.materialized:
+            self._run([pointer], get=False)
+        record = self._conn.call("request.create", {"object_id": pointer.id, "name": name, "reason": reason})
+        return Request(self, record)
+
+    @property
+    def requests(self) -> RequestList:
+        """Requests: all of them for the node's owner, your own otherwise."""
+        from unseen.client._views import RequestList
+
+        return RequestList(self, self._conn.call("request.list"))
+
+    @property
+    def store(self) -> StoreView:
+        """Objects you may use: searchable ones, dataset assets, and your own."""
+        from unseen.client._views import StoreView
+
+        return StoreView(self, [self._pointer_from_info(i) for i in self._conn.call("store.list")])
+
+    def search(self, query: str, *, verbose: bool = True) -> SearchResults:
+        """Assets matching a tag (``"#diabetes"``) or words in names and descriptions."""
+        from unseen.client._views import SearchResults
+
+        found = [self._pointer_from_info(i) for i in self._conn.call("search", {"query": query})]
+        results = SearchResults(found, query)
+        if verbose:
+            print(results.summary())
+        return results
+
+    @property
+    def datasets(self) -> DatasetList:
+        from unseen.client._views import DatasetList
+
+        return DatasetList(self, self._conn.call("dataset.list"))
+
+    @property
+    def users(self) -> UserList:
+        """Accounts on the node (owners and admins): ``.create(...)``, ``.update``, ``.delete``."""
+        from unseen.client._users import UserList
+
+        return UserList(self)
+
+    @property
+    def me(self) -> dict[str, Any]:
+        """Your own account: email, name, role and privacy budget."""
+        return dict(self._conn.call("user.me"))
+
+    def upload_dataset(self, dataset: Dataset) -> None:
+        """Upload a dataset's private assets and their mocks (owners and admins)."""
+        self._conn.call("dataset.upload", dataset._to_wire())
+        print(f"Uploaded dataset {dataset.name!r} with {len(dataset.assets)} asset(s).")
+
+    def close(self) -> None:
+        self._conn.close()

@@ -1,0 +1,298 @@
+"""Pointer: a handle to a value on a node, mirroring the allowed API of what it points to."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from unseen import ops
+from unseen.client._graph import Vertex
+from unseen.errors import OperationNotAllowed, UsageError
+
+if TYPE_CHECKING:
+    from unseen.client._client import Client
+    from unseen.client._views import Request
+
+_FAMILY_NAMES = {
+    "ndarray": "numpy array",
+    "tensor": "torch tensor",
+    "dataframe": "pandas DataFrame",
+    "series": "pandas Series",
+    "index": "pandas Index",
+    "groupby": "pandas GroupBy",
+    "indexer": "pandas indexer",
+    "scalar": "scalar",
+    "value": "value",
+    "failed": "failed result",
+}
+
+
+class NotAllowedAttribute(OperationNotAllowed, AttributeError):
+    """An attribute outside the vocabulary; also an AttributeError so hasattr() is False."""
+
+
+class Pointer:
+    """A value on a node. Operations on it run there; ``.get()`` returns the value only
+    through a release (yours to see, an accepted request, or a DP answer)."""
+
+    __slots__ = ("_client", "_vertex", "_mock_cache", "__weakref__")
+    __array_ufunc__ = None  # ndarray + pointer defers to Pointer.__radd__
+
+    def __init__(self, client: Client, vertex: Vertex) -> None:
+        self._client = client
+        self._vertex = vertex
+        self._mock_cache: Any = None
+
+    # -- identity and metadata ------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self._vertex.id
+
+    @property
+    def client(self) -> Client:
+        return self._client
+
+    @property
+    def family(self) -> str:
+        """The kind of value: ndarray, tensor, dataframe, series, scalar, ..."""
+        return self._vertex.family
+
+    @property
+    def tags(self) -> list[str]:
+        return list((self._vertex.info or {}).get("tags", []))
+
+    @property
+    def description(self) -> str:
+        return str((self._vertex.info or {}).get("description", ""))
+
+    @property
+    def _meta(self) -> dict[str, Any]:
+        return dict((self._vertex.info or {}).get("meta") or {})
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Public shape of an uploaded value; for computed values, the shape on the mock."""
+        meta = self._meta
+        if "shape" in meta:
+            return tuple(meta["shape"])
+        value = self.mock_result()
+        shape = getattr(value, "shape", None)
+        if shape is None:
+            raise UsageError(f"a {_FAMILY_NAMES.get(self.family, self.family)} has no shape")
+        return tuple(shape)
+
+    @property
+    def dtype(self) -> Any:
+        meta = self._meta
+        if "dtype" in meta:
+            return meta["dtype"]
+        return getattr(self.mock_result(), "dtype", None)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    # -- results ---------------------------------------------------------------------
+    def get(
+        self,
+        *,
+        epsilon: float | None = None,
+        delta: float | None = None,
+        request_block: bool = False,
+        name: str | None = None,
+        reason: str | None = None,
+        timeout_secs: float | None = None,
+    ) -> Any:
+        """The value, if it may be released to you.
+
+        Private values raise :class:`unseen.CannotRequestPrivateData`. With
+        ``request_block=True`` a request goes to the owner and this call waits for the
+        decision (up to ``timeout_secs``).
+        """
+        if epsilon is not None or delta is not None:
+            return self._client._dp_get(self, epsilon=epsilon, delta=delta)
+        if request_block:
+            request = self.request(name=name or "", reason=reason or "")
+            return request.wait(timeout_secs).get()
+        return self._client._run([self], get=True)[0]
+
+    def request(self, name: str = "", reason: str = "") -> Request:
+        """Ask the node's owner to release this value to you; returns the pending request."""
+        return self._client._request(self, name=name, reason=reason)
+
+    def compute(self) -> Pointer:
+        """Run the recorded operations on the node now and keep the result there."""
+        self._client._run([self], get=False)
+        return self
+
+    def mock_result(self) -> Any:
+        """The same operations run locally on the mock: instant shape and dtype feedback."""
+        if self._mock_cache is None:
+            self._mock_cache = self._client._mock_eval(self._vertex)
+        return self._mock_cache
+
+    @property
+    def mock(self) -> Any:
+        """The public mock of an asset (or zeros of its public shape when it has none)."""
+        if self._vertex.action is not None:
+            return self.mock_result()
+        return self._client._mock_value(self._vertex)
+
+    def sample(self, n: int = 5, *args: Any, **kwargs: Any) -> Any:
+        """``n`` rows of the mock, never of the private data."""
+        return self._client._sample(self, n)
+
+    # -- tags (also the torch hook's .tag / .describe on tensors) ------------------------
+    def tag(self, *tags: str) -> Pointer:
+        self._client._set_info(self, tags=[*self.tags, *tags])
+        return self
+
+    def describe(self, *args: Any, **kwargs: Any) -> Any:
+        """``describe("text")`` sets the description; a pandas pointer's ``describe()``
+        with no text is pandas' summary, run on the node."""
+        if len(args) == 1 and isinstance(args[0], str) and not kwargs and self.family not in ("dataframe", "series"):
+            self._client._set_info(self, description=args[0])
+            return self
+        return self._method("describe", args, kwargs)
+
+    # -- the vocabulary ------------------------------------------------------------------
+    def _method(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Pointer:
+        return self._client._record("method", name, (self, *args), kwargs, receiver=self)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            spec = ops.lookup_method(self._vertex.family, name)
+        except OperationNotAllowed as exc:
+            raise NotAllowedAttribute(str(exc)) from None
+        if spec.kind == "attr":
+            return self._client._record("attr", name, (self,), {}, receiver=self)
+
+        def call(*args: Any, **kwargs: Any) -> Pointer:
+            return self._method(name, args, kwargs)
+
+        call.__name__ = name
+        call.__doc__ = f"Run {spec.name} on the node; returns a Pointer."
+        return call
+
+    def __dir__(self) -> list[str]:
+        own = [n for n in type(self).__dict__ if not n.startswith("_")]
+        own += ["id", "family", "tags", "description", "shape", "dtype", "ndim"]
+        return sorted(set(own) | set(ops.methods_of(self._vertex.family)))
+
+    # -- plain Python protocols: never fetch a value silently ------------------------------
+    def __repr__(self) -> str:
+        kind = _FAMILY_NAMES.get(self.family, self.family)
+        meta = self._meta
+        shape, dtype = meta.get("shape"), meta.get("dtype")
+        where = f"on {self._client.node_name!r}"
+        if self._vertex.action is not None and shape is None:
+            try:
+                value = self.mock_result()
+                shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
+                where += ", shape from the mock"
+            except Exception:  # the mock may not support it; the repr must still work
+                pass
+        parts = [kind]
+        if dtype is not None:
+            parts.append(str(dtype))
+        if shape is not None:
+            parts.append(str(tuple(shape)))
+        state = "" if self._vertex.materialized else " (not computed yet)"
+        return f"<Pointer {' '.join(parts)} {where} id={self.id[:8]}{state}>"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = [("Pointer", self.__repr__())]
+        if self.tags:
+            rows.append(("Tags", " ".join(self.tags)))
+        if self.description:
+            rows.append(("Description", self.description[:500]))
+        body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+        return f"<table>{body}</table>"
+
+    def __format__(self, spec: str) -> str:
+        if spec:
+            raise UsageError("a pointer's value is not here to format: call .get() first")
+        return repr(self)
+
+    def __len__(self) -> int:
+        shape = self._meta.get("shape")
+        if not shape:
+            raise UsageError(
+                "the length of a computed remote value is not known here; "
+                "use ptr.shape (from the mock) or .get() it first"
+            )
+        return int(shape[0])
+
+    def __iter__(self) -> Iterator[Pointer]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __bool__(self) -> bool:
+        raise UsageError(
+            "the truth value of a remote value is not here: call .get() (if you may) or "
+            "build the condition remotely, e.g. unseen.np.where(...)"
+        )
+
+    def _no_scalar(self, *args: Any) -> Any:
+        raise UsageError("a pointer is not a number here: call .get() to fetch the value, if you may")
+
+    __int__ = __float__ = __complex__ = __index__ = _no_scalar
+
+    def __array__(self, *args: Any, **kwargs: Any) -> Any:
+        raise UsageError(
+            "numpy cannot convert a pointer: the data stays on the node. Use unseen.np.<function> "
+            "for remote numpy calls, or .get() the value if you may"
+        )
+
+    @classmethod
+    def __torch_function__(cls, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        return NotImplemented
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        raise OperationNotAllowed(
+            "remote values are read-only: build a new one instead, e.g. unseen.np.where(mask, a, b)"
+        )
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise UsageError("pointers cannot be pickled")
+
+    __hash__ = object.__hash__
+
+    # -- operators -----------------------------------------------------------------------
+    def __getitem__(self, key: Any) -> Pointer:
+        return self._method("__getitem__", (key,), {})
+
+    def __neg__(self) -> Pointer:
+        return self._method("__neg__", (), {})
+
+    def __pos__(self) -> Pointer:
+        return self._method("__pos__", (), {})
+
+    def __abs__(self) -> Pointer:
+        return self._method("__abs__", (), {})
+
+    def __invert__(self) -> Pointer:
+        return self._method("__invert__", (), {})
+
+    def __round__(self, ndigits: int | None = None) -> Pointer:
+        return self._method("__round__", () if ndigits is None else (ndigits,), {})
+
+
+def _binary(name: str) -> Any:
+    def op(self: Pointer, other: Any) -> Pointer:
+        return self._method(name, (other,), {})
+
+    op.__name__ = name
+    return op
+
+
+for _name in (
+    "add sub mul truediv floordiv mod pow matmul and or xor lshift rshift "
+    "radd rsub rmul rtruediv rfloordiv rmod rpow rmatmul rand ror rxor "
+    "lt le gt ge eq ne"
+).split():
+    setattr(Pointer, f"__{_name}__", _binary(f"__{_name}__"))

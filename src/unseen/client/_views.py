@@ -1,0 +1,289 @@
+"""Views a user browses: requests, the store, search results and datasets, as tables."""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, overload
+
+from unseen.errors import NotFound, RequestTimeout, UsageError
+
+if TYPE_CHECKING:
+    import pandas
+
+    from unseen.client._client import Client
+    from unseen.client._pointer import Pointer
+
+DEFAULT_WAIT_SECS = 3600.0
+
+
+def _text_table(columns: list[str], rows: list[list[str]]) -> str:
+    cells = [columns, *rows]
+    widths = [min(40, max(len(str(r[i])) for r in cells)) for i in range(len(columns))]
+    lines = ["  ".join(str(v)[:40].ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _html_table(columns: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _frame(columns: list[str], rows: list[list[Any]]) -> pandas.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=columns)
+
+
+class Request:
+    """One request to release a value. Owners accept or deny it; the requester gets it."""
+
+    def __init__(self, client: Client, record: dict[str, Any]) -> None:
+        self._client = client
+        self._record = record
+
+    def __getattr__(self, name: str) -> Any:
+        record = self.__dict__.get("_record", {})
+        if name in record:
+            return record[name]
+        raise AttributeError(name)
+
+    @property
+    def status(self) -> str:
+        return str(self._record["status"])
+
+    def refresh(self) -> Request:
+        for record in self._client._conn.call("request.list"):
+            if record["id"] == self._record["id"]:
+                self._record = record
+                return self
+        raise NotFound(f"request {self._record['id']!r} is gone")
+
+    def accept(self) -> Request:
+        """Release the value to the requester (owners and admins)."""
+        self._record = self._client._conn.call("request.decide", {"id": self.id, "action": "accept"})
+        return self
+
+    def deny(self, reason: str = "") -> Request:
+        self._record = self._client._conn.call(
+            "request.decide", {"id": self.id, "action": "deny", "reason": reason}
+        )
+        return self
+
+    def wait(self, timeout_secs: float | None = None) -> Request:
+        """Block until the owner decides; raise RequestTimeout after ``timeout_secs``."""
+        timeout = DEFAULT_WAIT_SECS if timeout_secs is None else float(timeout_secs)
+        self._record = self._client._conn.call("request.wait", {"id": self.id, "timeout": timeout})
+        if self.status == "pending":
+            raise RequestTimeout(
+                f"no decision on request {self.name!r} within {timeout:g} s; it stays pending: "
+                "collect the value later with client.requests[i].get()"
+            )
+        return self
+
+    def get(self) -> Any:
+        """The released value (raises RequestDenied if the owner said no)."""
+        return self._client._conn.call("request.result", {"id": self.id})
+
+    def __repr__(self) -> str:
+        return (
+            f"<Request {self.name!r} by {self.requester_name or self.requester[:8]}: {self.status}"
+            f"{' (' + self.deny_reason + ')' if self.deny_reason else ''}>"
+        )
+
+    @property
+    def code(self) -> str:
+        """The operations that produced the value, for the owner to review."""
+        return "\n".join(self._record.get("graph", []))
+
+
+_REQUEST_COLUMNS = ["Request Name", "Reason", "Requester", "Status", "Request ID"]
+
+
+class RequestList(Sequence[Request]):
+    """Requests as a table; ``[i]`` gives a :class:`Request`; ``.pandas`` a DataFrame."""
+
+    def __init__(self, client: Client, records: list[dict[str, Any]]) -> None:
+        self._client = client
+        self._items = [Request(client, r) for r in records]
+
+    @overload
+    def __getitem__(self, index: int) -> Request: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Request]: ...
+    def __getitem__(self, index: int | slice) -> Request | list[Request]:
+        if isinstance(index, int) and not -len(self._items) <= index < len(self._items):
+            raise IndexError(f"there are {len(self._items)} requests; index {index} is out of range")
+        return self._items[index]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def pending(self) -> list[Request]:
+        return [r for r in self._items if r.status == "pending"]
+
+    def _rows(self) -> list[list[str]]:
+        return [[r.name, r.reason, r.requester_name or r.requester[:8], r.status, r.id] for r in self._items]
+
+    @property
+    def pandas(self) -> pandas.DataFrame:
+        return _frame(_REQUEST_COLUMNS, self._rows())
+
+    def __repr__(self) -> str:
+        if not self._items:
+            return "No requests."
+        return _text_table(_REQUEST_COLUMNS, self._rows())
+
+    def _repr_html_(self) -> str:
+        return _html_table(_REQUEST_COLUMNS, self._rows())
+
+    def add_handler(
+        self,
+        action: str = "accept",
+        name: str | None = None,
+        requester: str | None = None,
+        tags: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """A policy: decide matching requests (now pending and future) automatically."""
+        return dict(
+            self._client._conn.call(
+                "handler.add", {"action": action, "name": name, "requester": requester, "tags": tags or []}
+            )
+        )
+
+    @property
+    def handlers(self) -> list[dict[str, Any]]:
+        return list(self._client._conn.call("handler.list"))
+
+    def remove_handler(self, handler_id: str) -> None:
+        self._client._conn.call("handler.remove", {"id": handler_id})
+
+
+_STORE_COLUMNS = ["ID", "Tags", "Description"]
+
+
+class StoreView(Sequence["Pointer"]):
+    """The objects you may use; index by position, tag or id."""
+
+    def __init__(self, client: Client, pointers: list[Pointer]) -> None:
+        self._client = client
+        self._pointers = pointers
+
+    @overload
+    def __getitem__(self, key: int | str) -> Pointer: ...
+    @overload
+    def __getitem__(self, key: slice) -> list[Pointer]: ...
+    def __getitem__(self, key: int | str | slice) -> Pointer | list[Pointer]:
+        if isinstance(key, str):
+            for pointer in self._pointers:
+                if key == pointer.id or key in pointer.tags:
+                    return pointer
+            raise NotFound(f"no object tagged or with id {key!r} in the store")
+        if isinstance(key, int) and not -len(self._pointers) <= key < len(self._pointers):
+            raise IndexError(f"the store holds {len(self._pointers)} objects; index {key} is out of range")
+        return self._pointers[key]
+
+    def __len__(self) -> int:
+        return len(self._pointers)
+
+    def _rows(self) -> list[list[str]]:
+        return [[p.id, " ".join(p.tags), p.description] for p in self._pointers]
+
+    @property
+    def pandas(self) -> pandas.DataFrame:
+        return _frame(_STORE_COLUMNS, [[p.id, p.tags, p.description] for p in self._pointers])
+
+    def __repr__(self) -> str:
+        return _text_table(_STORE_COLUMNS, self._rows()) if self._pointers else "The store is empty."
+
+    def _repr_html_(self) -> str:
+        return _html_table(_STORE_COLUMNS, self._rows())
+
+
+class SearchResults(list):  # type: ignore[type-arg]
+    """Pointers found by a search, with the seed's summary: a count and a tag profile."""
+
+    def __init__(self, pointers: list[Pointer], query: str) -> None:
+        super().__init__(pointers)
+        self.query = query
+
+    def tag_profile(self) -> Counter[str]:
+        return Counter(tag for p in self for tag in p.tags)
+
+    def summary(self) -> str:
+        lines = [f"Found {len(self)} result{'' if len(self) == 1 else 's'}" + (" in total." if self else ".")]
+        profile = self.tag_profile()
+        if profile:
+            lines.append("Tag Profile:")
+            lines += [f"  {tag} found {count}" for tag, count in profile.most_common()]
+        if not self:
+            lines.append("Try fewer words, or a tag such as '#diabetes'.")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary() + "".join(f"\n[{i}] {p!r}" for i, p in enumerate(self))
+
+
+_DATASET_COLUMNS = ["Name", "Assets", "Tags", "Description"]
+
+
+class DatasetList(Sequence[dict[str, Any]]):
+    """Datasets on the node; ``["name"]`` gives one, ``["name"]["asset"]`` a pointer."""
+
+    def __init__(self, client: Client, records: list[dict[str, Any]]) -> None:
+        self._client = client
+        self._records = records
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            for record in self._records:
+                if key in (record["name"], record["id"]):
+                    return DatasetView(self._client, record)
+            raise NotFound(f"no dataset named {key!r}")
+        if isinstance(key, slice):
+            return [DatasetView(self._client, r) for r in self._records[key]]
+        return DatasetView(self._client, self._records[key])
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def _rows(self) -> list[list[str]]:
+        return [
+            [r["name"], ", ".join(a["name"] for a in r["assets"]), " ".join(r["tags"]), r["description"]]
+            for r in self._records
+        ]
+
+    @property
+    def pandas(self) -> pandas.DataFrame:
+        return _frame(_DATASET_COLUMNS, self._rows())
+
+    def __repr__(self) -> str:
+        return _text_table(_DATASET_COLUMNS, self._rows()) if self._records else "No datasets."
+
+    def _repr_html_(self) -> str:
+        return _html_table(_DATASET_COLUMNS, self._rows())
+
+
+class DatasetView(dict):  # type: ignore[type-arg]
+    """One dataset's metadata; ``view["asset name"]`` is a pointer to that asset."""
+
+    def __init__(self, client: Client, record: dict[str, Any]) -> None:
+        super().__init__(record)
+        self._client = client
+
+    def __getitem__(self, key: str) -> Any:
+        for asset in dict.__getitem__(self, "assets"):
+            if asset["name"] == key:
+                info = self._client._conn.call("object.info", {"id": asset["object_id"]})
+                return self._client._pointer_from_info(info)
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
+        raise UsageError(f"dataset {dict.__getitem__(self, 'name')!r} has no asset {key!r}")
+
+    def __repr__(self) -> str:
+        assets = ", ".join(a["name"] for a in dict.__getitem__(self, "assets"))
+        return f"<Dataset {dict.__getitem__(self, 'name')!r}: {assets}>"

@@ -1,0 +1,127 @@
+"""Who is calling: argon2 password checks, slowed-down failures, and short-lived signed tokens."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+from typing import Any
+
+from unseen.errors import AuthError, NotFound, UsageError
+from unseen.node._principal import Principal
+from unseen.store import UserRecord
+
+MIN_PASSWORD_LENGTH = 8
+FREE_FAILURES = 5
+MAX_LOCK_SECS = 300.0
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def check_password_strength(password: str) -> None:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        raise UsageError(f"passwords need at least {MIN_PASSWORD_LENGTH} characters")
+
+
+class Authenticator:
+    """Logs users in and checks tokens. Roles are read from the store on every call, so a
+    changed role or a deleted user takes effect at once."""
+
+    def __init__(self, users: Any, secret: bytes | None = None, token_ttl: float = 3600.0) -> None:
+        from argon2 import PasswordHasher
+
+        self._users = users
+        self._secret = secret or secrets.token_bytes(32)
+        self._ttl = token_ttl
+        self._hasher = PasswordHasher()
+        self._failures: dict[tuple[str, str], tuple[int, float]] = {}
+        self._lock = threading.Lock()
+
+    def hash_password(self, password: str) -> str:
+        check_password_strength(password)
+        return str(self._hasher.hash(password))
+
+    def verify_password(self, user: UserRecord, password: str) -> bool:
+        from argon2.exceptions import InvalidHashError, VerificationError
+
+        if not user.password_hash:
+            return False
+        try:
+            return bool(self._hasher.verify(user.password_hash, password))
+        except (VerificationError, InvalidHashError):
+            return False
+
+    # -- throttling ----------------------------------------------------------------------
+    def _locked_for(self, key: tuple[str, str]) -> float:
+        count, last = self._failures.get(key, (0, 0.0))
+        if count < FREE_FAILURES:
+            return 0.0
+        wait = min(2.0 ** (count - FREE_FAILURES), MAX_LOCK_SECS)
+        return max(0.0, last + wait - time.monotonic())
+
+    def _fail(self, keys: list[tuple[str, str]]) -> None:
+        with self._lock:
+            for key in keys:
+                count, _ = self._failures.get(key, (0, 0.0))
+                self._failures[key] = (count + 1, time.monotonic())
+
+    # -- login and tokens ------------------------------------------------------------------
+    def login(self, email: str, password: str, address: str = "local") -> dict[str, Any]:
+        """A token for a valid email and password; AuthError otherwise, slower after failures."""
+        keys = [("account", str(email).lower()), ("address", address)]
+        with self._lock:
+            wait = max(self._locked_for(k) for k in keys)
+        if wait > 0:
+            raise AuthError(f"too many failed logins: try again in {wait:.0f} s")
+        try:
+            user = self._users.by_email(email)
+        except NotFound:
+            user = None
+        if user is None or not self.verify_password(user, password):
+            self._fail(keys)
+            raise AuthError("wrong email or password")
+        with self._lock:
+            self._failures.pop(keys[0], None)
+        return self.issue(user)
+
+    def issue(self, user: UserRecord) -> dict[str, Any]:
+        now = time.time()
+        payload = {"sub": user.id, "iat": now, "exp": now + self._ttl, "jti": secrets.token_hex(8)}
+        body = _b64(json.dumps(payload, separators=(",", ":")).encode())
+        signature = _b64(hmac.new(self._secret, body.encode(), hashlib.sha256).digest())
+        return {
+            "token": f"{body}.{signature}",
+            "expires_at": payload["exp"],
+            "user_id": user.id,
+            "role": user.role,
+            "name": user.name,
+        }
+
+    def authenticate(self, token: str) -> Principal:
+        """The caller a token names; AuthError for a forged, malformed or expired token."""
+        try:
+            body, signature = str(token).split(".")
+            expected = hmac.new(self._secret, body.encode(), hashlib.sha256).digest()
+            if not hmac.compare_digest(expected, _unb64(signature)):
+                raise ValueError("bad signature")
+            payload = json.loads(_unb64(body))
+            user_id, expires = str(payload["sub"]), float(payload["exp"])
+        except Exception:
+            raise AuthError("invalid token: log in again") from None
+        if expires < time.time():
+            raise AuthError("the session expired: log in again")
+        try:
+            user = self._users.get(user_id)
+        except NotFound:
+            raise AuthError("this account no longer exists") from None
+        return Principal(user.id, user.role, user.name)

@@ -1,0 +1,173 @@
+"""Handlers for datasets, search and the store listing (the Duet store)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from unseen.errors import UsageError
+from unseen.node._meta import public_meta
+from unseen.node._objects import object_view
+from unseen.node._policy import may_use
+from unseen.node._principal import ADMINS, ANYONE, Principal
+from unseen.node._routes import field, route, str_list
+from unseen.store import AssetRecord, DatasetRecord, ObjectRecord
+
+if TYPE_CHECKING:
+    from unseen.node._node import Node
+
+
+def _bounds(value: Any, asset: str) -> list[tuple[float, float]] | None:
+    if value is None:
+        return None
+    pairs = [value] if len(value) == 2 and all(isinstance(v, (int, float)) for v in value) else value
+    out = []
+    for pair in pairs:
+        if not (isinstance(pair, (list, tuple)) and len(pair) == 2):
+            raise UsageError(f"bounds of asset {asset!r} must be (L, U) or a list of (L, U) per column")
+        low, high = float(pair[0]), float(pair[1])
+        if not low <= high:
+            raise UsageError(f"bounds of asset {asset!r}: L must not exceed U, got ({low}, {high})")
+        out.append((low, high))
+    return out
+
+
+@route("dataset.upload", ADMINS)
+def upload(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    name = field(body, "name", str)
+    if not name.strip():
+        raise UsageError("a dataset needs a name")
+    if any(d.name == name for d in node.stores.datasets.list()):
+        raise UsageError(f"a dataset named {name!r} exists already: delete it or pick another name")
+    tags = tuple(str_list(body, "tags"))
+    description = field(body, "description", str, default="")
+    assets = field(body, "assets", (list, tuple))
+    if not assets:
+        raise UsageError(f"dataset {name!r} has no assets: call ds.add_asset(...) first")
+    dataset = DatasetRecord(
+        id=uuid.uuid4().hex,
+        name=name,
+        description=description,
+        tags=tags,
+        citation=field(body, "citation", str, default=""),
+        uploader=principal.user_id,
+    )
+    pending: list[tuple[ObjectRecord, Any]] = []
+    for asset in assets:
+        if not isinstance(asset, dict):
+            raise UsageError("each asset must be a map with 'name', 'data' and 'mock'")
+        asset_name = field(asset, "name", str)
+        data = asset.get("data")
+        meta = public_meta(data)
+        asset_tags = tuple(dict.fromkeys((*tags, f"#{asset_name}", *str_list(asset, "tags"))))
+        mock_id = None
+        if asset.get("mock") is not None:
+            mock_meta = public_meta(asset["mock"])
+            if mock_meta["family"] != meta["family"]:
+                raise UsageError(
+                    f"the mock of asset {asset_name!r} is a {mock_meta['family']} but the data is a "
+                    f"{meta['family']}: give a mock of the same kind"
+                )
+            mock = ObjectRecord(
+                id=uuid.uuid4().hex,
+                family=mock_meta["family"],
+                creator=principal.user_id,
+                sources=frozenset(),
+                dataset=name,
+                public_meta={**mock_meta, "mock_of": asset_name},
+            )
+            mock_id = mock.id
+            pending.append((mock, asset["mock"]))
+        private = ObjectRecord(
+            id=uuid.uuid4().hex,
+            family=meta["family"],
+            creator=principal.user_id,
+            sources=frozenset({principal.user_id}),
+            tags=asset_tags,
+            description=field(asset, "description", str, default="") or description,
+            dataset=name,
+            mock_id=mock_id,
+            public_meta=meta,
+        )
+        pending.append((private, data))
+        dataset.assets.append(
+            AssetRecord(
+                name=asset_name,
+                object_id=private.id,
+                mock_id=mock_id,
+                description=private.description,
+                bounds=_bounds(asset.get("bounds"), asset_name),
+            )
+        )
+    stored: list[str] = []
+    try:
+        for record, value in pending:
+            node.stores.objects.put(record, value)
+            stored.append(record.id)
+        node.stores.datasets.add(dataset)
+    except BaseException:
+        for object_id in stored:
+            node.stores.objects.delete(object_id)
+        raise
+    node.audit(principal, "dataset.upload", dataset.id)
+    return dataset_view(dataset)
+
+
+def dataset_view(dataset: DatasetRecord) -> dict[str, Any]:
+    view = asdict(dataset)
+    view["tags"] = list(dataset.tags)
+    return view
+
+
+@route("dataset.list", ANYONE)
+def list_datasets(node: Node, principal: Principal, body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [dataset_view(d) for d in sorted(node.stores.datasets.list(), key=lambda d: d.created_at)]
+
+
+@route("dataset.delete", ADMINS)
+def delete_dataset(node: Node, principal: Principal, body: dict[str, Any]) -> None:
+    name = field(body, "name", str)
+    for dataset in node.stores.datasets.list():
+        if name in (dataset.name, dataset.id):
+            node.stores.datasets.delete(dataset.id)
+            for asset in dataset.assets:
+                for object_id in (asset.object_id, asset.mock_id):
+                    if object_id and node.stores.objects.exists(object_id):
+                        node.stores.objects.delete(object_id)
+            node.audit(principal, "dataset.delete", dataset.id)
+            return
+    raise UsageError(f"no dataset named {name!r}")
+
+
+def _listed(node: Node, principal: Principal) -> list[ObjectRecord]:
+    """Leaf objects the caller may use, except mocks (they come with their assets)."""
+    return [
+        r
+        for r in sorted(node.stores.objects.list(), key=lambda r: r.created_at)
+        if not r.parents
+        and "mock_of" not in r.public_meta
+        and r.family != "failed"
+        and may_use(principal, r)
+        and (r.searchable or r.dataset is not None or r.creator == principal.user_id or principal.is_admin)
+    ]
+
+
+@route("store.list", ANYONE)
+def store_list(node: Node, principal: Principal, body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [object_view(r, principal) for r in _listed(node, principal)]
+
+
+@route("search", ANYONE)
+def search(node: Node, principal: Principal, body: dict[str, Any]) -> list[dict[str, Any]]:
+    query = field(body, "query", str).strip()
+    if not query:
+        raise UsageError("search needs a tag such as '#diabetes' or some words")
+    terms = query.lower().split()
+    found = []
+    for record in _listed(node, principal):
+        tags = {t.lower() for t in record.tags}
+        text = " ".join((record.description, record.dataset or "", *record.tags)).lower()
+        if all(term in tags or term in text for term in terms):
+            found.append(object_view(record, principal))
+    return found

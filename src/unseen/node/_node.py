@@ -1,0 +1,149 @@
+"""The node: one transport-neutral entry point, ``handle(message, principal) -> reply``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from unseen import ops
+from unseen._version import __version__
+from unseen.errors import NotFound, PermissionDenied, RemoteError, UnseenError, UsageError
+from unseen.messages import KINDS, Message, Reply
+from unseen.node import _datasets, _objects, _requests, _users  # noqa: F401  (they declare routes)
+from unseen.node._auth import Authenticator
+from unseen.node._principal import ANYONE, Principal, Role
+from unseen.node._routes import ROUTES, route
+from unseen.store import Stores, UserRecord
+
+log = logging.getLogger("unseen.node")
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: float
+    user_id: str
+    action: str
+    target: str
+
+
+class Node:
+    """A place that holds data: stores, the release rule, and the request queue.
+
+    Every transport (in-process, HTTP, WebSocket, a Duet peer) authenticates its caller into
+    a :class:`Principal` and calls :meth:`handle`; nothing else reaches the stores.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        node_id: str | None = None,
+        stores: Stores | None = None,
+        limits: ops.Limits | None = None,
+        secret: bytes | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not name.strip():
+            raise UsageError("a node needs a non-empty name")
+        self.name = name
+        self.id = node_id or uuid.uuid4().hex
+        self.stores = stores or Stores()
+        self.limits = limits or ops.Limits()
+        self.auth = Authenticator(self.stores.users, secret)
+        self._decided = threading.Condition()
+        self._audit: deque[AuditEntry] = deque(maxlen=100_000)
+
+    # -- users ------------------------------------------------------------------------
+    def add_user(
+        self, name: str, role: Role, email: str | None = None, password: str | None = None, budget: float = 0.0
+    ) -> Principal:
+        """Create a user directly (launchers and in-process workers; no caller to check)."""
+        user = UserRecord(
+            id=uuid.uuid4().hex,
+            email=email or f"{uuid.uuid4().hex}@local",
+            name=name,
+            role=role,
+            password_hash=self.auth.hash_password(password) if password else "",
+            budget=budget,
+        )
+        self.stores.users.add(user)
+        return Principal(user.id, role, name)
+
+    def principal(self, user_id: str) -> Principal:
+        user = self.stores.users.get(user_id)
+        return Principal(user.id, user.role, user.name)  # type: ignore[arg-type]
+
+    # -- the entry point --------------------------------------------------------------
+    def handle(self, message: Message, principal: Principal) -> Reply:
+        """Answer one message for an authenticated caller. Never raises."""
+        found = ROUTES.get(message.kind)
+        try:
+            if found is None:
+                raise UsageError(
+                    f"this node does not know the message kind {message.kind!r}; "
+                    "the client may be newer than the node: upgrade the node"
+                )
+            if principal.role not in found.roles:
+                raise PermissionDenied(
+                    f"{message.kind!r} is not allowed for the role {principal.role!r}"
+                )
+            return Reply.success(found.handler(self, principal, message.body))
+        except UnseenError as exc:
+            return Reply.failure(exc)
+        except Exception:
+            log.exception("internal error handling %s", message.kind)
+            return Reply.failure(
+                RemoteError(f"internal error on the node while handling {message.kind!r}; the owner's log has details")
+            )
+
+    # -- shared services of handlers ---------------------------------------------------
+    def audit(self, principal: Principal, action: str, target: str) -> None:
+        self.audit_id(principal.user_id, action, target)
+
+    def audit_id(self, user_id: str, action: str, target: str) -> None:
+        self._audit.append(AuditEntry(time.time(), user_id, action, target))
+
+    @property
+    def audit_log(self) -> list[AuditEntry]:
+        return list(self._audit)
+
+    def notify_decision(self) -> None:
+        with self._decided:
+            self._decided.notify_all()
+
+    def wait_for_decision(self, timeout: float) -> None:
+        with self._decided:
+            self._decided.wait(timeout)
+
+    def drop_objects(self, principal: Principal, ids: list[str]) -> int:
+        """Forget objects the caller computed; others' objects and unknown ids are ignored."""
+        dropped = 0
+        requested = {r.object_id for r in self.stores.requests.list()} if ids else set()
+        for object_id in ids:
+            if object_id in requested:
+                continue
+            try:
+                record = self.stores.objects.get(object_id)
+            except NotFound:
+                continue
+            if record.creator == principal.user_id and record.parents:
+                self.stores.objects.delete(object_id)
+                dropped += 1
+        return dropped
+
+
+@route("node.info", ANYONE)
+def _info(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": node.name,
+        "id": node.id,
+        "version": __version__,
+        "kinds": sorted(KINDS),
+        "user_id": principal.user_id,
+        "role": principal.role,
+        "name_of_user": principal.name,
+    }

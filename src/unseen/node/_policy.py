@@ -1,0 +1,54 @@
+"""The release rule, in one place: who may use an object, and who may see its value.
+
+A value leaves the node only through a release (DESIGN.md section 2). Here that means
+:func:`check_release` passes: the caller administers the node, or every source of the
+object's lineage is the caller's own data (public objects have no sources), or the owner
+accepted a request of the caller's for this object. Differential privacy and MPC releases
+plug in beside it, never around it.
+"""
+
+from __future__ import annotations
+
+from unseen.errors import CannotRequestPrivateData, NotFound, RemoteError
+from unseen.node._principal import Principal
+from unseen.store import ObjectRecord
+
+
+def may_use(principal: Principal, record: ObjectRecord) -> bool:
+    """May the caller compute on the object (not see it)?"""
+    return (
+        principal.is_admin
+        or record.creator == principal.user_id
+        or record.searchable
+        or record.dataset is not None
+        or principal.user_id in record.readers
+    )
+
+
+def may_read(principal: Principal, record: ObjectRecord) -> bool:
+    """May the value of this object be released to the caller?"""
+    return (
+        principal.is_admin
+        or record.sources <= {principal.user_id}
+        or principal.user_id in record.readers
+    )
+
+
+def check_use(principal: Principal, record: ObjectRecord) -> None:
+    if not may_use(principal, record):
+        # Same error as a missing object: existence is not revealed either.
+        raise NotFound(f"no object with id {record.id!r}")
+
+
+def check_release(principal: Principal, record: ObjectRecord) -> None:
+    """Raise unless the object's value may leave the node for this caller."""
+    check_use(principal, record)
+    if not may_read(principal, record):
+        raise CannotRequestPrivateData()
+    if record.error is not None:
+        detail = record.error if principal.is_admin or not record.sources - {principal.user_id} else ""
+        raise RemoteError(
+            f"{record.failed_op} failed on the node"
+            + (f": {detail}" if detail else " (details withheld: the inputs are private)"),
+            operation=record.failed_op,
+        )

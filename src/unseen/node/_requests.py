@@ -1,0 +1,177 @@
+"""Handlers for the request queue: create, list, decide, wait, collect, and owner handlers."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from unseen.errors import NotFound, RequestDenied, UsageError
+from unseen.node._policy import check_release, check_use, may_read
+from unseen.node._principal import ADMINS, ANYONE, Principal
+from unseen.node._routes import field, route, str_list
+from unseen.store import HandlerRecord, RequestRecord
+
+if TYPE_CHECKING:
+    from unseen.node._node import Node
+
+MAX_WAIT_SECS = 3600.0
+
+
+def request_view(record: RequestRecord) -> dict[str, Any]:
+    view = asdict(record)
+    view["graph"] = list(record.graph)
+    view["tags"] = list(record.tags)
+    return view
+
+
+def _own_request(node: Node, principal: Principal, request_id: Any) -> RequestRecord:
+    if not isinstance(request_id, str):
+        raise UsageError("the field 'id' must be a request id string")
+    record = node.stores.requests.get(request_id)
+    if record.requester != principal.user_id and not principal.is_admin:
+        raise NotFound(f"no request with id {request_id!r}")
+    return record
+
+
+def _matches(handler: HandlerRecord, request: RequestRecord) -> bool:
+    return (
+        (handler.name is None or handler.name == request.name)
+        and (handler.requester is None or handler.requester in (request.requester, request.requester_name))
+        and set(handler.tags) <= set(request.tags)
+    )
+
+
+def decide(node: Node, record: RequestRecord, action: str, by: str, reason: str = "") -> RequestRecord:
+    """Record a decision and grant read access on accept; wakes waiting callers."""
+    if record.status != "pending":
+        raise UsageError(f"request {record.name!r} was {record.status} already")
+    if action == "accept":
+        obj = node.stores.objects.get(record.object_id)
+        obj.readers = obj.readers | {record.requester}
+        node.stores.objects.update(obj)
+        record.status = "accepted"
+    elif action == "deny":
+        record.status = "denied"
+        record.deny_reason = reason
+    else:
+        raise UsageError(f"a decision is 'accept' or 'deny', not {action!r}")
+    record.decided_by = by
+    record.decided_at = time.time()
+    node.stores.requests.update(record)
+    node.audit_id(by, f"request.{action}", record.id)
+    node.notify_decision()
+    return record
+
+
+@route("request.create", ANYONE)
+def create(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    object_id = field(body, "object_id", str)
+    obj = node.stores.objects.get(object_id)
+    check_use(principal, obj)
+    name = field(body, "name", str, default="") or obj.failed_op or "request"
+    reason = field(body, "reason", str, default="")
+    for existing in node.stores.requests.list():
+        if (
+            existing.object_id == object_id
+            and existing.requester == principal.user_id
+            and existing.status == "pending"
+        ):
+            return request_view(existing)
+    record = RequestRecord(
+        id=uuid.uuid4().hex,
+        object_id=object_id,
+        requester=principal.user_id,
+        requester_name=principal.name,
+        name=name,
+        reason=reason,
+        graph=obj.recipe,
+        tags=obj.tags,
+    )
+    if may_read(principal, obj):
+        record.status = "accepted"
+        record.decided_by = "release rule"
+        record.decided_at = time.time()
+    node.stores.requests.add(record)
+    node.audit(principal, "request.create", record.id)
+    if record.status == "pending":
+        for handler in node.stores.handlers.list():
+            if _matches(handler, record):
+                record = decide(node, record, handler.action, by=f"handler {handler.id}")
+                break
+    return request_view(record)
+
+
+@route("request.list", ANYONE)
+def list_requests(node: Node, principal: Principal, body: dict[str, Any]) -> list[dict[str, Any]]:
+    records = sorted(node.stores.requests.list(), key=lambda r: r.created_at)
+    if not principal.is_admin:
+        records = [r for r in records if r.requester == principal.user_id]
+    return [request_view(r) for r in records]
+
+
+@route("request.decide", ADMINS)
+def decide_request(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    record = _own_request(node, principal, body.get("id"))
+    action = field(body, "action", str)
+    record = decide(node, record, action, by=principal.user_id, reason=field(body, "reason", str, default=""))
+    return request_view(record)
+
+
+@route("request.wait", ANYONE)
+def wait(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    request_id = body.get("id")
+    timeout = float(field(body, "timeout", (int, float), default=30.0))
+    if not 0 <= timeout <= MAX_WAIT_SECS:
+        raise UsageError(f"timeout must be between 0 and {MAX_WAIT_SECS:.0f} seconds")
+    deadline = time.monotonic() + timeout
+    while True:
+        record = _own_request(node, principal, request_id)
+        left = deadline - time.monotonic()
+        if record.status != "pending" or left <= 0:
+            return request_view(record)
+        node.wait_for_decision(left)
+
+
+@route("request.result", ANYONE)
+def result(node: Node, principal: Principal, body: dict[str, Any]) -> Any:
+    record = _own_request(node, principal, body.get("id"))
+    if record.status == "denied":
+        why = f": {record.deny_reason}" if record.deny_reason else ""
+        raise RequestDenied(f"the data owner denied request {record.name!r}{why}")
+    if record.status == "pending":
+        raise UsageError(f"request {record.name!r} is still pending: wait for the owner's decision")
+    obj = node.stores.objects.get(record.object_id)
+    check_release(principal, obj)
+    node.audit(principal, "release", obj.id)
+    return node.stores.objects.value(obj.id)
+
+
+@route("handler.add", ADMINS)
+def add_handler(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    action = field(body, "action", str)
+    if action not in ("accept", "deny"):
+        raise UsageError(f"a handler's action is 'accept' or 'deny', not {action!r}")
+    handler = HandlerRecord(
+        id=uuid.uuid4().hex,
+        action=action,  # type: ignore[arg-type]
+        name=field(body, "name", str, default=None),
+        requester=field(body, "requester", str, default=None),
+        tags=tuple(str_list(body, "tags")),
+    )
+    node.stores.handlers.add(handler)
+    for record in node.stores.requests.list():
+        if record.status == "pending" and _matches(handler, record):
+            decide(node, record, handler.action, by=f"handler {handler.id}")
+    return asdict(handler)
+
+
+@route("handler.list", ADMINS)
+def list_handlers(node: Node, principal: Principal, body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [asdict(h) for h in sorted(node.stores.handlers.list(), key=lambda h: h.created_at)]
+
+
+@route("handler.remove", ADMINS)
+def remove_handler(node: Node, principal: Principal, body: dict[str, Any]) -> None:
+    node.stores.handlers.remove(field(body, "id", str))

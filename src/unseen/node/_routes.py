@@ -1,0 +1,60 @@
+"""The route table: each message kind, the roles it admits, and its handler. Default deny."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from unseen.errors import UsageError
+from unseen.node._principal import Principal, Role
+
+if TYPE_CHECKING:
+    from unseen.node._node import Node
+
+Handler = Callable[["Node", Principal, dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Route:
+    kind: str
+    roles: frozenset[Role]
+    handler: Handler
+
+
+ROUTES: dict[str, Route] = {}
+
+
+def route(kind: str, roles: frozenset[Role]) -> Callable[[Handler], Handler]:
+    """Declare the handler of a message kind and the roles that may call it."""
+
+    def register(fn: Handler) -> Handler:
+        if kind in ROUTES:
+            raise RuntimeError(f"route {kind!r} declared twice")
+        ROUTES[kind] = Route(kind, roles, fn)
+        return fn
+
+    return register
+
+
+T = TypeVar("T")
+
+
+def field(body: dict[str, Any], name: str, kind: type[T] | tuple[type, ...], default: Any = ...) -> T:
+    """A typed field of a message body, or a clear error naming it."""
+    if name not in body or body[name] is None:
+        if default is ...:
+            raise UsageError(f"the message needs the field {name!r}")
+        return default  # type: ignore[no-any-return]
+    value = body[name]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise UsageError(f"the field {name!r} must be {names}, not {type(value).__name__}")
+    return value  # type: ignore[return-value]
+
+
+def str_list(body: dict[str, Any], name: str) -> list[str]:
+    value = field(body, name, (list, tuple), default=[])
+    if not all(isinstance(v, str) for v in value):
+        raise UsageError(f"the field {name!r} must be a list of strings")
+    return list(value)

@@ -1,0 +1,248 @@
+"""The reference executor (:func:`execute`): validate a whole graph, then run it.
+
+Every action is checked before anything runs. The plan precomputes, per action, the resolved
+callable, where its Refs go and which values die after it, so that running costs a few dict
+lookups per action and an intermediate result is freed as soon as nothing later needs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
+
+from unseen.errors import NotFound, OperationNotAllowed, UsageError
+from unseen.ops._check import check_action, check_args_only, split_receiver
+from unseen.ops._families import family_of
+from unseen.ops._graph import Action, Ref, iter_refs, refs_of
+from unseen.ops._infer import infer_family
+from unseen.ops._limits import DEFAULT_LIMITS, Limits, check_guard
+from unseen.ops._resolve import resolve_callable
+from unseen.ops._spec import OpSpec
+
+__all__ = ["ExecutionError", "execute"]
+
+
+class ExecutionError(Exception):
+    """An exception raised by the library while running one action.
+
+    ``action`` is the Action, ``op`` its label, ``original`` the exception. Its message names
+    only the operation and the exception type: the original message may quote private data,
+    and the node decides what the requester sees.
+    """
+
+    def __init__(self, action: Action, op: str, original: BaseException) -> None:
+        super().__init__(f"{op} failed: {type(original).__name__}")
+        self.action = action
+        self.op = op
+        self.original = original
+
+
+class _Step:
+    """One planned action."""
+
+    __slots__ = (
+        "action", "spec", "fn", "args", "ref_slots", "nested", "kwargs", "kw_refs", "kw_nested",
+        "frees", "store", "recv", "recv_family",
+    )  # fmt: skip
+
+    def __init__(self, action: Action, spec: OpSpec | None, recv: str | None, recv_family: str | None) -> None:
+        self.action = action
+        self.spec = spec
+        self.fn: Callable[..., Any] | None = resolve_callable(spec) if spec is not None else None
+        self.recv = recv
+        # The family the spec was checked for; None: re-check once the receiver exists.
+        self.recv_family = recv_family
+        args = action.args
+        self.args: Any = tuple(args)
+        self.ref_slots = tuple((i, a.id) for i, a in enumerate(args) if type(a) is Ref)
+        self.nested = tuple(
+            i for i, a in enumerate(args) if type(a) is not Ref and _has_ref(a)
+        )
+        if self.ref_slots or self.nested:
+            self.args = list(args)
+        self.kwargs = {k: v for k, v in action.kwargs.items() if not _has_ref(v)}
+        self.kw_refs = tuple((k, v.id) for k, v in action.kwargs.items() if type(v) is Ref)
+        self.kw_nested = tuple(
+            (k, v) for k, v in action.kwargs.items() if type(v) is not Ref and _has_ref(v)
+        )
+        self.frees: tuple[str, ...] = ()
+        self.store = True
+
+
+def _has_ref(value: Any) -> bool:
+    for _ in iter_refs(value):
+        return True
+    return False
+
+
+def _substitute(value: Any, vals: Mapping[str, Any]) -> Any:
+    cls = type(value)
+    if cls is Ref:
+        return vals[value.id]
+    if cls is tuple:
+        return tuple(_substitute(v, vals) for v in value)
+    if cls is list:
+        return [_substitute(v, vals) for v in value]
+    if cls is dict:
+        return {k: _substitute(v, vals) for k, v in value.items()}
+    if cls is slice:
+        return slice(
+            _substitute(value.start, vals), _substitute(value.stop, vals), _substitute(value.step, vals)
+        )
+    return value
+
+
+def _env_family(value: Any, rid: str) -> str:
+    try:
+        return family_of(value)
+    except UsageError as exc:
+        raise OperationNotAllowed(f"object {rid!r} cannot be used in a computation: {exc}") from None
+
+
+def _plan(
+    actions: Sequence[Action], env: Mapping[str, Any], keep: Collection[str] | None, limits: Limits
+) -> tuple[list[_Step], dict[str, Any], dict[str, str]]:
+    if len(actions) > limits.max_actions:
+        raise OperationNotAllowed(
+            f"a graph of {len(actions)} actions is above this node's limit of {limits.max_actions}."
+        )
+    receivers = {a.args[0].id for a in actions if a.kind != "function" and a.args and type(a.args[0]) is Ref}
+    produced: dict[str, int] = {}
+    env_vals: dict[str, Any] = {}
+    fams: dict[str, str] = {}
+    last_use: dict[str, int] = {}
+    steps: list[_Step] = []
+    for i, action in enumerate(actions):
+        if not isinstance(action, Action):
+            raise UsageError(f"expected an Action, got {type(action).__name__}")
+        for rid in refs_of(action):
+            last_use[rid] = i
+            if rid in produced or rid in env_vals:
+                continue
+            if rid in env:
+                env_vals[rid] = env[rid]
+                fams[rid] = _env_family(env_vals[rid], rid)
+            elif any(a.id == rid for a in actions[i:]):
+                raise UsageError(f"{action.label} uses {rid!r} before it is computed")
+            else:
+                raise NotFound(
+                    f"{action.label} refers to {rid!r}, which is neither on the node nor computed "
+                    "earlier in this graph"
+                )
+        if action.id in produced or action.id in env:
+            raise UsageError(f"the id {action.id!r} is used twice (ids must be new and unique)")
+        recv, _ = split_receiver(action)
+        spec: OpSpec | None
+        recv_family: str | None = None
+        if recv is None:
+            spec = check_action(action, None)
+        elif recv.id in env_vals:
+            recv_family = fams[recv.id]
+            spec = check_action(action, recv_family)
+        else:
+            # The receiver is computed in this graph: check against its inferred family now,
+            # and again at run time if the actual family differs.
+            try:
+                spec = check_action(action, fams[recv.id])
+                recv_family = fams[recv.id]
+            except OperationNotAllowed:
+                check_args_only(action)
+                spec = None
+        if action.id in receivers:
+            fams[action.id] = _infer(spec, action, recv, fams)
+        produced[action.id] = i
+        steps.append(_Step(action, spec, recv.id if recv is not None else None, recv_family))
+    kept = set(produced) if keep is None else set(keep)
+    for kid in kept:
+        if kid not in produced and kid not in env:
+            raise UsageError(f"cannot keep {kid!r}: no action computes it and it is not on the node")
+    frees: dict[int, list[str]] = {}
+    for rid, i in last_use.items():
+        if rid not in kept or rid in env_vals:
+            frees.setdefault(i, []).append(rid)
+    for i, step in enumerate(steps):
+        step.frees = tuple(frees.get(i, ()))
+        aid = step.action.id
+        step.store = aid in kept or last_use.get(aid, -1) > i
+    return steps, env_vals, fams
+
+
+def _infer(spec: OpSpec | None, action: Action, recv: Ref | None, fams: dict[str, str]) -> str:
+    if spec is None:
+        return "value"
+    try:
+        return infer_family(
+            spec, fams.get(recv.id) if recv else None, action.args, action.kwargs, lambda r: fams.get(r.id, "value")
+        )
+    except Exception:
+        return "value"
+
+
+def _recheck(step: _Step, actual: str) -> None:
+    spec = check_action(step.action, actual)
+    step.spec = spec
+    step.fn = resolve_callable(spec)
+    step.recv_family = actual
+
+
+def execute(
+    actions: Sequence[Action],
+    env: Mapping[str, Any],
+    *,
+    keep: Collection[str] | None = None,
+    limits: Limits | None = None,
+) -> dict[str, Any]:
+    """Validate every action, then run them in order; return ``{id: value}`` for ``keep``.
+
+    Refs (also inside tuples, lists, dicts and slices) resolve to ``env`` or to earlier
+    results; ``env`` is never changed. ``keep=None`` keeps every action's result; otherwise a
+    result is freed after its last use unless kept. Raises :class:`OperationNotAllowed` before
+    anything runs for any op or argument outside the vocabulary (a receiver computed inside
+    the graph is checked again when reached), and :class:`ExecutionError` wrapping an exception
+    raised by a library call.
+    """
+    limits = limits or DEFAULT_LIMITS
+    steps, vals, fams = _plan(list(actions), env, keep, limits)
+    actual: dict[str, str] = {rid: fams[rid] for rid in vals}
+    for step in steps:
+        if step.recv is not None and step.recv_family != actual[step.recv]:
+            _recheck(step, actual[step.recv])
+        spec = step.spec
+        assert spec is not None and step.fn is not None
+        args = step.args
+        if step.ref_slots or step.nested:
+            args = list(args)
+            for pos, rid in step.ref_slots:
+                args[pos] = vals[rid]
+            for pos in step.nested:
+                args[pos] = _substitute(step.args[pos], vals)
+        kwargs = step.kwargs
+        if step.kw_refs or step.kw_nested:
+            kwargs = dict(kwargs)
+            for key, rid in step.kw_refs:
+                kwargs[key] = vals[rid]
+            for key, value in step.kw_nested:
+                kwargs[key] = _substitute(value, vals)
+        if spec.guard is not None:
+            check_guard(spec, tuple(args), kwargs, limits)
+        try:
+            result = step.fn(*args, **kwargs)
+        except Exception as exc:
+            raise ExecutionError(step.action, step.action.label, exc) from exc
+        del args, kwargs
+        try:
+            fam = family_of(result)
+        except UsageError as exc:
+            raise OperationNotAllowed(
+                f"{spec.name} returned a {type(result).__module__}.{type(result).__qualname__}, "
+                f"which unseen does not allow on a node: {exc}"
+            ) from None
+        for rid in step.frees:
+            del vals[rid]
+        if step.store:
+            aid = step.action.id
+            vals[aid] = result
+            actual[aid] = fam
+        del result
+    wanted = [s.action.id for s in steps] if keep is None else list(keep)
+    return {kid: vals[kid] if kid in vals else env[kid] for kid in wanted}

@@ -1,0 +1,57 @@
+"""Registration of :class:`Ref` (code 64) and :class:`Action` (code 65) with :mod:`unseen.serde`.
+
+A Ref travels as its id; an Action as ``[id, kind, name, args, kwargs]`` (serde keeps tuples
+as tuples and encodes the arguments, arrays included, itself). Decoding checks every field's
+type, so a malformed action never reaches the executor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from unseen.errors import DecodeError
+from unseen.ops._graph import Action, Ref
+
+__all__ = ["REF_CODE", "ACTION_CODE", "register_with_serde"]
+
+REF_CODE = 64
+ACTION_CODE = 65
+_KINDS = ("method", "function", "attr")
+
+
+def _ref_to_wire(ref: Ref) -> str:
+    return ref.id
+
+
+def _ref_from_wire(value: Any) -> Ref:
+    if type(value) is not str:
+        raise DecodeError("a Ref must carry a string id")
+    return Ref(value)
+
+
+def _action_to_wire(action: Action) -> list[Any]:
+    return [action.id, action.kind, action.name, tuple(action.args), dict(action.kwargs)]
+
+
+def _action_from_wire(value: Any) -> Action:
+    if type(value) is not list or len(value) != 5:
+        raise DecodeError("an Action must be [id, kind, name, args, kwargs]")
+    aid, kind, name, args, kwargs = value
+    if type(aid) is not str or type(name) is not str or kind not in _KINDS:
+        raise DecodeError("an Action needs a string id, a kind in method/function/attr and a string name")
+    if type(args) not in (tuple, list) or type(kwargs) is not dict:
+        raise DecodeError("an Action's args must be a tuple and its kwargs a dict")
+    if any(type(k) is not str for k in kwargs):
+        raise DecodeError("an Action's keyword names must be strings")
+    return Action(aid, kind, name, tuple(args), kwargs)
+
+
+def register_with_serde() -> bool:
+    """Register both types; False if :mod:`unseen.serde` (or its ``register``) is missing."""
+    try:
+        from unseen.serde import register
+    except ImportError:
+        return False
+    register(REF_CODE, Ref, _ref_to_wire, _ref_from_wire)
+    register(ACTION_CODE, Action, _action_to_wire, _action_from_wire)
+    return True

@@ -1,0 +1,218 @@
+"""In-memory implementations of the store interfaces (the VirtualWorker's stores)."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from unseen.errors import BudgetExhausted, NotFound, UsageError
+from unseen.store._records import (
+    DatasetRecord,
+    HandlerRecord,
+    ObjectRecord,
+    RequestRecord,
+    UserRecord,
+    check_charge,
+    fits_budget,
+)
+
+R = TypeVar("R")
+
+
+class _Table(Generic[R]):
+    """A dict of records keyed by id; stores and returns deep copies, so that callers never
+    alias stored state (not even a record's lists and dicts)."""
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._rows: dict[str, R] = {}
+        self._lock = threading.Lock()
+
+    def _add(self, key: str, record: R) -> None:
+        with self._lock:
+            if key in self._rows:
+                raise UsageError(f"a {self._what} with id {key!r} exists already")
+            self._rows[key] = copy.deepcopy(record)
+
+    def _get(self, key: str) -> R:
+        with self._lock:
+            try:
+                return copy.deepcopy(self._rows[key])
+            except KeyError:
+                raise NotFound(f"no {self._what} with id {key!r}") from None
+
+    def _update(self, key: str, record: R) -> None:
+        with self._lock:
+            if key not in self._rows:
+                raise NotFound(f"no {self._what} with id {key!r}")
+            self._rows[key] = copy.deepcopy(record)
+
+    def _delete(self, key: str) -> None:
+        with self._lock:
+            if self._rows.pop(key, None) is None:
+                raise NotFound(f"no {self._what} with id {key!r}")
+
+    def _list(self) -> list[R]:
+        with self._lock:
+            return [copy.deepcopy(r) for r in self._rows.values()]
+
+
+class MemoryObjectStore(_Table[ObjectRecord]):
+    def __init__(self) -> None:
+        super().__init__("object")
+        self._values: dict[str, Any] = {}
+
+    def put(self, record: ObjectRecord, value: Any) -> None:
+        with self._lock:  # the record and its value appear together
+            if record.id in self._rows:
+                raise UsageError(f"a {self._what} with id {record.id!r} exists already")
+            self._values[record.id] = value
+            self._rows[record.id] = copy.deepcopy(record)
+
+    def get(self, object_id: str) -> ObjectRecord:
+        return self._get(object_id)
+
+    def value(self, object_id: str) -> Any:
+        try:
+            return self._values[object_id]
+        except KeyError:
+            raise NotFound(f"no object with id {object_id!r}") from None
+
+    def update(self, record: ObjectRecord) -> None:
+        self._update(record.id, record)
+
+    def delete(self, object_id: str) -> None:
+        with self._lock:
+            if self._rows.pop(object_id, None) is None:
+                raise NotFound(f"no {self._what} with id {object_id!r}")
+            self._values.pop(object_id, None)
+
+    def exists(self, object_id: str) -> bool:
+        return object_id in self._rows
+
+    def list(self) -> list[ObjectRecord]:
+        return self._list()
+
+
+class MemoryRequestStore(_Table[RequestRecord]):
+    def __init__(self) -> None:
+        super().__init__("request")
+
+    def add(self, record: RequestRecord) -> None:
+        self._add(record.id, record)
+
+    def get(self, request_id: str) -> RequestRecord:
+        return self._get(request_id)
+
+    def update(self, record: RequestRecord) -> None:
+        self._update(record.id, record)
+
+    def list(self) -> list[RequestRecord]:
+        return self._list()
+
+
+class MemoryHandlerStore(_Table[HandlerRecord]):
+    def __init__(self) -> None:
+        super().__init__("handler")
+
+    def add(self, record: HandlerRecord) -> None:
+        self._add(record.id, record)
+
+    def remove(self, handler_id: str) -> None:
+        self._delete(handler_id)
+
+    def list(self) -> list[HandlerRecord]:
+        return self._list()
+
+
+class MemoryDatasetStore(_Table[DatasetRecord]):
+    def __init__(self) -> None:
+        super().__init__("dataset")
+
+    def add(self, record: DatasetRecord) -> None:
+        self._add(record.id, record)
+
+    def get(self, dataset_id: str) -> DatasetRecord:
+        return self._get(dataset_id)
+
+    def delete(self, dataset_id: str) -> None:
+        self._delete(dataset_id)
+
+    def list(self) -> list[DatasetRecord]:
+        return self._list()
+
+
+class MemoryUserStore(_Table[UserRecord]):
+    """Users, unique by id and by email. ``spent`` changes only through
+    :meth:`charge_budget`: ``add`` stores the record's value, ``update`` keeps the stored one
+    (so that an update from a stale copy can never undo a charge)."""
+
+    def __init__(self) -> None:
+        super().__init__("user")
+
+    def _email_taken(self, email: str, other_than: str) -> bool:
+        return any(u.email == email and u.id != other_than for u in self._rows.values())
+
+    def add(self, record: UserRecord) -> None:
+        with self._lock:
+            if self._email_taken(record.email, record.id):
+                raise UsageError(f"a user with email {record.email!r} exists already")
+            if record.id in self._rows:
+                raise UsageError(f"a user with id {record.id!r} exists already")
+            self._rows[record.id] = copy.deepcopy(record)
+
+    def get(self, user_id: str) -> UserRecord:
+        return self._get(user_id)
+
+    def by_email(self, email: str) -> UserRecord:
+        for user in self._list():
+            if user.email == email:
+                return user
+        raise NotFound(f"no user with email {email!r}")
+
+    def update(self, record: UserRecord) -> None:
+        with self._lock:
+            stored = self._rows.get(record.id)
+            if stored is None:
+                raise NotFound(f"no user with id {record.id!r}")
+            if self._email_taken(record.email, record.id):
+                raise UsageError(f"a user with email {record.email!r} exists already")
+            fresh = copy.deepcopy(record)
+            fresh.spent = stored.spent
+            self._rows[record.id] = fresh
+
+    def delete(self, user_id: str) -> None:
+        self._delete(user_id)
+
+    def list(self) -> list[UserRecord]:
+        return self._list()
+
+    def charge_budget(self, user_id: str, amount: float, limit_check: bool = True) -> float:
+        """Add ``amount`` to the user's spent budget and return what remains, atomically;
+        with ``limit_check``, raise ``BudgetExhausted`` (charging nothing) if it does not fit."""
+        amount = check_charge(amount)
+        with self._lock:
+            user = self._rows.get(user_id)
+            if user is None:
+                raise NotFound(f"no user with id {user_id!r}")
+            if limit_check and not fits_budget(user.spent, amount, user.budget):
+                raise BudgetExhausted(
+                    f"privacy budget exhausted: {amount:g} asked for, "
+                    f"{user.budget - user.spent:g} left of the budget; nothing was charged: "
+                    "ask the owner for more"
+                )
+            user.spent += amount
+            return user.budget - user.spent
+
+
+@dataclass
+class Stores:
+    """Every store a node uses; in memory unless given others (SQL, blobs)."""
+
+    objects: Any = field(default_factory=MemoryObjectStore)
+    requests: Any = field(default_factory=MemoryRequestStore)
+    handlers: Any = field(default_factory=MemoryHandlerStore)
+    datasets: Any = field(default_factory=MemoryDatasetStore)
+    users: Any = field(default_factory=MemoryUserStore)

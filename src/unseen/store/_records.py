@@ -1,0 +1,126 @@
+"""The records a node keeps: objects, requests, handlers, datasets and users (plain data)."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from unseen.errors import UsageError
+
+RequestStatus = Literal["pending", "accepted", "denied"]
+
+#: a budget charge fits if ``spent + amount <= budget + BUDGET_RTOL * budget``: the slack only
+#: absorbs float rounding (ten charges of 0.1 fill a budget of 1.0 exactly)
+BUDGET_RTOL = 1e-9
+
+
+def now() -> float:
+    return time.time()
+
+
+@dataclass
+class ObjectRecord:
+    """Metadata of one stored object. ``sources`` is its lineage: the ids of the users whose
+    non-public data it derives from (empty for public objects such as mocks)."""
+
+    id: str
+    family: str
+    creator: str
+    sources: frozenset[str]
+    parents: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    description: str = ""
+    searchable: bool = False
+    public_meta: dict[str, Any] = field(default_factory=dict)
+    mock_id: str | None = None
+    dataset: str | None = None
+    readers: frozenset[str] = frozenset()
+    error: str | None = None
+    failed_op: str | None = None
+    recipe: tuple[str, ...] = ()
+    created_at: float = field(default_factory=now)
+
+
+@dataclass
+class RequestRecord:
+    """A scientist's request that the owner release one object to them."""
+
+    id: str
+    object_id: str
+    requester: str
+    requester_name: str
+    name: str
+    reason: str
+    status: RequestStatus = "pending"
+    graph: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    deny_reason: str = ""
+    decided_by: str = ""
+    created_at: float = field(default_factory=now)
+    decided_at: float | None = None
+
+
+@dataclass
+class HandlerRecord:
+    """An owner policy: requests that match every given field are decided at once."""
+
+    id: str
+    action: Literal["accept", "deny"]
+    name: str | None = None
+    requester: str | None = None
+    tags: tuple[str, ...] = ()
+    created_at: float = field(default_factory=now)
+
+
+@dataclass
+class AssetRecord:
+    """One asset of a dataset: a private object and its public mock."""
+
+    name: str
+    object_id: str
+    mock_id: str | None
+    description: str = ""
+    bounds: list[tuple[float, float]] | None = None
+
+
+@dataclass
+class DatasetRecord:
+    id: str
+    name: str
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    citation: str = ""
+    assets: list[AssetRecord] = field(default_factory=list)
+    uploader: str = ""
+    created_at: float = field(default_factory=now)
+
+
+@dataclass
+class UserRecord:
+    id: str
+    email: str
+    name: str
+    role: str
+    password_hash: str = ""
+    budget: float = 0.0
+    created_at: float = field(default_factory=now)
+    #: the privacy budget used so far; changed only by ``UserStore.charge_budget``
+    spent: float = 0.0
+
+
+def check_charge(amount: Any) -> float:
+    """A budget charge as a float; ``UsageError`` unless it is a finite number >= 0."""
+    if isinstance(amount, bool) or not isinstance(amount, numbers.Real):
+        raise UsageError(f"a budget charge must be a number, got {type(amount).__name__}")
+    value = float(amount)
+    if not math.isfinite(value) or value < 0:
+        raise UsageError(f"a budget charge must be finite and not negative, got {amount!r}")
+    return value
+
+
+def fits_budget(spent: float, amount: float, budget: float) -> bool:
+    """Whether charging ``amount`` keeps ``spent`` within ``budget`` (see ``BUDGET_RTOL``)."""
+    return spent + amount <= budget + BUDGET_RTOL * budget
