@@ -13,9 +13,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from _common import best_of, line  # noqa: E402
-
 import unseen  # noqa: E402
+from _common import best_of, line  # noqa: E402
 
 
 def chain_of_100() -> None:
@@ -25,19 +24,27 @@ def chain_of_100() -> None:
 
     def local() -> np.ndarray:
         y = a
-        for i in range(25):
+        for _ in range(25):
             y = ((y + 1.0) * 0.5 - 0.25) / 1.0001
         return y
 
     def remote() -> np.ndarray:
         y = x
-        for i in range(25):
+        for _ in range(25):
             y = ((y + 1.0) * 0.5 - 0.25) / 1.0001
         return y.get()
 
     np.testing.assert_allclose(remote(), local())
     t_local, t_remote = best_of(local), best_of(remote)
-    print(line("chain of 100 elementwise ops on 1e6 float64 + get", t_remote, t_local, "numpy", "target <= 1.3"))
+    print(
+        line(
+            "chain of 100 elementwise ops on 1e6 float64 + get",
+            t_remote,
+            t_local,
+            "numpy",
+            "target <= 1.3",
+        )
+    )
 
 
 def small_ops() -> None:

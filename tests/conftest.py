@@ -21,7 +21,9 @@ def private_data() -> np.ndarray:
 
 @pytest.fixture
 def with_dataset(hospital: unseen.VirtualWorker, private_data: np.ndarray) -> unseen.VirtualWorker:
-    ds = unseen.Dataset(name="Diabetes", description="40 patients, 3 features", tags=["#diabetes", "#data"])
+    ds = unseen.Dataset(
+        name="Diabetes", description="40 patients, 3 features", tags=["#diabetes", "#data"]
+    )
     ds.add_asset(name="data", data=private_data, mock=np.zeros((10, 3)), bounds=(-0.2, 0.2))
     ds.add_asset(name="target", data=np.arange(40.0), mock=np.ones(10), bounds=(0.0, 40.0))
     hospital.upload_dataset(ds)

@@ -14,8 +14,28 @@ def test_all_names_resolve() -> None:
 
 
 def test_all_is_complete() -> None:
-    public = {n for n in dir(unseen) if not n.startswith("_") and n not in ("annotations", "TYPE_CHECKING")}
-    modules = {"errors", "serde", "ops", "messages", "store", "node", "transport", "client", "mpc", "cli", "server", "dp", "duet", "network", "fl"}
+    public = {
+        n
+        for n in dir(unseen)
+        if not n.startswith("_") and n not in ("annotations", "TYPE_CHECKING")
+    }
+    modules = {
+        "errors",
+        "serde",
+        "ops",
+        "messages",
+        "store",
+        "node",
+        "transport",
+        "client",
+        "mpc",
+        "cli",
+        "server",
+        "dp",
+        "duet",
+        "network",
+        "fl",
+    }
     assert public - set(unseen.__all__) - modules == set()
 
 

@@ -11,7 +11,9 @@ import pytest
 import unseen
 
 
-def test_seed_search_and_sample(scientist: unseen.Client, capsys: pytest.CaptureFixture[str]) -> None:
+def test_seed_search_and_sample(
+    scientist: unseen.Client, capsys: pytest.CaptureFixture[str]
+) -> None:
     found = scientist.search("#diabetes")
     out = capsys.readouterr().out
     assert "Found 2 results" in out and "#diabetes found 2" in out and "#target found 1" in out
@@ -41,7 +43,9 @@ def test_derived_from_private_stays_private_through_any_chain(scientist: unseen.
     np.testing.assert_allclose((mine * 2).get(), np.full(3, 2.0))  # own data is readable
 
 
-def test_request_accept_releases_only_that_object(with_dataset: unseen.VirtualWorker, private_data: np.ndarray) -> None:
+def test_request_accept_releases_only_that_object(
+    with_dataset: unseen.VirtualWorker, private_data: np.ndarray
+) -> None:
     ana = with_dataset.new_client("Ana")
     data = ana.search("#data", verbose=False)[0]
     m = data.mean(axis=0)
@@ -50,7 +54,13 @@ def test_request_accept_releases_only_that_object(with_dataset: unseen.VirtualWo
     owner_view = with_dataset.requests
     assert len(owner_view) == 1 and owner_view[0].name == "mean"
     assert any("mean" in line for line in owner_view[0].graph)
-    assert list(owner_view.pandas.columns) == ["Request Name", "Reason", "Requester", "Status", "Request ID"]
+    assert list(owner_view.pandas.columns) == [
+        "Request Name",
+        "Reason",
+        "Requester",
+        "Status",
+        "Request ID",
+    ]
     owner_view[0].accept()
     np.testing.assert_allclose(m.get(), private_data.mean(axis=0))
     np.testing.assert_allclose(ana.requests[0].get(), private_data.mean(axis=0))
@@ -60,7 +70,9 @@ def test_request_accept_releases_only_that_object(with_dataset: unseen.VirtualWo
     assert len(other.requests) == 0
 
 
-def test_blocking_get_waits_for_the_owner(with_dataset: unseen.VirtualWorker, private_data: np.ndarray) -> None:
+def test_blocking_get_waits_for_the_owner(
+    with_dataset: unseen.VirtualWorker, private_data: np.ndarray
+) -> None:
     ana = with_dataset.new_client("Ana")
     m = ana.search("#data", verbose=False)[0].mean(axis=0)
 
@@ -81,7 +93,9 @@ def test_blocking_get_waits_for_the_owner(with_dataset: unseen.VirtualWorker, pr
     assert time.monotonic() - started < 5
 
 
-def test_blocking_get_times_out_and_the_request_stays(scientist: unseen.Client, with_dataset: unseen.VirtualWorker) -> None:
+def test_blocking_get_times_out_and_the_request_stays(
+    scientist: unseen.Client, with_dataset: unseen.VirtualWorker
+) -> None:
     m = scientist.search("#data", verbose=False)[0].sum()
     with pytest.raises(unseen.RequestTimeout, match="pending"):
         m.get(request_block=True, name="sum", reason="r", timeout_secs=0.2)
@@ -90,7 +104,9 @@ def test_blocking_get_times_out_and_the_request_stays(scientist: unseen.Client, 
     assert scientist.requests[0].status == "accepted"
 
 
-def test_denied_request_raises(scientist: unseen.Client, with_dataset: unseen.VirtualWorker) -> None:
+def test_denied_request_raises(
+    scientist: unseen.Client, with_dataset: unseen.VirtualWorker
+) -> None:
     m = scientist.search("#data", verbose=False)[0].sum()
     m.request(name="sum", reason="curious")
     with_dataset.requests[0].deny(reason="too fine-grained")
@@ -100,14 +116,18 @@ def test_denied_request_raises(scientist: unseen.Client, with_dataset: unseen.Vi
         m.get()
 
 
-def test_a_repeated_request_reuses_the_pending_one(scientist: unseen.Client, with_dataset: unseen.VirtualWorker) -> None:
+def test_a_repeated_request_reuses_the_pending_one(
+    scientist: unseen.Client, with_dataset: unseen.VirtualWorker
+) -> None:
     m = scientist.search("#data", verbose=False)[0].sum()
     first = m.request(name="sum", reason="a")
     second = m.request(name="sum", reason="a")
     assert first.id == second.id and len(with_dataset.requests) == 1
 
 
-def test_handlers_accept_by_name(scientist: unseen.Client, with_dataset: unseen.VirtualWorker, private_data: np.ndarray) -> None:
+def test_handlers_accept_by_name(
+    scientist: unseen.Client, with_dataset: unseen.VirtualWorker, private_data: np.ndarray
+) -> None:
     with_dataset.requests.add_handler(action="accept", name="mean")
     m = scientist.search("#data", verbose=False)[0].mean()
     value = m.get(request_block=True, name="mean", reason="r", timeout_secs=5)
@@ -170,6 +190,9 @@ def test_duet_style_store(hospital: unseen.VirtualWorker) -> None:
         sum_ptr = ana.store["data"].sum().item()
         assert isinstance(sum_ptr, unseen.Pointer)
         threading.Timer(0.2, lambda: hospital.requests[0].accept()).start()
-        assert sum_ptr.get(request_block=True, name="sum", reason="To see the result", timeout_secs=10) == 1
+        assert (
+            sum_ptr.get(request_block=True, name="sum", reason="To see the result", timeout_secs=10)
+            == 1
+        )
     finally:
         hook.unhook()

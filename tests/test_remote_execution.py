@@ -49,7 +49,9 @@ def test_torch_pointer_methods(hospital: unseen.VirtualWorker) -> None:
     assert p.sum().item().get() == pytest.approx(t.sum().item(), rel=1e-5)
 
 
-def test_repr_names_kind_shape_dtype_node_and_id_but_no_values(hospital: unseen.VirtualWorker) -> None:
+def test_repr_names_kind_shape_dtype_node_and_id_but_no_values(
+    hospital: unseen.VirtualWorker,
+) -> None:
     p = hospital.send(np.array([123456789.0, 987654321.0]))
     text = repr(p)
     for part in ("numpy array", "float64", "(2,)", "May Clinic", p.id[:8]):
@@ -62,11 +64,15 @@ def test_repr_names_kind_shape_dtype_node_and_id_but_no_values(hospital: unseen.
 def test_dir_lists_the_vocabulary(hospital: unseen.VirtualWorker) -> None:
     names = dir(hospital.send(np.zeros(3)))
     assert {"sum", "mean", "reshape", "get", "request"} <= set(names)
-    assert "tofile" not in names and "__reduce__" not in [n for n in names if n == "__reduce__" and False]
+    assert "tofile" not in names and "__reduce__" not in [
+        n for n in names if n == "__reduce__" and False
+    ]
 
 
 @pytest.mark.parametrize("name", ["tofile", "dump", "dumps", "save", "load", "__globals__"])
-def test_disallowed_operations_fail_before_anything_is_sent(hospital: unseen.VirtualWorker, name: str) -> None:
+def test_disallowed_operations_fail_before_anything_is_sent(
+    hospital: unseen.VirtualWorker, name: str
+) -> None:
     p = hospital.send(np.zeros(3))
     before = len(hospital.node.stores.objects.list())
     with pytest.raises((unseen.OperationNotAllowed, AttributeError)) as info:
@@ -151,9 +157,13 @@ def test_pointers_of_two_nodes_do_not_mix() -> None:
 def test_pandas_pointers(hospital: unseen.VirtualWorker) -> None:
     import pandas as pd
 
-    df = pd.DataFrame({"age": [30, 40, 50, 60], "ward": ["a", "b", "a", "b"], "cost": [1.0, 2.0, 3.0, 4.0]})
+    df = pd.DataFrame(
+        {"age": [30, 40, 50, 60], "ward": ["a", "b", "a", "b"], "cost": [1.0, 2.0, 3.0, 4.0]}
+    )
     p = hospital.send(df)
     pd.testing.assert_series_equal(p["cost"].get(), df["cost"])
     assert p["cost"].mean().get() == pytest.approx(2.5)
-    pd.testing.assert_frame_equal(p.groupby("ward").mean(numeric_only=True).get(), df.groupby("ward").mean(numeric_only=True))
+    pd.testing.assert_frame_equal(
+        p.groupby("ward").mean(numeric_only=True).get(), df.groupby("ward").mean(numeric_only=True)
+    )
     pd.testing.assert_frame_equal(p[p["age"] > 35].get(), df[df["age"] > 35])

@@ -117,8 +117,7 @@ class RequestTimeout(UnseenError):
     """No decision on a request within the time the caller asked to wait."""
 
     default_message = (
-        "no decision yet: the request stays pending; collect it later with "
-        "client.requests[i].get()"
+        "no decision yet: the request stays pending; collect it later with client.requests[i].get()"
     )
 
 

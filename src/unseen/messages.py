@@ -57,6 +57,11 @@ KINDS: dict[str, str] = {
     "user.delete": "delete a user",
     "user.me": "the caller's own account",
     "user.password": "change one's own password",
+    "dp.get": "a differentially private answer to a graph, charged to the caller's budget",
+    "dp.budget": "the caller's privacy budget: total, spent and remaining epsilon",
+    "dp.history": "the caller's DP releases, in order",
+    "dp.spend": "every user's privacy spend, per dataset (owners and admins)",
+    "dp.settings": "the node's DP delta (the owner sets it before the first release)",
 }
 
 

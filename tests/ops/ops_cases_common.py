@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from ops_harness import C, Case
-from ops_inputs import DF, GB, IDX, MASK, SC, SI, TA, TB, TI1, TI2, TMASK, A, B, I1, I2, S
+from ops_inputs import DF, GB, I1, I2, IDX, MASK, SC, SI, TA, TB, TI1, TI2, TMASK, A, B, S
 
 from unseen.ops import OpSpec
 

@@ -11,6 +11,8 @@ import numpy as np
 from ops_harness import C, Case
 from ops_inputs import (
     CPLX,
+    I1,
+    I2,
     MASK,
     P3,
     Q3,
@@ -20,8 +22,6 @@ from ops_inputs import (
     V4,
     A,
     B,
-    I1,
-    I2,
     V,
     W,
 )
@@ -225,7 +225,11 @@ _METHODS.append(C("ndarray.T", np.float64(1.5)))
 def _generated(spec: OpSpec) -> list[Case]:
     short = spec.short
     if spec.category == "elementwise" and spec.params[:2] == ("x1", "x2"):
-        return [C(spec.name, I1, I2)] if short in _INT_BINARY else [C(spec.name, A, B), C(spec.name, A, 2.0)]
+        return (
+            [C(spec.name, I1, I2)]
+            if short in _INT_BINARY
+            else [C(spec.name, A, B), C(spec.name, A, 2.0)]
+        )
     if spec.category == "elementwise" and spec.params == ("x",):
         return [C(spec.name, I1)] if short in _INT_UNARY else [C(spec.name, A)]
     if spec.category == "reduction" and spec.params[:2] == ("a", "axis"):
@@ -247,7 +251,11 @@ def numpy_cases(specs: list[OpSpec]) -> list[Case]:
     for spec in specs:
         if spec.kind == "function" and spec.name.startswith("numpy"):
             out += by_name.get(spec.name) or _generated(spec)
-        elif spec.family == "ndarray" and spec.category not in ("operator", "comparison", "indexing") and spec.short != "__round__":
+        elif (
+            spec.family == "ndarray"
+            and spec.category not in ("operator", "comparison", "indexing")
+            and spec.short != "__round__"
+        ):
             own = by_name.get(spec.name)
             if own:
                 out += own

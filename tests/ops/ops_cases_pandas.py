@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from ops_harness import C, Case
-from ops_inputs import DF, DF2, DFK, DFL, DFP, GB, IDX, IDX2, S, SC, SGB, SI
+from ops_inputs import DF, DF2, DFK, DFL, DFP, GB, IDX, IDX2, SC, SGB, SI, S
 
 from unseen.ops import OpSpec
 

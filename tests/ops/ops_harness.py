@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib
 import math
-
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -185,7 +184,9 @@ def run_case(spec: OpSpec, case: Case) -> None:
     )
     kwargs = {k: _to_refs(v, env) for k, v in case.kwargs.items()}
     before = {k: snapshot(v) for k, v in env.items()}
-    action = Action("out", spec.kind, spec.name if spec.kind == "function" else spec.short, args, kwargs)
+    action = Action(
+        "out", spec.kind, spec.name if spec.kind == "function" else spec.short, args, kwargs
+    )
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         try:
@@ -195,7 +196,9 @@ def run_case(spec: OpSpec, case: Case) -> None:
             try:
                 execute([action], env)
             except ExecutionError as got:
-                assert isinstance(got.original, type(exc)), f"{case.op}: {got.original!r} vs {exc!r}"
+                assert isinstance(got.original, type(exc)), (
+                    f"{case.op}: {got.original!r} vs {exc!r}"
+                )
                 return
             raise AssertionError(f"{case.op}: the library raised {exc!r}, execute did not") from exc
         got = execute([action], env)["out"]
@@ -203,4 +206,3 @@ def run_case(spec: OpSpec, case: Case) -> None:
     for key, value in before.items():
         if type(value) is type(env[key]):
             assert_same(env[key], value, f"{case.op}: input {key} changed")
-

@@ -51,7 +51,9 @@ DF2 = pd.DataFrame({"a": [1, 2, 3], "d": [10.0, 20.0, 30.0]})
 S = DF["b"].copy()
 SI = DF["a"].copy()
 SC = DF["c"].copy()
-DFK = pd.DataFrame({"k": ["x", "y", "x", "y", "x"], "v": [1.0, 2.0, 3.0, 4.0, 5.0], "w": [5, 4, 3, 2, 1]})
+DFK = pd.DataFrame(
+    {"k": ["x", "y", "x", "y", "x"], "v": [1.0, 2.0, 3.0, 4.0, 5.0], "w": [5, 4, 3, 2, 1]}
+)
 GB = DFK.groupby("k")
 SGB = DFK.groupby("k")["v"]
 IDX = pd.Index([3, 1, 2, 2])

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from unseen.client._dataset import Dataset
     from unseen.client._users import UserList
     from unseen.client._views import DatasetList, Request, RequestList, SearchResults, StoreView
+    from unseen.dp._view import DPTable
     from unseen.transport import Connection
 
 
@@ -61,7 +62,12 @@ class Client:
         ops.family_of(value)
         info = self._conn.call(
             "object.send",
-            {"value": value, "tags": list(tags), "description": description, "searchable": searchable},
+            {
+                "value": value,
+                "tags": list(tags),
+                "description": description,
+                "searchable": searchable,
+            },
         )
         return self._pointer_from_info(info)
 
@@ -112,7 +118,9 @@ class Client:
         families = {v.id: v.family for v in parents.values()}
         receiver_family = receiver.family if receiver is not None else None
         spec = ops.check_action(action, receiver_family)
-        family = ops.infer_family(spec, receiver_family, wire_args, wire_kwargs, lambda r: families[r.id])
+        family = ops.infer_family(
+            spec, receiver_family, wire_args, wire_kwargs, lambda r: families[r.id]
+        )
         return self._wrap(Vertex(action.id, family, action, tuple(parents.values())))
 
     def _function(self, qualname: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Pointer:
@@ -154,16 +162,67 @@ class Client:
         return self._run(list(pointers), get=True)
 
     def _dp_get(self, pointer: Pointer, epsilon: float | None, delta: float | None) -> Any:
-        raise UsageError(
-            f"{self.node_name!r} cannot make differentially private releases in this version; "
-            "use .request(name=..., reason=...) to ask the owner"
+        """A differentially private answer: the node analyses the pointer's whole graph,
+        charges ``epsilon`` (and ``delta``, for Gaussian noise) to your budget, and returns
+        the noised value (docs/dp.md)."""
+        _, order = ancestry(pointer._vertex)
+        reply = self._conn.call(
+            "dp.get",
+            {
+                "actions": [v.action for v in order if v.action is not None],
+                "target": pointer.id,
+                "epsilon": epsilon,
+                "delta": delta,
+                "drop": self._drain_dropped(),
+            },
         )
+        return reply["value"]
+
+    @property
+    def budget(self) -> float:
+        """Your remaining privacy budget (epsilon) on this node."""
+        return float(self._conn.call("dp.budget")["remaining"])
+
+    @property
+    def releases(self) -> DPTable:
+        """Your differentially private releases on this node, oldest first."""
+        from unseen.dp._view import table
+
+        columns = [("seq", "#"), ("query", "Query"), ("datasets", "Datasets"),
+                   ("epsilon", "Epsilon"), ("delta", "Delta"), ("mechanism", "Noise"),
+                   ("charged", "Charged"), ("spent", "Spent after")]  # fmt: skip
+        return table(columns, list(self._conn.call("dp.history")), "No DP releases yet.")
+
+    @property
+    def budgets(self) -> DPTable:
+        """Every scientist's privacy budget, spend and remaining epsilon (owners, admins)."""
+        from unseen.dp._view import table
+
+        columns = [("email", "Email"), ("name", "Name"), ("budget", "Budget"),
+                   ("spent", "Spent"), ("remaining", "Remaining"),
+                   ("releases", "Releases")]  # fmt: skip
+        return table(columns, list(self._conn.call("dp.spend")["users"]), "No users.")
+
+    @property
+    def dp_spend(self) -> DPTable:
+        """Privacy spend per scientist and dataset (owners, admins)."""
+        from unseen.dp._view import table
+
+        columns = [("email", "Email"), ("dataset", "Dataset"), ("releases", "Releases"),
+                   ("epsilon_sum", "Epsilon asked"), ("charged", "Charged")]  # fmt: skip
+        return table(columns, list(self._conn.call("dp.spend")["datasets"]), "No DP releases yet.")
+
+    def dp_settings(self, delta: float | None = None) -> dict[str, Any]:
+        """The node's DP settings; the owner sets ``delta`` before the first release."""
+        return dict(self._conn.call("dp.settings", {"delta": delta}))
 
     # -- mocks ---------------------------------------------------------------------------
     def _mock_value(self, vertex: Vertex) -> Any:
         if vertex.id not in self._mocks:
             info = vertex.info or {}
-            value = self._conn.call("object.mock", {"id": vertex.id}) if info.get("mock_id") else None
+            value = (
+                self._conn.call("object.mock", {"id": vertex.id}) if info.get("mock_id") else None
+            )
             if value is None:
                 value = synthesize(info.get("meta") or {"family": vertex.family})
             self._mocks[vertex.id] = value
@@ -197,7 +256,9 @@ class Client:
 
         if not pointer._vertex.materialized:
             self._run([pointer], get=False)
-        record = self._conn.call("request.create", {"object_id": pointer.id, "name": name, "reason": reason})
+        record = self._conn.call(
+            "request.create", {"object_id": pointer.id, "name": name, "reason": reason}
+        )
         return Request(self, record)
 
     @property

@@ -23,7 +23,16 @@ class Vertex:
     after materializing so that descendants can still be evaluated on the mock.
     """
 
-    __slots__ = ("id", "family", "action", "parents", "materialized", "info", "pointer", "__weakref__")
+    __slots__ = (
+        "id",
+        "family",
+        "action",
+        "parents",
+        "materialized",
+        "info",
+        "pointer",
+        "__weakref__",
+    )
 
     def __init__(
         self,

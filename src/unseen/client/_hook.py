@@ -9,7 +9,9 @@ from unseen.errors import UsageError
 _ADDED = ("send", "tag", "describe")
 
 
-def _send(self: Any, target: Any, *, searchable: bool = False, tags: Any = None, description: Any = None) -> Any:
+def _send(
+    self: Any, target: Any, *, searchable: bool = False, tags: Any = None, description: Any = None
+) -> Any:
     if not hasattr(target, "send"):
         raise UsageError("send a tensor to a node client, a VirtualWorker or a Duet")
     return target.send(self, tags=tags, description=description, searchable=searchable)

@@ -32,10 +32,14 @@ def synthesize(meta: dict[str, Any]) -> Any:
         import pandas as pd
 
         if family == "series":
-            return pd.Series(np.zeros(shape[0]), name=meta.get("name")).astype(meta.get("dtype", "float64"))
+            return pd.Series(np.zeros(shape[0]), name=meta.get("name")).astype(
+                meta.get("dtype", "float64")
+            )
         columns = meta.get("columns", [])
         dtypes = meta.get("dtypes", ["float64"] * len(columns))
-        return pd.DataFrame({c: pd.Series(np.zeros(shape[0])).astype(d) for c, d in zip(columns, dtypes)})
+        return pd.DataFrame(
+            {c: pd.Series(np.zeros(shape[0])).astype(d) for c, d in zip(columns, dtypes)}
+        )
     raise UsageError(f"no mock is available for a {family}: ask the owner to add one")
 
 

@@ -31,7 +31,9 @@ class RemoteFunction:
     def __call__(self, *args: Any, **kwargs: Any) -> Pointer:
         pointer = _first_pointer((args, kwargs))
         if pointer is None:
-            raise UsageError(f"unseen.{self.qualname} needs at least one pointer argument; for local values call the library itself")
+            raise UsageError(
+                f"unseen.{self.qualname} needs at least one pointer argument; for local values call the library itself"
+            )
         return pointer.client._function(self.qualname, args, kwargs)
 
     def __repr__(self) -> str:
@@ -58,7 +60,7 @@ class Namespace:
 
     def __dir__(self) -> list[str]:
         prefix = self._qualname + "."
-        subs = [n[len(prefix):].split(".")[0] for n in ops.namespaces() if n.startswith(prefix)]
+        subs = [n[len(prefix) :].split(".")[0] for n in ops.namespaces() if n.startswith(prefix)]
         return sorted(set(ops.functions_of(self._qualname)) | set(subs))
 
     def __repr__(self) -> str:

@@ -150,7 +150,12 @@ class Pointer:
     def describe(self, *args: Any, **kwargs: Any) -> Any:
         """``describe("text")`` sets the description; a pandas pointer's ``describe()``
         with no text is pandas' summary, run on the node."""
-        if len(args) == 1 and isinstance(args[0], str) and not kwargs and self.family not in ("dataframe", "series"):
+        if (
+            len(args) == 1
+            and isinstance(args[0], str)
+            and not kwargs
+            and self.family not in ("dataframe", "series")
+        ):
             self._client._set_info(self, description=args[0])
             return self
         return self._method("describe", args, kwargs)
@@ -210,7 +215,9 @@ class Pointer:
             rows.append(("Tags", " ".join(self.tags)))
         if self.description:
             rows.append(("Description", self.description[:500]))
-        body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+        body = "".join(
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows
+        )
         return f"<table>{body}</table>"
 
     def __format__(self, spec: str) -> str:
@@ -238,7 +245,9 @@ class Pointer:
         )
 
     def _no_scalar(self, *args: Any) -> Any:
-        raise UsageError("a pointer is not a number here: call .get() to fetch the value, if you may")
+        raise UsageError(
+            "a pointer is not a number here: call .get() to fetch the value, if you may"
+        )
 
     __int__ = __float__ = __complex__ = __index__ = _no_scalar
 

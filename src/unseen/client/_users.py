@@ -31,7 +31,12 @@ class UserList(Sequence[dict[str, Any]]):
         return len(self._records())
 
     def create(
-        self, email: str, password: str, name: str = "", role: str = "data_scientist", budget: float = 0.0
+        self,
+        email: str,
+        password: str,
+        name: str = "",
+        role: str = "data_scientist",
+        budget: float = 0.0,
     ) -> dict[str, Any]:
         """A new account; ``budget`` is the user's privacy budget in epsilon."""
         body = {"email": email, "password": password, "name": name, "role": role, "budget": budget}
@@ -45,7 +50,10 @@ class UserList(Sequence[dict[str, Any]]):
         self._client.call("user.delete", {"user": user})
 
     def _rows(self) -> list[list[Any]]:
-        return [[u["email"], u["name"], u["role"], u["budget"], u["spent"], u["id"]] for u in self._records()]
+        return [
+            [u["email"], u["name"], u["role"], u["budget"], u["spent"], u["id"]]
+            for u in self._records()
+        ]
 
     @property
     def pandas(self) -> pandas.DataFrame:

@@ -28,7 +28,9 @@ def _text_table(columns: list[str], rows: list[list[str]]) -> str:
 
 def _html_table(columns: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r) + "</tr>" for r in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r) + "</tr>" for r in rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -64,7 +66,9 @@ class Request:
 
     def accept(self) -> Request:
         """Release the value to the requester (owners and admins)."""
-        self._record = self._client._conn.call("request.decide", {"id": self.id, "action": "accept"})
+        self._record = self._client._conn.call(
+            "request.decide", {"id": self.id, "action": "accept"}
+        )
         return self
 
     def deny(self, reason: str = "") -> Request:
@@ -116,7 +120,9 @@ class RequestList(Sequence[Request]):
     def __getitem__(self, index: slice) -> list[Request]: ...
     def __getitem__(self, index: int | slice) -> Request | list[Request]:
         if isinstance(index, int) and not -len(self._items) <= index < len(self._items):
-            raise IndexError(f"there are {len(self._items)} requests; index {index} is out of range")
+            raise IndexError(
+                f"there are {len(self._items)} requests; index {index} is out of range"
+            )
         return self._items[index]
 
     def __len__(self) -> int:
@@ -127,7 +133,10 @@ class RequestList(Sequence[Request]):
         return [r for r in self._items if r.status == "pending"]
 
     def _rows(self) -> list[list[str]]:
-        return [[r.name, r.reason, r.requester_name or r.requester[:8], r.status, r.id] for r in self._items]
+        return [
+            [r.name, r.reason, r.requester_name or r.requester[:8], r.status, r.id]
+            for r in self._items
+        ]
 
     @property
     def pandas(self) -> pandas.DataFrame:
@@ -151,7 +160,8 @@ class RequestList(Sequence[Request]):
         """A policy: decide matching requests (now pending and future) automatically."""
         return dict(
             self._client._conn.call(
-                "handler.add", {"action": action, "name": name, "requester": requester, "tags": tags or []}
+                "handler.add",
+                {"action": action, "name": name, "requester": requester, "tags": tags or []},
             )
         )
 
@@ -184,7 +194,9 @@ class StoreView(Sequence["Pointer"]):
                     return pointer
             raise NotFound(f"no object tagged or with id {key!r} in the store")
         if isinstance(key, int) and not -len(self._pointers) <= key < len(self._pointers):
-            raise IndexError(f"the store holds {len(self._pointers)} objects; index {key} is out of range")
+            raise IndexError(
+                f"the store holds {len(self._pointers)} objects; index {key} is out of range"
+            )
         return self._pointers[key]
 
     def __len__(self) -> int:
@@ -198,7 +210,9 @@ class StoreView(Sequence["Pointer"]):
         return _frame(_STORE_COLUMNS, [[p.id, p.tags, p.description] for p in self._pointers])
 
     def __repr__(self) -> str:
-        return _text_table(_STORE_COLUMNS, self._rows()) if self._pointers else "The store is empty."
+        return (
+            _text_table(_STORE_COLUMNS, self._rows()) if self._pointers else "The store is empty."
+        )
 
     def _repr_html_(self) -> str:
         return _html_table(_STORE_COLUMNS, self._rows())
@@ -215,7 +229,10 @@ class SearchResults(list):  # type: ignore[type-arg]
         return Counter(tag for p in self for tag in p.tags)
 
     def summary(self) -> str:
-        lines = [f"Found {len(self)} result{'' if len(self) == 1 else 's'}" + (" in total." if self else ".")]
+        lines = [
+            f"Found {len(self)} result{'' if len(self) == 1 else 's'}"
+            + (" in total." if self else ".")
+        ]
         profile = self.tag_profile()
         if profile:
             lines.append("Tag Profile:")
@@ -253,7 +270,12 @@ class DatasetList(Sequence[dict[str, Any]]):
 
     def _rows(self) -> list[list[str]]:
         return [
-            [r["name"], ", ".join(a["name"] for a in r["assets"]), " ".join(r["tags"]), r["description"]]
+            [
+                r["name"],
+                ", ".join(a["name"] for a in r["assets"]),
+                " ".join(r["tags"]),
+                r["description"],
+            ]
             for r in self._records
         ]
 

@@ -4,4 +4,14 @@ from unseen.node._node import AuditEntry, Node
 from unseen.node._principal import ADMINS, ANYONE, MEMBERS, ROLES, Principal, Role
 from unseen.node._routes import ROUTES
 
-__all__ = ["ADMINS", "ANYONE", "MEMBERS", "ROLES", "ROUTES", "AuditEntry", "Node", "Principal", "Role"]
+__all__ = [
+    "ADMINS",
+    "ANYONE",
+    "MEMBERS",
+    "ROLES",
+    "ROUTES",
+    "AuditEntry",
+    "Node",
+    "Principal",
+    "Role",
+]

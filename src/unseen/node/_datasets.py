@@ -6,6 +6,7 @@ import uuid
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from unseen.dp import asset_dp_fields
 from unseen.errors import UsageError
 from unseen.node._meta import public_meta
 from unseen.node._objects import object_view
@@ -21,11 +22,15 @@ if TYPE_CHECKING:
 def _bounds(value: Any, asset: str) -> list[tuple[float, float]] | None:
     if value is None:
         return None
-    pairs = [value] if len(value) == 2 and all(isinstance(v, (int, float)) for v in value) else value
+    pairs = (
+        [value] if len(value) == 2 and all(isinstance(v, (int, float)) for v in value) else value
+    )
     out = []
     for pair in pairs:
         if not (isinstance(pair, (list, tuple)) and len(pair) == 2):
-            raise UsageError(f"bounds of asset {asset!r} must be (L, U) or a list of (L, U) per column")
+            raise UsageError(
+                f"bounds of asset {asset!r} must be (L, U) or a list of (L, U) per column"
+            )
         low, high = float(pair[0]), float(pair[1])
         if not low <= high:
             raise UsageError(f"bounds of asset {asset!r}: L must not exceed U, got ({low}, {high})")
@@ -98,6 +103,7 @@ def upload(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, 
                 mock_id=mock_id,
                 description=private.description,
                 bounds=_bounds(asset.get("bounds"), asset_name),
+                **asset_dp_fields(asset, meta, asset_name),
             )
         )
     stored: list[str] = []
@@ -122,7 +128,9 @@ def dataset_view(dataset: DatasetRecord) -> dict[str, Any]:
 
 @route("dataset.list", ANYONE)
 def list_datasets(node: Node, principal: Principal, body: dict[str, Any]) -> list[dict[str, Any]]:
-    return [dataset_view(d) for d in sorted(node.stores.datasets.list(), key=lambda d: d.created_at)]
+    return [
+        dataset_view(d) for d in sorted(node.stores.datasets.list(), key=lambda d: d.created_at)
+    ]
 
 
 @route("dataset.delete", ADMINS)
@@ -149,7 +157,12 @@ def _listed(node: Node, principal: Principal) -> list[ObjectRecord]:
         and "mock_of" not in r.public_meta
         and r.family != "failed"
         and may_use(principal, r)
-        and (r.searchable or r.dataset is not None or r.creator == principal.user_id or principal.is_admin)
+        and (
+            r.searchable
+            or r.dataset is not None
+            or r.creator == principal.user_id
+            or principal.is_admin
+        )
     ]
 
 

@@ -14,7 +14,7 @@ from unseen import ops
 from unseen._version import __version__
 from unseen.errors import NotFound, PermissionDenied, RemoteError, UnseenError, UsageError
 from unseen.messages import KINDS, Message, Reply
-from unseen.node import _datasets, _objects, _requests, _users  # noqa: F401  (they declare routes)
+from unseen.node import _datasets, _dp, _objects, _requests, _users  # noqa: F401  (they declare routes)
 from unseen.node._auth import Authenticator
 from unseen.node._principal import ANYONE, Principal, Role
 from unseen.node._routes import ROUTES, route
@@ -55,11 +55,17 @@ class Node:
         self.limits = limits or ops.Limits()
         self.auth = Authenticator(self.stores.users, secret)
         self._decided = threading.Condition()
+        self._decisions = 0
         self._audit: deque[AuditEntry] = deque(maxlen=100_000)
 
     # -- users ------------------------------------------------------------------------
     def add_user(
-        self, name: str, role: Role, email: str | None = None, password: str | None = None, budget: float = 0.0
+        self,
+        name: str,
+        role: Role,
+        email: str | None = None,
+        password: str | None = None,
+        budget: float = 0.0,
     ) -> Principal:
         """Create a user directly (launchers and in-process workers; no caller to check)."""
         user = UserRecord(
@@ -97,7 +103,9 @@ class Node:
         except Exception:
             log.exception("internal error handling %s", message.kind)
             return Reply.failure(
-                RemoteError(f"internal error on the node while handling {message.kind!r}; the owner's log has details")
+                RemoteError(
+                    f"internal error on the node while handling {message.kind!r}; the owner's log has details"
+                )
             )
 
     # -- shared services of handlers ---------------------------------------------------
@@ -113,11 +121,19 @@ class Node:
 
     def notify_decision(self) -> None:
         with self._decided:
+            self._decisions += 1
             self._decided.notify_all()
 
-    def wait_for_decision(self, timeout: float) -> None:
+    @property
+    def decisions(self) -> int:
+        """How many decisions were made so far; pass it to :meth:`wait_for_decision`."""
         with self._decided:
-            self._decided.wait(timeout)
+            return self._decisions
+
+    def wait_for_decision(self, seen: int, timeout: float) -> None:
+        """Wait until a decision after the ``seen``-th is made, or the timeout passes."""
+        with self._decided:
+            self._decided.wait_for(lambda: self._decisions != seen, timeout)
 
     def drop_objects(self, principal: Principal, ids: list[str]) -> int:
         """Forget objects the caller computed; others' objects and unknown ids are ignored."""

@@ -7,7 +7,13 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from unseen import ops
-from unseen.errors import CannotRequestPrivateData, NotFound, OperationNotAllowed, RemoteError, UsageError
+from unseen.errors import (
+    CannotRequestPrivateData,
+    NotFound,
+    OperationNotAllowed,
+    RemoteError,
+    UsageError,
+)
 from unseen.node._meta import public_meta
 from unseen.node._policy import check_release, check_use, may_read
 from unseen.node._principal import ANYONE, MEMBERS, Principal
@@ -151,13 +157,13 @@ def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[st
         parents = tuple(ops.refs_of(action))
         for ref in parents:
             if ref in lineage:
-                src, tg, _ = lineage[ref]
+                sources.update(lineage[ref][0])
+                tags.update(lineage[ref][1])
             else:
                 if ref not in inputs:
                     inputs[ref] = _usable(node, principal, ref)
-                src, tg = inputs[ref].sources, frozenset(inputs[ref].tags)
-            sources |= src
-            tags.update(tg)
+                sources.update(inputs[ref].sources)
+                tags.update(inputs[ref].tags)
         lineage[action.id] = (frozenset(sources), tuple(sorted(tags)), parents)
 
     for object_id in wanted:
@@ -186,29 +192,44 @@ def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[st
         log.info("graph of %s failed at %s: %s", principal.user_id, exc.op, detail)
         failure = (exc.op, detail)
 
-    recipe = tuple(ops.render(actions))
+    index = {a.id: i for i, a in enumerate(actions)}
+
+    def recipe(object_id: str) -> tuple[str, ...]:
+        """The rendered actions this object derives from, for an owner's review."""
+        needed: set[int] = set()
+        stack = [object_id]
+        while stack:
+            i = index[stack.pop()]
+            if i not in needed:
+                needed.add(i)
+                stack.extend(p for p in lineage[actions[i].id][2] if p in index)
+        return tuple(ops.render([actions[i] for i in sorted(needed)]))
+
     kept: dict[str, str | None] = {}
     for object_id in sorted(keep_ids):
-        sources, tags, parents = lineage[object_id]
+        lineage_sources, lineage_tags, parent_ids = lineage[object_id]
         value = results.get(object_id)
+        # Only results the caller may not read can become requests that an owner reviews.
+        readable = principal.is_admin or lineage_sources <= {principal.user_id}
         record = ObjectRecord(
             id=object_id,
             family="failed" if failure else ops.family_of(value),
             creator=principal.user_id,
-            sources=sources,
-            parents=parents,
-            tags=tags,
-            recipe=recipe,
+            sources=lineage_sources,
+            parents=parent_ids,
+            tags=lineage_tags,
+            recipe=() if readable else recipe(object_id),
             error=failure[1] if failure else None,
             failed_op=failure[0] if failure else None,
         )
         node.stores.objects.put(record, value)
-        readable = principal.is_admin or sources <= {principal.user_id}
         kept[object_id] = record.family if readable else None
     node.audit(principal, "graph.run", ",".join(sorted(inputs)) or "-")
     values = []
     for object_id in wanted:
-        record = node.stores.objects.get(object_id)
-        check_release(principal, record)
+        if object_id in lineage and failure is None:
+            values.append(results[object_id])  # the release rule passed on its lineage above
+            continue
+        check_release(principal, node.stores.objects.get(object_id))
         values.append(node.stores.objects.value(object_id))
     return {"kept": kept, "values": values}

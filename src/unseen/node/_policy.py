@@ -46,7 +46,9 @@ def check_release(principal: Principal, record: ObjectRecord) -> None:
     if not may_read(principal, record):
         raise CannotRequestPrivateData()
     if record.error is not None:
-        detail = record.error if principal.is_admin or not record.sources - {principal.user_id} else ""
+        detail = (
+            record.error if principal.is_admin or not record.sources - {principal.user_id} else ""
+        )
         raise RemoteError(
             f"{record.failed_op} failed on the node"
             + (f": {detail}" if detail else " (details withheld: the inputs are private)"),

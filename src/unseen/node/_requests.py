@@ -38,12 +38,17 @@ def _own_request(node: Node, principal: Principal, request_id: Any) -> RequestRe
 def _matches(handler: HandlerRecord, request: RequestRecord) -> bool:
     return (
         (handler.name is None or handler.name == request.name)
-        and (handler.requester is None or handler.requester in (request.requester, request.requester_name))
+        and (
+            handler.requester is None
+            or handler.requester in (request.requester, request.requester_name)
+        )
         and set(handler.tags) <= set(request.tags)
     )
 
 
-def decide(node: Node, record: RequestRecord, action: str, by: str, reason: str = "") -> RequestRecord:
+def decide(
+    node: Node, record: RequestRecord, action: str, by: str, reason: str = ""
+) -> RequestRecord:
     """Record a decision and grant read access on accept; wakes waiting callers."""
     if record.status != "pending":
         raise UsageError(f"request {record.name!r} was {record.status} already")
@@ -115,7 +120,9 @@ def list_requests(node: Node, principal: Principal, body: dict[str, Any]) -> lis
 def decide_request(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
     record = _own_request(node, principal, body.get("id"))
     action = field(body, "action", str)
-    record = decide(node, record, action, by=principal.user_id, reason=field(body, "reason", str, default=""))
+    record = decide(
+        node, record, action, by=principal.user_id, reason=field(body, "reason", str, default="")
+    )
     return request_view(record)
 
 
@@ -127,11 +134,12 @@ def wait(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, An
         raise UsageError(f"timeout must be between 0 and {MAX_WAIT_SECS:.0f} seconds")
     deadline = time.monotonic() + timeout
     while True:
+        seen = node.decisions  # read before the record, so no decision slips in between
         record = _own_request(node, principal, request_id)
         left = deadline - time.monotonic()
         if record.status != "pending" or left <= 0:
             return request_view(record)
-        node.wait_for_decision(left)
+        node.wait_for_decision(seen, left)
 
 
 @route("request.result", ANYONE)

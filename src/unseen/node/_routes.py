@@ -40,21 +40,23 @@ def route(kind: str, roles: frozenset[Role]) -> Callable[[Handler], Handler]:
 T = TypeVar("T")
 
 
-def field(body: dict[str, Any], name: str, kind: type[T] | tuple[type, ...], default: Any = ...) -> T:
+def field(
+    body: dict[str, Any], name: str, kind: type[T] | tuple[type, ...], default: Any = ...
+) -> Any:
     """A typed field of a message body, or a clear error naming it."""
     if name not in body or body[name] is None:
         if default is ...:
             raise UsageError(f"the message needs the field {name!r}")
-        return default  # type: ignore[no-any-return]
+        return default
     value = body[name]
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
         raise UsageError(f"the field {name!r} must be {names}, not {type(value).__name__}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def str_list(body: dict[str, Any], name: str) -> list[str]:
-    value = field(body, name, (list, tuple), default=[])
+    value: list[Any] | tuple[Any, ...] = field(body, name, (list, tuple), default=[])
     if not all(isinstance(v, str) for v in value):
         raise UsageError(f"the field {name!r} must be a list of strings")
     return list(value)

@@ -15,7 +15,13 @@ if TYPE_CHECKING:
 
 
 def user_view(user: UserRecord) -> dict[str, Any]:
-    view = {"id": user.id, "email": user.email, "name": user.name, "role": user.role, "budget": user.budget}
+    view = {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "role": user.role,
+        "budget": user.budget,
+    }
     view["spent"] = float(getattr(user, "spent", 0.0))
     return view
 

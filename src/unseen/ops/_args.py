@@ -80,7 +80,9 @@ def check_arg(value: Any, where: str, *, dtype_ok: bool = False, depth: int = 0)
     cls = type(value)
     if cls in SCALAR_TYPES:
         if cls is str and len(value) > MAX_STR:
-            raise OperationNotAllowed(f"{where} is a string of {len(value)} characters; at most {MAX_STR} are allowed.")
+            raise OperationNotAllowed(
+                f"{where} is a string of {len(value)} characters; at most {MAX_STR} are allowed."
+            )
         if cls is int and value.bit_length() > MAX_INT_BITS:
             raise OperationNotAllowed(f"{where} is an integer of over {MAX_INT_BITS} bits.")
         return
@@ -96,18 +98,30 @@ def check_arg(value: Any, where: str, *, dtype_ok: bool = False, depth: int = 0)
         return
     if cls is dict:
         for key, item in value.items():
-            if key is not None and type(key) not in SCALAR_TYPES and not isinstance(key, np.generic):
+            if (
+                key is not None
+                and type(key) not in SCALAR_TYPES
+                and not isinstance(key, np.generic)
+            ):
                 raise _refuse(f"a dict key in {where}", key, "dict keys must be numbers or strings")
             check_arg(key, where, depth=depth + 1)
             check_arg(item, where, dtype_ok=dtype_ok, depth=depth + 1)
         return
     if cls is slice:
         for part in (value.start, value.stop, value.step):
-            if part is not None and type(part) not in (int, Ref) and not isinstance(part, np.integer):
-                raise _refuse(f"a slice bound in {where}", part, "slice bounds must be integers, None or pointers")
+            if (
+                part is not None
+                and type(part) not in (int, Ref)
+                and not isinstance(part, np.integer)
+            ):
+                raise _refuse(
+                    f"a slice bound in {where}",
+                    part,
+                    "slice bounds must be integers, None or pointers",
+                )
         return
     if isinstance(value, np.generic):
-        if isinstance(value, np.object_):
+        if value.dtype.hasobject:
             raise _refuse(where, value, "object values are not allowed")
         return
     if isinstance(value, np.ndarray):
@@ -129,9 +143,13 @@ def check_arg(value: Any, where: str, *, dtype_ok: bool = False, depth: int = 0)
 
 def _check_np_dtype(dtype: np.dtype, where: str) -> None:
     if dtype.hasobject:
-        raise OperationNotAllowed(f"{where} is an object dtype; results of object dtype are not allowed.")
+        raise OperationNotAllowed(
+            f"{where} is an object dtype; results of object dtype are not allowed."
+        )
     if dtype.itemsize > MAX_ITEMSIZE:
-        raise OperationNotAllowed(f"{where} is a dtype of {dtype.itemsize} bytes per element; at most {MAX_ITEMSIZE}.")
+        raise OperationNotAllowed(
+            f"{where} is a dtype of {dtype.itemsize} bytes per element; at most {MAX_ITEMSIZE}."
+        )
 
 
 def bind(spec: OpSpec, positional: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -167,9 +185,13 @@ def check_call(spec: OpSpec, positional: tuple[Any, ...], kwargs: Mapping[str, A
                 "every result is a new object."
             )
         if key in forced:
-            raise OperationNotAllowed(f"keyword '{key}' of {label} is fixed on a node and cannot be set.")
+            raise OperationNotAllowed(
+                f"keyword '{key}' of {label} is fixed on a node and cannot be set."
+            )
         if key not in spec.kwargs and "**" not in spec.kwargs:
-            raise OperationNotAllowed(f"keyword '{key}' is not allowed for {label}; allowed: {_allowed(spec)}.")
+            raise OperationNotAllowed(
+                f"keyword '{key}' is not allowed for {label}; allowed: {_allowed(spec)}."
+            )
         check_arg(value, f"keyword '{key}' of {label}", dtype_ok=key == "dtype")
     if spec.checks:
         bound = bind(spec, positional, kwargs)
@@ -211,7 +233,9 @@ def _check_dtype_value(value: Any, where: str) -> None:
         except (TypeError, ValueError):
             if _PANDAS_DTYPE.fullmatch(value):
                 return
-            raise OperationNotAllowed(f"{where} is {value!r}, which is not a known dtype.") from None
+            raise OperationNotAllowed(
+                f"{where} is {value!r}, which is not a known dtype."
+            ) from None
         _check_np_dtype(parsed, f"{where} ({value!r})")
         return
     raise _refuse(where, value, "a dtype must be a dtype, a type such as float, or a dtype name")

@@ -3,6 +3,12 @@
 The table decides what runs; this module only explains refusals. A name that is in no table
 is refused either way: with a reason if it matches a rule here, else as "not in unseen's
 vocabulary" (ask for a code request).
+
+Decisions: ``tobytes``/``tostring`` are refused (raw memory is not an analysis result and
+would bypass the dtype and family checks); ``tolist``/``item`` are allowed (plain Python
+values of the same data). ``ndarray.sort``/``partition`` mutate their receiver and are
+refused on arrays (``numpy.sort`` and ``tensor.sort`` return new objects). ``map`` is refused
+outright (``replace`` covers mapping values with a dict).
 """
 
 from __future__ import annotations
@@ -130,7 +136,9 @@ def refuse_method(name: str, family: str, hint: str | None = None) -> OperationN
     )
 
 
-def refuse_function(qualified: str, namespaces: tuple[str, ...], hint: str | None = None) -> OperationNotAllowed:
+def refuse_function(
+    qualified: str, namespaces: tuple[str, ...], hint: str | None = None
+) -> OperationNotAllowed:
     """The error for a function that is not in the vocabulary."""
     namespace, _, short = qualified.rpartition(".")
     reason = banned_reason(short)

@@ -21,7 +21,9 @@ def split_receiver(action: Action) -> tuple[Ref | None, tuple[Any, ...]]:
     if action.kind not in ("method", "attr"):
         raise UsageError(f"unknown action kind {action.kind!r}; use 'method', 'function' or 'attr'")
     if not action.args or not isinstance(action.args[0], Ref):
-        raise UsageError(f"{action.label}: a {action.kind} action needs a Ref to its receiver as args[0]")
+        raise UsageError(
+            f"{action.label}: a {action.kind} action needs a Ref to its receiver as args[0]"
+        )
     return action.args[0], tuple(action.args[1:])
 
 
@@ -48,7 +50,9 @@ def check_action(action: Action, receiver_family: str | None) -> OpSpec:
         spec = lookup_function(action.name)
     else:
         if receiver_family is None:
-            raise UsageError(f"{action.label}: the receiver's family is needed to check a {action.kind}")
+            raise UsageError(
+                f"{action.label}: the receiver's family is needed to check a {action.kind}"
+            )
         spec = lookup_method(receiver_family, action.name)
         if spec.kind != action.kind:
             what = "a property" if spec.kind == "attr" else "a method"

@@ -13,7 +13,7 @@ from typing import Any
 from unseen.errors import NotFound, OperationNotAllowed, UsageError
 from unseen.ops._check import check_action, check_args_only, split_receiver
 from unseen.ops._families import family_of
-from unseen.ops._graph import Action, Ref, iter_refs, refs_of
+from unseen.ops._graph import Action, Ref, iter_refs
 from unseen.ops._infer import infer_family
 from unseen.ops._limits import DEFAULT_LIMITS, Limits, check_guard
 from unseen.ops._resolve import resolve_callable
@@ -37,45 +37,71 @@ class ExecutionError(Exception):
         self.original = original
 
 
+_PLAIN: frozenset[type] = frozenset({bool, int, float, complex, str, type(None)})
+
+
 class _Step:
-    """One planned action."""
+    """One planned action: its callable, where its Refs go, what dies after it."""
 
     __slots__ = (
         "action", "spec", "fn", "args", "ref_slots", "nested", "kwargs", "kw_refs", "kw_nested",
-        "frees", "store", "recv", "recv_family",
+        "reads", "frees", "store", "recv", "recv_family",
     )  # fmt: skip
 
-    def __init__(self, action: Action, spec: OpSpec | None, recv: str | None, recv_family: str | None) -> None:
+    def __init__(self, action: Action) -> None:
         self.action = action
-        self.spec = spec
-        self.fn: Callable[..., Any] | None = resolve_callable(spec) if spec is not None else None
-        self.recv = recv
-        # The family the spec was checked for; None: re-check once the receiver exists.
-        self.recv_family = recv_family
-        args = action.args
-        self.args: Any = tuple(args)
-        self.ref_slots = tuple((i, a.id) for i, a in enumerate(args) if type(a) is Ref)
-        self.nested = tuple(
-            i for i, a in enumerate(args) if type(a) is not Ref and _has_ref(a)
-        )
-        if self.ref_slots or self.nested:
-            self.args = list(args)
-        self.kwargs = {k: v for k, v in action.kwargs.items() if not _has_ref(v)}
-        self.kw_refs = tuple((k, v.id) for k, v in action.kwargs.items() if type(v) is Ref)
-        self.kw_nested = tuple(
-            (k, v) for k, v in action.kwargs.items() if type(v) is not Ref and _has_ref(v)
-        )
+        self.spec: OpSpec | None = None
+        self.fn: Callable[..., Any] | None = None
+        self.recv: str | None = None
+        # The family the spec was checked for; re-checked if the receiver's differs.
+        self.recv_family: str | None = None
+        reads: list[str] = []
+        slots: list[tuple[int, str]] = []
+        nested: list[int] = []
+        for i, arg in enumerate(action.args):
+            cls = type(arg)
+            if cls is Ref:
+                slots.append((i, arg.id))
+                reads.append(arg.id)
+            elif cls not in _PLAIN:
+                inner = [ref.id for ref in iter_refs(arg)]
+                if inner:
+                    nested.append(i)
+                    reads += inner
+        self.ref_slots = tuple(slots)
+        self.nested = tuple(nested)
+        self.args: Any = list(action.args) if slots or nested else tuple(action.args)
+        kwargs: dict[str, Any] = {}
+        kw_refs: list[tuple[str, str]] = []
+        kw_nested: list[tuple[str, Any]] = []
+        for key, value in action.kwargs.items():
+            cls = type(value)
+            if cls is Ref:
+                kw_refs.append((key, value.id))
+                reads.append(value.id)
+                continue
+            if cls not in _PLAIN:
+                inner = [ref.id for ref in iter_refs(value)]
+                if inner:
+                    kw_nested.append((key, value))
+                    reads += inner
+                    continue
+            kwargs[key] = value
+        self.kwargs = kwargs
+        self.kw_refs = tuple(kw_refs)
+        self.kw_nested = tuple(kw_nested)
+        self.reads = reads
         self.frees: tuple[str, ...] = ()
         self.store = True
 
-
-def _has_ref(value: Any) -> bool:
-    for _ in iter_refs(value):
-        return True
-    return False
+    def set_spec(self, spec: OpSpec | None, recv_family: str | None) -> None:
+        self.spec = spec
+        self.fn = resolve_callable(spec) if spec is not None else None
+        self.recv_family = recv_family
 
 
 def _substitute(value: Any, vals: Mapping[str, Any]) -> Any:
+    """``value`` with every Ref inside (tuples, lists, dict values, slices) resolved."""
     cls = type(value)
     if cls is Ref:
         return vals[value.id]
@@ -87,7 +113,9 @@ def _substitute(value: Any, vals: Mapping[str, Any]) -> Any:
         return {k: _substitute(v, vals) for k, v in value.items()}
     if cls is slice:
         return slice(
-            _substitute(value.start, vals), _substitute(value.stop, vals), _substitute(value.step, vals)
+            _substitute(value.start, vals),
+            _substitute(value.stop, vals),
+            _substitute(value.step, vals),
         )
     return value
 
@@ -96,7 +124,18 @@ def _env_family(value: Any, rid: str) -> str:
     try:
         return family_of(value)
     except UsageError as exc:
-        raise OperationNotAllowed(f"object {rid!r} cannot be used in a computation: {exc}") from None
+        raise OperationNotAllowed(
+            f"object {rid!r} cannot be used in a computation: {exc}"
+        ) from None
+
+
+def _unknown(action: Action, rid: str, later: set[str]) -> Exception:
+    if rid in later:
+        return UsageError(f"{action.label} uses {rid!r} before it is computed")
+    return NotFound(
+        f"{action.label} refers to {rid!r}, which is neither on the node nor computed earlier "
+        "in this graph"
+    )
 
 
 def _plan(
@@ -106,56 +145,53 @@ def _plan(
         raise OperationNotAllowed(
             f"a graph of {len(actions)} actions is above this node's limit of {limits.max_actions}."
         )
-    receivers = {a.args[0].id for a in actions if a.kind != "function" and a.args and type(a.args[0]) is Ref}
+    for action in actions:
+        if not isinstance(action, Action):
+            raise UsageError(f"expected an Action, got {type(action).__name__}")
+    receivers = {
+        a.args[0].id for a in actions if a.kind != "function" and a.args and type(a.args[0]) is Ref
+    }
     produced: dict[str, int] = {}
     env_vals: dict[str, Any] = {}
     fams: dict[str, str] = {}
     last_use: dict[str, int] = {}
     steps: list[_Step] = []
     for i, action in enumerate(actions):
-        if not isinstance(action, Action):
-            raise UsageError(f"expected an Action, got {type(action).__name__}")
-        for rid in refs_of(action):
+        step = _Step(action)
+        for rid in step.reads:
             last_use[rid] = i
             if rid in produced or rid in env_vals:
                 continue
-            if rid in env:
-                env_vals[rid] = env[rid]
-                fams[rid] = _env_family(env_vals[rid], rid)
-            elif any(a.id == rid for a in actions[i:]):
-                raise UsageError(f"{action.label} uses {rid!r} before it is computed")
-            else:
-                raise NotFound(
-                    f"{action.label} refers to {rid!r}, which is neither on the node nor computed "
-                    "earlier in this graph"
-                )
+            if rid not in env:
+                raise _unknown(action, rid, {a.id for a in actions[i:]})
+            env_vals[rid] = env[rid]
+            fams[rid] = _env_family(env_vals[rid], rid)
         if action.id in produced or action.id in env:
             raise UsageError(f"the id {action.id!r} is used twice (ids must be new and unique)")
         recv, _ = split_receiver(action)
-        spec: OpSpec | None
-        recv_family: str | None = None
         if recv is None:
-            spec = check_action(action, None)
+            step.set_spec(check_action(action, None), None)
         elif recv.id in env_vals:
-            recv_family = fams[recv.id]
-            spec = check_action(action, recv_family)
+            step.set_spec(check_action(action, fams[recv.id]), fams[recv.id])
         else:
             # The receiver is computed in this graph: check against its inferred family now,
-            # and again at run time if the actual family differs.
+            # and again at run time if its actual family differs.
             try:
-                spec = check_action(action, fams[recv.id])
-                recv_family = fams[recv.id]
+                step.set_spec(check_action(action, fams[recv.id]), fams[recv.id])
             except OperationNotAllowed:
                 check_args_only(action)
-                spec = None
+        if recv is not None:
+            step.recv = recv.id
         if action.id in receivers:
-            fams[action.id] = _infer(spec, action, recv, fams)
+            fams[action.id] = _infer(step.spec, action, fams)
         produced[action.id] = i
-        steps.append(_Step(action, spec, recv.id if recv is not None else None, recv_family))
+        steps.append(step)
     kept = set(produced) if keep is None else set(keep)
     for kid in kept:
         if kid not in produced and kid not in env:
-            raise UsageError(f"cannot keep {kid!r}: no action computes it and it is not on the node")
+            raise UsageError(
+                f"cannot keep {kid!r}: no action computes it and it is not on the node"
+            )
     frees: dict[int, list[str]] = {}
     for rid, i in last_use.items():
         if rid not in kept or rid in env_vals:
@@ -167,22 +203,26 @@ def _plan(
     return steps, env_vals, fams
 
 
-def _infer(spec: OpSpec | None, action: Action, recv: Ref | None, fams: dict[str, str]) -> str:
+def _infer(spec: OpSpec | None, action: Action, fams: dict[str, str]) -> str:
     if spec is None:
         return "value"
+    if not spec.result.startswith("@"):
+        return spec.result
+    recv = action.args[0].id if spec.kind != "function" else None
     try:
         return infer_family(
-            spec, fams.get(recv.id) if recv else None, action.args, action.kwargs, lambda r: fams.get(r.id, "value")
+            spec,
+            fams.get(recv) if recv else None,
+            action.args,
+            action.kwargs,
+            lambda r: fams.get(r.id, "value"),
         )
     except Exception:
         return "value"
 
 
 def _recheck(step: _Step, actual: str) -> None:
-    spec = check_action(step.action, actual)
-    step.spec = spec
-    step.fn = resolve_callable(spec)
-    step.recv_family = actual
+    step.set_spec(check_action(step.action, actual), actual)
 
 
 def execute(

@@ -85,8 +85,6 @@ def _is_library_tuple(value: Any) -> bool:
 
 def _type_family(value: Any) -> str | None:
     """The family of a value whose type alone decides it, or None."""
-    if isinstance(value, np.generic):
-        return None if isinstance(value, (np.object_,)) else "ndarray"
     torch = _torch()
     if torch is not None and isinstance(value, torch.Tensor):
         return "tensor"
@@ -106,7 +104,12 @@ def _type_family(value: Any) -> str | None:
         indexing = sys.modules.get("pandas.core.indexing")
         if indexing is not None and isinstance(
             value,
-            (indexing._LocIndexer, indexing._iLocIndexer, indexing._AtIndexer, indexing._iAtIndexer),
+            (
+                indexing._LocIndexer,
+                indexing._iLocIndexer,
+                indexing._AtIndexer,
+                indexing._iAtIndexer,
+            ),
         ):
             return "indexer"
     return None
@@ -118,6 +121,8 @@ def family_of(value: Any) -> str:
     fam = _BY_TYPE.get(cls)
     if fam is not None:
         return fam
+    if isinstance(value, np.generic) and not value.dtype.hasobject:
+        return "ndarray"  # not cached by type: a structured np.void may hold objects
     if cls is np.ndarray:
         if value.dtype.hasobject:
             raise UsageError(
@@ -130,7 +135,9 @@ def family_of(value: Any) -> str:
         return "value"
     fam = _type_family(value)
     if fam is None:
-        name = f"{cls.__module__}.{cls.__qualname__}" if cls.__module__ != "builtins" else cls.__name__
+        name = (
+            f"{cls.__module__}.{cls.__qualname__}" if cls.__module__ != "builtins" else cls.__name__
+        )
         if isinstance(value, np.generic):
             name = "numpy object scalar"
         raise UsageError(f"unseen cannot hold a value of type {name}. Supported: {_SUPPORTED}.")
@@ -144,7 +151,11 @@ def _check_value(value: Any, depth: int) -> None:
         raise UsageError(f"a list, tuple or dict nested deeper than {MAX_VALUE_DEPTH} levels")
     if isinstance(value, dict):
         for key in value:
-            if key is not None and type(key) not in SCALAR_TYPES and not isinstance(key, np.generic):
+            if (
+                key is not None
+                and type(key) not in SCALAR_TYPES
+                and not isinstance(key, np.generic)
+            ):
                 raise UsageError(f"a dict key of type {type(key).__name__} (keys must be scalars)")
         items: Any = value.values()
     else:

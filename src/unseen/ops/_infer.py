@@ -12,7 +12,7 @@ from typing import Any
 
 from unseen.errors import UsageError
 from unseen.ops._args import bind
-from unseen.ops._families import family_of
+from unseen.ops._families import SCALAR_TYPES, family_of
 from unseen.ops._graph import Ref
 from unseen.ops._spec import OpSpec
 
@@ -26,7 +26,7 @@ _HOME = {"numpy": "ndarray", "torch": "tensor", "pandas": "dataframe"}
 
 
 class _Ctx:
-    __slots__ = ("spec", "receiver", "recv_family", "bound", "args", "fam_of_ref")
+    __slots__ = ("spec", "recv_family", "args", "kwargs", "fam_of_ref", "_bound")
 
     def __init__(
         self,
@@ -38,14 +38,23 @@ class _Ctx:
     ) -> None:
         self.spec = spec
         self.recv_family = receiver_family
-        positional = tuple(args[1:]) if spec.kind != "function" else tuple(args)
-        self.args = positional
-        self.bound = bind(spec, positional, kwargs)
+        self.args = args[1:] if spec.kind != "function" else args
+        self.kwargs = kwargs
         self.fam_of_ref = fam_of_ref
+        self._bound: dict[str, Any] | None = None
+
+    @property
+    def bound(self) -> dict[str, Any]:
+        """Parameter name -> argument (computed on first use)."""
+        if self._bound is None:
+            self._bound = bind(self.spec, tuple(self.args), self.kwargs)
+        return self._bound
 
     def family(self, value: Any) -> str:
-        if isinstance(value, Ref):
+        if type(value) is Ref:
             return self.fam_of_ref(value)
+        if type(value) in SCALAR_TYPES:
+            return "scalar"
         try:
             return family_of(value)
         except UsageError:
@@ -59,10 +68,6 @@ class _Ctx:
 
     def first(self, default: str) -> str:
         return self.family(self.args[0]) if self.args else default
-
-    def truthy(self, name: str, position: int | None = None) -> bool:
-        value = self.bound.get(name)
-        return bool(value) and not isinstance(value, Ref) or isinstance(value, Ref)
 
 
 def _same(c: _Ctx) -> str:

@@ -118,7 +118,9 @@ def functions_of(namespace: str) -> tuple[str, ...]:
 def lookup_function(qualified_name: str) -> OpSpec:
     """The spec of a function named with its namespace, e.g. ``"numpy.log"``."""
     if not isinstance(qualified_name, str):
-        raise OperationNotAllowed(f"a function name must be a string, not {type(qualified_name).__name__}")
+        raise OperationNotAllowed(
+            f"a function name must be a string, not {type(qualified_name).__name__}"
+        )
     namespace, _, short = qualified_name.rpartition(".")
     table = _tables()[1].get(namespace)
     spec = table.get(short) if table is not None else None

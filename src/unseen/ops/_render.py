@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from unseen.ops._families import is_pandas_object, is_tensor
-from unseen.ops._graph import Action, Ref
+from unseen.ops._graph import Action, Ref, refs_of
 
 __all__ = ["render"]
 
@@ -31,7 +31,7 @@ _TINY = 6
 def _short_names(actions: Sequence[Action], names: Mapping[str, str] | None) -> dict[str, str]:
     ids: dict[str, None] = {}
     for action in actions:
-        for arg in _refs(action):
+        for arg in refs_of(action):
             ids.setdefault(arg, None)
         ids.setdefault(action.id, None)
     out: dict[str, str] = dict(names or {})
@@ -47,12 +47,6 @@ def _short_names(actions: Sequence[Action], names: Mapping[str, str] | None) -> 
     return out
 
 
-def _refs(action: Action) -> list[str]:
-    from unseen.ops._graph import refs_of
-
-    return refs_of(action)
-
-
 def _array(kind: str, dtype: Any, shape: Any, values: Any, size: int) -> str:
     if size <= _TINY:
         return f"{kind}({values})"
@@ -62,13 +56,17 @@ def _array(kind: str, dtype: Any, shape: Any, values: Any, size: int) -> str:
 def _value(value: Any, names: Mapping[str, str]) -> str:
     if isinstance(value, Ref):
         return names.get(value.id, value.id)
+    if type(value) is int and value.bit_length() > 256:
+        return f"<int of {value.bit_length()} bits>"
     if isinstance(value, str):
         text = value if len(value) <= _MAX_STR else value[:_MAX_STR] + "..."
         return repr(text) + ("" if len(value) <= _MAX_STR else f" ({len(value)} chars)")
     if value is Ellipsis:
         return "..."
     if isinstance(value, slice):
-        parts = [_value(p, names) if p is not None else "" for p in (value.start, value.stop, value.step)]
+        parts = [
+            _value(p, names) if p is not None else "" for p in (value.start, value.stop, value.step)
+        ]
         return ":".join(parts[:2]) + (f":{parts[2]}" if value.step is not None else "")
     if isinstance(value, (list, tuple)):
         items = [_value(v, names) for v in value[:_MAX_ITEMS]]
@@ -78,22 +76,39 @@ def _value(value: Any, names: Mapping[str, str]) -> str:
             return "[" + ", ".join(items) + "]"
         return "(" + ", ".join(items) + ("," if len(value) == 1 else "") + ")"
     if isinstance(value, dict):
-        items = [f"{_value(k, names)}: {_value(v, names)}" for k, v in list(value.items())[:_MAX_ITEMS]]
+        items = [
+            f"{_value(k, names)}: {_value(v, names)}" for k, v in list(value.items())[:_MAX_ITEMS]
+        ]
         if len(value) > _MAX_ITEMS:
             items.append(f"... ({len(value)} items)")
         return "{" + ", ".join(items) + "}"
     if isinstance(value, np.ndarray):
-        return _array("ndarray", value.dtype, value.shape, value.tolist() if value.size <= _TINY else None, value.size)
+        return _array(
+            "ndarray",
+            value.dtype,
+            value.shape,
+            value.tolist() if value.size <= _TINY else None,
+            value.size,
+        )
     if is_tensor(value):
         n = value.numel()
-        return _array("tensor", str(value.dtype).replace("torch.", ""), value.shape,
-                      value.tolist() if n <= _TINY else None, n)
+        return _array(
+            "tensor",
+            str(value.dtype).replace("torch.", ""),
+            value.shape,
+            value.tolist() if n <= _TINY else None,
+            n,
+        )
     if is_pandas_object(value):
         return f"<{type(value).__name__} {tuple(value.shape)}>"
     if isinstance(value, np.generic):
         return f"numpy.{type(value).__name__}({value.item()!r})"
     if isinstance(value, type):
-        return f"{value.__module__}.{value.__qualname__}" if value.__module__ != "builtins" else value.__name__
+        return (
+            f"{value.__module__}.{value.__qualname__}"
+            if value.__module__ != "builtins"
+            else value.__name__
+        )
     text = repr(value)
     return text if len(text) <= _MAX_STR else text[:_MAX_STR] + "..."
 

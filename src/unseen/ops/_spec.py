@@ -16,12 +16,19 @@ named in the signature.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from unseen.ops._graph import ActionKind
 
-__all__ = ["OpSpec", "VARARGS_CAP", "parse_sig", "block", "methods_from_functions"]
+__all__ = [
+    "OpSpec",
+    "VARARGS_CAP",
+    "parse_sig",
+    "block",
+    "methods_from_functions",
+    "with_dtype_checks",
+]
 
 #: The most positional arguments a ``*name`` parameter takes.
 VARARGS_CAP = 64
@@ -57,6 +64,10 @@ class OpSpec:
     checks: tuple[str, ...] = ()
     guard: str | None = None
     forced: tuple[tuple[str, Any], ...] = ()
+
+    def __hash__(self) -> int:
+        # Specs are looked up often (resolve_callable's cache): hash what identifies them.
+        return hash((self.name, self.kind, self.target))
 
     @property
     def short(self) -> str:
@@ -150,7 +161,9 @@ def block(
         for name in names:
             out.append(_spec(name, sig, category, family, namespace, kind, result, target))
     return [
-        _with(spec, checks=checks, guard=guard, forced=forced) if checks or guard or forced else spec
+        replace(spec, checks=checks, guard=guard, forced=forced)
+        if checks or guard or forced
+        else spec
         for spec in out
     ]
 
@@ -194,13 +207,9 @@ def _spec(
     )
 
 
-def _with(spec: OpSpec, **changes: Any) -> OpSpec:
-    from dataclasses import replace
-
-    return replace(spec, **changes)
-
-
-def methods_from_functions(specs: Iterable[OpSpec], family: str, names: Iterable[str]) -> list[OpSpec]:
+def methods_from_functions(
+    specs: Iterable[OpSpec], family: str, names: Iterable[str]
+) -> list[OpSpec]:
     """Method specs for ``names``, from function specs whose first parameter is the receiver.
 
     ``torch.sum(input, dim, keepdim)`` gives ``tensor.sum(dim, keepdim)``.
@@ -230,6 +239,11 @@ def methods_from_functions(specs: Iterable[OpSpec], family: str, names: Iterable
     return out
 
 
-def replace_spec(spec: OpSpec, **changes: Any) -> OpSpec:
-    """A copy of ``spec`` with ``changes``."""
-    return _with(spec, **changes)
+def with_dtype_checks(specs: Iterable[OpSpec]) -> list[OpSpec]:
+    """Every spec that takes a ``dtype`` keyword also runs the ``dtype`` check."""
+    return [
+        replace(s, checks=(*s.checks, "dtype"))
+        if ("dtype" in s.kwargs or "dtype" in s.params) and "dtype" not in s.checks
+        else s
+        for s in specs
+    ]

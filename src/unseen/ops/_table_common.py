@@ -35,8 +35,10 @@ _BROADCASTING = frozenset({"ndarray", "tensor"})
 
 def _binary(family: str, op: str) -> list[OpSpec]:
     guard = "broadcast" if family in _BROADCASTING else None
-    if family == "scalar" and op in ("mul", "pow"):
-        guard = "scalar_" + op
+    if family == "scalar" and op in ("add", "mul", "pow"):
+        guard = "scalar"
+    if family in ("dataframe", "series", "index") and op == "mul":
+        guard = "pandas_mul"
     out = []
     for name, target in ((f"__{op}__", f"op:{op}"), (f"__r{op}__", f"op:r{op}")):
         out.append(
@@ -131,10 +133,10 @@ def scalar_specs() -> list[OpSpec]:
         category="scalar",
         result="scalar",
     )
-    specs += block("split rsplit : sep maxsplit", family="scalar", category="scalar", result="value")
     specs += block(
-        "real imag :", family="scalar", category="scalar", kind="attr", result="scalar"
+        "split rsplit : sep maxsplit", family="scalar", category="scalar", result="value"
     )
+    specs += block("real imag :", family="scalar", category="scalar", kind="attr", result="scalar")
     return specs
 
 

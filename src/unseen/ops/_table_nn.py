@@ -75,7 +75,10 @@ def nn_specs() -> list[OpSpec]:
     specs += block(_ADAPTIVE, namespace=F, category="nn", result="@pool", guard="adaptive")
     specs += block(_LOSSES, namespace=F, category="nn", result="tensor")
     specs += block(
-        "dropout : input p", namespace=F, category="nn", result="tensor",
+        "dropout : input p",
+        namespace=F,
+        category="nn",
+        result="tensor",
         forced=(("training", False),),
     )
     specs += block(
@@ -89,7 +92,11 @@ def nn_specs() -> list[OpSpec]:
         "one_hot : tensor num_classes", namespace=F, category="nn", result="tensor", guard="one_hot"
     )
     specs += block(
-        "pad : input pad mode value", namespace=F, category="nn", result="tensor",
-        checks=("constant_pad",), guard="torch_pad",
+        "pad : input pad mode value",
+        namespace=F,
+        category="nn",
+        result="tensor",
+        checks=("constant_pad",),
+        guard="torch_pad",
     )
     return specs

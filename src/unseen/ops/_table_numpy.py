@@ -8,7 +8,7 @@ leaves uninitialized memory where false), ``overwrite_input=`` and ``copy=`` of
 
 from __future__ import annotations
 
-from unseen.ops._spec import OpSpec, block
+from unseen.ops._spec import OpSpec, block, with_dtype_checks
 
 __all__ = ["numpy_specs"]
 
@@ -77,10 +77,6 @@ squeeze : a axis
 expand_dims : a axis
 ravel : a order
 histogram_bin_edges : a bins range weights
-concatenate concat : arrays axis | dtype casting
-stack : arrays axis | dtype casting
-vstack hstack : tup | dtype casting
-column_stack dstack : tup
 flip : m axis
 fliplr flipud : m
 rot90 : m k axes
@@ -93,8 +89,14 @@ triu tril : m k
 take : a indices axis | mode
 take_along_axis : arr indices axis
 argwhere flatnonzero : a
-astype : x dtype / | copy
 copy : a order
+"""
+
+_JOIN = """
+concatenate concat : arrays axis | dtype casting
+stack : arrays axis | dtype casting
+vstack hstack : tup | dtype casting
+column_stack dstack : tup
 append : arr values axis
 """
 
@@ -153,8 +155,8 @@ _CREATION = (
     ("eye : N M k dtype order", "eye"),
     ("identity : n dtype", "identity"),
     ("tri : N M k dtype", "eye"),
-    ("array : object dtype | copy order ndmin", None),
-    ("asarray : a dtype order", None),
+    ("array : object dtype | copy order ndmin", "astype"),
+    ("asarray : a dtype order", "astype"),
 )
 
 _LARGE = (
@@ -175,19 +177,33 @@ def _numpy_functions() -> list[OpSpec]:
     specs += block(
         _BINARY_UFUNCS, namespace=NP, category="elementwise", result="ndarray", guard="broadcast"
     )
-    specs += block(_ELEMENTWISE_OTHER, namespace=NP, category="elementwise", result="ndarray")
-    specs += block("where : condition x y", namespace=NP, category="elementwise", result="@where")
+    specs += block(
+        _ELEMENTWISE_OTHER,
+        namespace=NP,
+        category="elementwise",
+        result="ndarray",
+        guard="broadcast",
+    )
+    specs += block(
+        "where : condition x y",
+        namespace=NP,
+        category="elementwise",
+        result="@where",
+        guard="broadcast",
+    )
     specs += block(
         "divmod : x1 x2 / | dtype\nfrexp modf : x / | dtype",
         namespace=NP,
         category="elementwise",
         result="value",
+        guard="broadcast",
     )
     specs += block(
         "allclose array_equal array_equiv : a1 a2 rtol atol equal_nan",
         namespace=NP,
         category="comparison",
         result="scalar",
+        guard="broadcast",
     )
     specs += block(_REDUCTIONS, namespace=NP, category="reduction", result="ndarray")
     specs += block(
@@ -197,14 +213,28 @@ def _numpy_functions() -> list[OpSpec]:
         result="@unique",
     )
     specs += block(
-        "histogram : a bins range density weights", namespace=NP, category="reduction",
-        result="value", guard="bins",
+        "histogram : a bins range density weights",
+        namespace=NP,
+        category="reduction",
+        result="value",
+        guard="bins",
     )
     specs += block(_SHAPE, namespace=NP, category="shape", result="ndarray")
+    specs += block(_JOIN, namespace=NP, category="shape", result="ndarray", guard="concat")
+    specs += block(
+        "astype : x dtype / | copy",
+        namespace=NP,
+        category="conversion",
+        result="ndarray",
+        guard="astype",
+    )
     specs += block(_TO_VALUE, namespace=NP, category="shape", result="value")
     specs += block("ndim size : a axis", namespace=NP, category="shape", result="scalar")
     specs += block(
-        "meshgrid : *xi | indexing sparse copy", namespace=NP, category="shape", result="value",
+        "meshgrid : *xi | indexing sparse copy",
+        namespace=NP,
+        category="shape",
+        result="value",
         guard="meshgrid",
     )
     specs += block(_PRODUCTS, namespace=NP, category="linalg", result="ndarray", guard="matmul")
@@ -219,26 +249,21 @@ def _numpy_functions() -> list[OpSpec]:
     )
     for text, guard in _CREATION:
         specs += block(
-            text, namespace=NP, category="creation", result="ndarray", checks=("dtype",), guard=guard
+            text,
+            namespace=NP,
+            category="creation",
+            result="ndarray",
+            checks=("dtype",),
+            guard=guard,
         )
     for text, guard, category in _LARGE:
         checks = ("pad_mode",) if guard == "pad" else ()
-        specs += block(text, namespace=NP, category=category, result="ndarray", guard=guard, checks=checks)
+        specs += block(
+            text, namespace=NP, category=category, result="ndarray", guard=guard, checks=checks
+        )
     specs += block(_NUMPY_LINALG, namespace=LA, category="linalg", result="ndarray")
     specs += block(_NUMPY_LINALG_VALUE, namespace=LA, category="linalg", result="value")
-    return _with_dtype_checks(specs)
-
-
-def _with_dtype_checks(specs: list[OpSpec]) -> list[OpSpec]:
-    """Every spec that takes a ``dtype`` runs the dtype check."""
-    from dataclasses import replace
-
-    return [
-        replace(s, checks=tuple(dict.fromkeys(s.checks + ("dtype",))))
-        if "dtype" in s.kwargs and "dtype" not in s.checks
-        else s
-        for s in specs
-    ]
+    return with_dtype_checks(specs)
 
 
 _ND_REDUCTIONS = """
@@ -262,7 +287,6 @@ ravel flatten : order
 argsort : axis kind order | stable
 take : indices axis | mode
 diagonal : offset axis1 axis2
-astype : dtype order casting | copy
 copy : order
 clip : min max
 round : decimals
@@ -275,6 +299,9 @@ def _ndarray_methods() -> list[OpSpec]:
     specs = block(_ND_REDUCTIONS, family=fam, category="reduction")
     specs += block(_ND_SHAPE, family=fam, category="shape")
     specs += block("repeat : repeats axis", family=fam, category="shape", guard="repeat")
+    specs += block(
+        "astype : dtype order casting | copy", family=fam, category="conversion", guard="astype"
+    )
     specs += block("dot : b", family=fam, category="linalg", guard="matmul")
     specs += block("nonzero :", family=fam, category="shape", result="value")
     specs += block("item : *args", family=fam, category="conversion", result="scalar")
@@ -284,7 +311,7 @@ def _ndarray_methods() -> list[OpSpec]:
     specs += block(
         "ndim size nbytes itemsize :", family=fam, category="shape", kind="attr", result="scalar"
     )
-    return _with_dtype_checks(specs)
+    return with_dtype_checks(specs)
 
 
 def numpy_specs() -> list[OpSpec]:

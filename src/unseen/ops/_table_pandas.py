@@ -46,7 +46,7 @@ replace : to_replace value
 copy : deep
 where mask : cond other | axis level
 describe : percentiles include exclude
-add sub mul div truediv floordiv mod pow radd rsub rmul rdiv rtruediv rfloordiv rmod rpow : other axis level fill_value
+add sub div truediv floordiv mod pow radd rsub rdiv rtruediv rfloordiv rmod rpow : other axis level fill_value
 eq ne lt le gt ge : other axis level
 """
 
@@ -124,18 +124,35 @@ def _frames() -> list[OpSpec]:
         )
         specs += block(_SAME, family=fam, category="pandas-column")
         specs += block(
+            "mul rmul : other axis level fill_value",
+            family=fam,
+            category="pandas-column",
+            guard="pandas_mul",
+        )
+        specs += block(
             "astype : dtype copy errors", family=fam, category="conversion", checks=("dtype",)
         )
         specs += block(
-            "to_numpy : dtype copy na_value", family=fam, category="conversion", result="ndarray",
+            "to_numpy : dtype copy na_value",
+            family=fam,
+            category="conversion",
+            result="ndarray",
             checks=("dtype",),
+            guard="astype",
         )
         specs += block(
-            "agg aggregate : func axis | **", family=fam, category="pandas-aggregate",
-            result="@pd_agg", checks=("agg",),
+            "agg aggregate : func axis | **",
+            family=fam,
+            category="pandas-aggregate",
+            result="@pd_agg",
+            checks=("agg",),
         )
-        specs += block("value_counts : | normalize sort ascending dropna", family=fam,
-                       category="pandas-aggregate", result="series")
+        specs += block(
+            "value_counts : | normalize sort ascending dropna",
+            family=fam,
+            category="pandas-aggregate",
+            result="series",
+        )
         specs += block(
             "groupby : by level | as_index sort group_keys observed dropna",
             family=fam,
@@ -143,16 +160,24 @@ def _frames() -> list[OpSpec]:
             result="groupby",
         )
         specs += block("dot : other", family=fam, category="linalg", result="@pd_dot")
-        specs += block("loc iloc at iat :", family=fam, category="indexing", kind="attr", result="indexer")
+        specs += block(
+            "loc iloc at iat :", family=fam, category="indexing", kind="attr", result="indexer"
+        )
         specs += block("index :", family=fam, category="indexing", kind="attr", result="index")
         specs += block("shape :", family=fam, category="shape", kind="attr", result="value")
-        specs += block("size ndim empty :", family=fam, category="shape", kind="attr", result="scalar")
+        specs += block(
+            "size ndim empty :", family=fam, category="shape", kind="attr", result="scalar"
+        )
         specs += block("values :", family=fam, category="conversion", kind="attr", result="ndarray")
         specs += block("T :", family=fam, category="shape", kind="attr")
     df = "dataframe"
     specs += block(_DATAFRAME, family=df, category="pandas-column")
-    specs += block("corr : method min_periods numeric_only\ncov : min_periods ddof numeric_only",
-                   family=df, category="pandas-aggregate", result="dataframe")
+    specs += block(
+        "corr : method min_periods numeric_only\ncov : min_periods ddof numeric_only",
+        family=df,
+        category="pandas-aggregate",
+        result="dataframe",
+    )
     specs += block(
         "merge : right how on left_on right_on left_index right_index sort suffixes indicator validate\n"
         "join : other on how lsuffix rsuffix sort validate\n"
@@ -174,15 +199,22 @@ def _frames() -> list[OpSpec]:
     specs += block("dtypes :", family=df, category="shape", kind="attr", result="series")
     sr = "series"
     specs += block(_SERIES, family=sr, category="pandas-column")
-    specs += block("corr : other method min_periods\ncov : other min_periods ddof",
-                   family=sr, category="pandas-aggregate", result="scalar")
+    specs += block(
+        "corr : other method min_periods\ncov : other min_periods ddof",
+        family=sr,
+        category="pandas-aggregate",
+        result="scalar",
+    )
     specs += block("unique :", family=sr, category="pandas-aggregate", result="ndarray")
     specs += block("tolist to_list :", family=sr, category="conversion", result="value")
     specs += block("item :", family=sr, category="conversion", result="scalar")
     specs += block("to_frame : name", family=sr, category="conversion", result="dataframe")
     specs += block(
         "is_unique is_monotonic_increasing is_monotonic_decreasing hasnans :",
-        family=sr, category="shape", kind="attr", result="scalar",
+        family=sr,
+        category="shape",
+        kind="attr",
+        result="scalar",
     )
     return specs
 
@@ -191,21 +223,42 @@ def _index() -> list[OpSpec]:
     ix = "index"
     specs = block(_INDEX, family=ix, category="pandas-column")
     specs += block("astype : dtype copy", family=ix, category="conversion", checks=("dtype",))
-    specs += block("to_numpy : dtype copy na_value", family=ix, category="conversion",
-                   result="ndarray", checks=("dtype",))
+    specs += block(
+        "to_numpy : dtype copy na_value",
+        family=ix,
+        category="conversion",
+        result="ndarray",
+        checks=("dtype",),
+        guard="astype",
+    )
     specs += block("tolist to_list :", family=ix, category="conversion", result="value")
-    specs += block("isin : values level\nisna notna :\nduplicated : keep", family=ix,
-                   category="pandas-column", result="ndarray")
-    specs += block("nunique : dropna\nmin max argmin argmax : axis skipna\nget_loc : key",
-                   family=ix, category="pandas-aggregate", result="scalar")
-    specs += block("value_counts : normalize sort ascending bins dropna", family=ix,
-                   category="pandas-aggregate", result="series")
+    specs += block(
+        "isin : values level\nisna notna :\nduplicated : keep",
+        family=ix,
+        category="pandas-column",
+        result="ndarray",
+    )
+    specs += block(
+        "nunique : dropna\nmin max argmin argmax : axis skipna\nget_loc : key",
+        family=ix,
+        category="pandas-aggregate",
+        result="scalar",
+    )
+    specs += block(
+        "value_counts : normalize sort ascending bins dropna",
+        family=ix,
+        category="pandas-aggregate",
+        result="series",
+    )
     specs += block("to_series : index name", family=ix, category="conversion", result="series")
     specs += block("to_frame : index name", family=ix, category="conversion", result="dataframe")
     specs += block("shape :", family=ix, category="shape", kind="attr", result="value")
     specs += block(
         "size ndim empty is_unique is_monotonic_increasing is_monotonic_decreasing hasnans :",
-        family=ix, category="shape", kind="attr", result="scalar",
+        family=ix,
+        category="shape",
+        kind="attr",
+        result="scalar",
     )
     specs += block("values :", family=ix, category="conversion", kind="attr", result="ndarray")
     specs += block("T :", family=ix, category="shape", kind="attr")
@@ -218,42 +271,71 @@ def _groupby() -> list[OpSpec]:
     specs += block(_GROUPBY_SAME_SHAPE, family=gb, category="pandas-group", result="@gb_agg")
     specs += block("size :", family=gb, category="pandas-group", result="series")
     specs += block("cumcount : ascending", family=gb, category="pandas-group", result="series")
-    specs += block("value_counts : | normalize sort ascending dropna", family=gb,
-                   category="pandas-group", result="series")
     specs += block(
-        "agg aggregate transform : func | **", family=gb, category="pandas-group",
-        result="@gb_agg", checks=("agg",),
+        "value_counts : | normalize sort ascending dropna",
+        family=gb,
+        category="pandas-group",
+        result="series",
+    )
+    specs += block(
+        "agg aggregate transform : func | **",
+        family=gb,
+        category="pandas-group",
+        result="@gb_agg",
+        checks=("agg",),
     )
     specs += block("ngroups :", family=gb, category="pandas-group", kind="attr", result="scalar")
     return specs
 
 
 def _functions() -> list[OpSpec]:
-    specs = block(_FUNCTIONS, namespace=PD, category="pandas-join", result="@pd_concat")
+    specs = block(
+        _FUNCTIONS, namespace=PD, category="pandas-join", result="@pd_concat", guard="concat"
+    )
     specs += block(
         "merge : left right how on left_on right_on left_index right_index sort suffixes indicator validate",
-        namespace=PD, category="pandas-join", result="dataframe",
+        namespace=PD,
+        category="pandas-join",
+        result="dataframe",
     )
     specs += block(
         "get_dummies : data prefix prefix_sep dummy_na columns sparse drop_first dtype",
-        namespace=PD, category="pandas-column", result="dataframe", checks=("dtype",),
+        namespace=PD,
+        category="pandas-column",
+        result="dataframe",
+        checks=("dtype",),
     )
     specs += block(
         "cut : x bins right labels retbins precision include_lowest duplicates ordered\n"
         "qcut : x q labels retbins precision duplicates",
-        namespace=PD, category="pandas-column", result="@first_arg", guard="cut",
+        namespace=PD,
+        category="pandas-column",
+        result="@first_arg",
+        guard="cut",
     )
     specs += block(
         "isna notna : obj\n"
         "to_numeric : arg | errors downcast dtype_backend\n"
         "to_datetime : arg | errors dayfirst yearfirst utc format unit origin",
-        namespace=PD, category="conversion", result="@first_arg",
+        namespace=PD,
+        category="conversion",
+        result="@first_arg",
     )
     specs += block("unique : values", namespace=PD, category="pandas-aggregate", result="ndarray")
-    specs += block("DataFrame : data index columns dtype", namespace=PD, category="creation",
-                   result="dataframe", checks=("dtype",))
-    specs += block("Series : data index dtype name", namespace=PD, category="creation",
-                   result="series", checks=("dtype",))
+    specs += block(
+        "DataFrame : data index columns dtype",
+        namespace=PD,
+        category="creation",
+        result="dataframe",
+        checks=("dtype",),
+    )
+    specs += block(
+        "Series : data index dtype name",
+        namespace=PD,
+        category="creation",
+        result="series",
+        checks=("dtype",),
+    )
     return specs
 
 

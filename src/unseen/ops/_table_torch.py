@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from unseen.ops._spec import OpSpec, block, methods_from_functions
+from unseen.ops._spec import OpSpec, block, methods_from_functions, with_dtype_checks
 
 __all__ = ["torch_specs"]
 
@@ -73,9 +73,6 @@ sort : input dim descending | stable
 
 _SHAPE = """
 reshape : input shape
-cat concat concatenate : tensors dim
-stack : tensors dim
-hstack vstack dstack column_stack : tensors
 transpose : input dim0 dim1
 swapaxes : input axis0 axis1
 swapdims : input dim0 dim1
@@ -98,6 +95,12 @@ take_along_dim : input indices dim
 diagonal : input offset dim1 dim2
 triu tril : input diagonal
 atleast_1d atleast_2d atleast_3d : *tensors
+"""
+
+_JOIN = """
+cat concat concatenate : tensors dim
+stack : tensors dim
+hstack vstack dstack column_stack : tensors
 """
 
 _SHAPE_VALUE = """
@@ -176,18 +179,27 @@ lstsq : A B rcond | driver
 
 
 def _functions() -> list[OpSpec]:
-    specs = block(_UNARY, namespace=T, category="elementwise", result="tensor")
+    specs = block(_UNARY, namespace=T, category="elementwise", result="tensor", guard="broadcast")
     specs += block(_BINARY, namespace=T, category="elementwise", result="tensor", guard="broadcast")
-    specs += block("where : condition input other", namespace=T, category="elementwise", result="@where")
+    specs += block(
+        "where : condition input other",
+        namespace=T,
+        category="elementwise",
+        result="@where",
+        guard="broadcast",
+    )
     specs += block(
         "allclose : input other rtol atol equal_nan\nequal : input other",
         namespace=T,
         category="comparison",
         result="scalar",
+        guard="broadcast",
     )
     specs += block(_REDUCTIONS, namespace=T, category="reduction", result="tensor")
     specs += block(
-        "min max median nanmedian : input dim keepdim", namespace=T, category="reduction",
+        "min max median nanmedian : input dim keepdim",
+        namespace=T,
+        category="reduction",
         result="@torch_dim",
     )
     specs += block(_REDUCTIONS_VALUE, namespace=T, category="reduction", result="value")
@@ -199,21 +211,31 @@ def _functions() -> list[OpSpec]:
         result="@unique",
     )
     specs += block(
-        "histogram : input bins | range weight density", namespace=T, category="reduction",
-        result="value", guard="bins",
+        "histogram : input bins | range weight density",
+        namespace=T,
+        category="reduction",
+        result="value",
+        guard="bins",
     )
     specs += block(_SHAPE, namespace=T, category="shape", result="tensor")
+    specs += block(_JOIN, namespace=T, category="shape", result="tensor", guard="concat")
     specs += block(_SHAPE_VALUE, namespace=T, category="shape", result="value")
     specs += block("nonzero : input | as_tuple", namespace=T, category="shape", result="@nonzero")
     specs += block(
         "numel is_floating_point is_complex : input", namespace=T, category="shape", result="scalar"
     )
     specs += block(
-        "broadcast_tensors : *tensors", namespace=T, category="shape", result="value",
+        "broadcast_tensors : *tensors",
+        namespace=T,
+        category="shape",
+        result="value",
         guard="broadcast_tensors",
     )
     specs += block(
-        "meshgrid : *tensors | indexing", namespace=T, category="shape", result="value",
+        "meshgrid : *tensors | indexing",
+        namespace=T,
+        category="shape",
+        result="value",
         guard="meshgrid",
     )
     for text, guard in _LARGE:
@@ -222,11 +244,15 @@ def _functions() -> list[OpSpec]:
     specs += block(_LINALG, namespace=T, category="linalg", result="tensor")
     specs += block("slogdet : input", namespace=T, category="linalg", result="value")
     specs += block(
-        "einsum : equation *operands", namespace=T, category="linalg", result="tensor",
-        checks=("einsum",), guard="einsum",
+        "einsum : equation *operands",
+        namespace=T,
+        category="linalg",
+        result="tensor",
+        checks=("einsum",),
+        guard="einsum",
     )
-    for text, guard in _CREATION:
-        specs += block(text, namespace=T, category="creation", result="tensor", guard=guard)
+    for text, size_guard in _CREATION:
+        specs += block(text, namespace=T, category="creation", result="tensor", guard=size_guard)
     specs += block(_TORCH_LINALG, namespace=LA, category="linalg", result="tensor")
     specs += block(_TORCH_LINALG_VALUE, namespace=LA, category="linalg", result="value")
     return specs
@@ -271,14 +297,20 @@ def _tensor_methods(functions: list[OpSpec]) -> list[OpSpec]:
     specs += block("tile : *dims", family=fam, category="shape", guard="tile")
     specs += block("expand : *sizes", family=fam, category="shape", guard="expand")
     specs += block("repeat : *sizes", family=fam, category="shape", guard="tensor_repeat")
-    specs += block("new_zeros new_ones : *size | dtype", family=fam, category="creation", guard="shape")
-    specs += block("new_full : size fill_value | dtype", family=fam, category="creation", guard="shape")
+    specs += block(
+        "new_zeros new_ones : *size | dtype", family=fam, category="creation", guard="shape"
+    )
+    specs += block(
+        "new_full : size fill_value | dtype", family=fam, category="creation", guard="shape"
+    )
     specs += block("new_tensor : data | dtype", family=fam, category="creation")
     specs += block("to : dtype | copy", family=fam, category="conversion", checks=("torch_dtype",))
     specs += block("numpy :", family=fam, category="conversion", result="ndarray")
     specs += block("size : dim", family=fam, category="shape", result="@size")
     specs += block(
-        "dim ndimension nelement element_size is_contiguous :", family=fam, category="shape",
+        "dim ndimension nelement element_size is_contiguous :",
+        family=fam,
+        category="shape",
         result="scalar",
     )
     specs += block("item :", family=fam, category="conversion", result="scalar")
@@ -292,13 +324,4 @@ def _tensor_methods(functions: list[OpSpec]) -> list[OpSpec]:
 def torch_specs() -> list[OpSpec]:
     """Every torch entry except ``torch.nn.functional``."""
     functions = _functions()
-    return _with_dtype_checks(functions + _tensor_methods(functions))
-
-
-def _with_dtype_checks(specs: list[OpSpec]) -> list[OpSpec]:
-    return [
-        replace(s, checks=(*s.checks, "dtype"))
-        if "dtype" in s.kwargs and "dtype" not in s.checks
-        else s
-        for s in specs
-    ]
+    return with_dtype_checks(functions + _tensor_methods(functions))

@@ -38,7 +38,9 @@ def _action_from_wire(value: Any) -> Action:
         raise DecodeError("an Action must be [id, kind, name, args, kwargs]")
     aid, kind, name, args, kwargs = value
     if type(aid) is not str or type(name) is not str or kind not in _KINDS:
-        raise DecodeError("an Action needs a string id, a kind in method/function/attr and a string name")
+        raise DecodeError(
+            "an Action needs a string id, a kind in method/function/attr and a string name"
+        )
     if type(args) not in (tuple, list) or type(kwargs) is not dict:
         raise DecodeError("an Action's args must be a tuple and its kwargs a dict")
     if any(type(k) is not str for k in kwargs):

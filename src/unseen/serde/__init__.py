@@ -35,8 +35,12 @@ Zero copy: :func:`encode` copies each large buffer once into one preallocated by
 bytearray) returns arrays and tensors that are views of it; of a read-only one (bytes) it
 copies them, so that decoded arrays are always writable.
 
-Not preserved: ``bytearray`` and ``memoryview`` decode as ``bytes``; pandas object columns
-come back with the dtype Arrow infers (e.g. ``str``).
+Not preserved: ``bytearray`` and ``memoryview`` decode as ``bytes``; pandas object-dtype
+*columns* come back with the dtype Arrow infers (object columns of str become ``str``), and
+``DataFrame.attrs`` is dropped. Not supported (UsageError on encode): pandas period, interval,
+list, struct and other nested or extension columns (decode also refuses compressed Arrow
+streams). Long double values carry their platform padding bytes as they lie in memory, so
+their encodings are not byte-for-byte deterministic.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from itertools import chain
 from typing import Any
 
 import msgpack
@@ -126,9 +127,9 @@ class Decoder:
         return self._done(lst, self.child_depth(lst) + 1)
 
     def pairs_hook(self, pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
-        keys = [k for k, _ in pairs]
-        depth = max(self.child_depth(keys), self.child_depth([v for _, v in pairs]))
-        self.hashable(keys)
+        depth = self.child_depth(list(chain.from_iterable(pairs)))
+        if len(pairs) > _MAX_HASH_COLLISIONS:
+            self.hashable([key for key, _ in pairs])
         return self._done(dict(pairs), depth + 1)
 
     def _registered(self, code: int, items: list[Any]) -> tuple[Any, int]:

@@ -38,13 +38,9 @@ def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
-def _nbytes(buf: Buffer) -> int:
-    return buf.nbytes
-
-
 def _layout(header: bytes, buffers: list[Buffer]) -> tuple[bytes, list[int], int]:
     """The head (prefix, table, header), each buffer's offset and the total length."""
-    sizes = [_nbytes(b) for b in buffers]
+    sizes = [b.nbytes for b in buffers]
     head = b"".join(
         (
             _PREFIX.pack(MAGIC, WIRE_VERSION, len(sizes), len(header)),
@@ -164,6 +160,8 @@ def parse(buf: Any, limits: Limits) -> Frame:
             raise DecodeError("decode() needs a contiguous buffer of bytes") from None
     elif view.format != "B":
         view = view.cast("B")
+    if not view.c_contiguous:
+        raise DecodeError("decode() needs a contiguous buffer of bytes")
     n = view.nbytes
     if n > limits.max_bytes:
         raise DecodeError(f"message of {n} bytes exceeds Limits.max_bytes={limits.max_bytes}")

@@ -96,7 +96,7 @@ def _encode_tensor(enc: Encoder, t: Any, torch: Any) -> list[Any]:
     data = t.detach()
     if data.device.type != "cpu":
         data = data.cpu()
-    data = data.resolve_conj().resolve_neg().contiguous()
+    data = data.resolve_conj().resolve_neg()  # any strides: gathered once into the message
     bits = _BITS.get(name)
     if bits is not None:
         data = data.view(getattr(torch, _BIT_TORCH[bits]))

@@ -11,6 +11,8 @@ from unseen.errors import BudgetExhausted, NotFound, UsageError
 from unseen.store._records import (
     DatasetRecord,
     HandlerRecord,
+    LedgerConflict,
+    LedgerRecord,
     ObjectRecord,
     RequestRecord,
     UserRecord,
@@ -19,6 +21,16 @@ from unseen.store._records import (
 )
 
 R = TypeVar("R")
+
+
+def _clone(record: R) -> R:
+    """A copy that shares no mutable state with the original (records are flat dataclasses:
+    only their dict and list fields need copying, which is far cheaper than deepcopy)."""
+    clone = copy.copy(record)
+    for name, value in vars(clone).items():
+        if isinstance(value, (dict, list)):
+            setattr(clone, name, copy.deepcopy(value))
+    return clone
 
 
 class _Table(Generic[R]):
@@ -34,12 +46,12 @@ class _Table(Generic[R]):
         with self._lock:
             if key in self._rows:
                 raise UsageError(f"a {self._what} with id {key!r} exists already")
-            self._rows[key] = copy.deepcopy(record)
+            self._rows[key] = _clone(record)
 
     def _get(self, key: str) -> R:
         with self._lock:
             try:
-                return copy.deepcopy(self._rows[key])
+                return _clone(self._rows[key])
             except KeyError:
                 raise NotFound(f"no {self._what} with id {key!r}") from None
 
@@ -47,7 +59,7 @@ class _Table(Generic[R]):
         with self._lock:
             if key not in self._rows:
                 raise NotFound(f"no {self._what} with id {key!r}")
-            self._rows[key] = copy.deepcopy(record)
+            self._rows[key] = _clone(record)
 
     def _delete(self, key: str) -> None:
         with self._lock:
@@ -56,7 +68,7 @@ class _Table(Generic[R]):
 
     def _list(self) -> list[R]:
         with self._lock:
-            return [copy.deepcopy(r) for r in self._rows.values()]
+            return [_clone(r) for r in self._rows.values()]
 
 
 class MemoryObjectStore(_Table[ObjectRecord]):
@@ -69,7 +81,7 @@ class MemoryObjectStore(_Table[ObjectRecord]):
             if record.id in self._rows:
                 raise UsageError(f"a {self._what} with id {record.id!r} exists already")
             self._values[record.id] = value
-            self._rows[record.id] = copy.deepcopy(record)
+            self._rows[record.id] = _clone(record)
 
     def get(self, object_id: str) -> ObjectRecord:
         return self._get(object_id)
@@ -161,7 +173,7 @@ class MemoryUserStore(_Table[UserRecord]):
                 raise UsageError(f"a user with email {record.email!r} exists already")
             if record.id in self._rows:
                 raise UsageError(f"a user with id {record.id!r} exists already")
-            self._rows[record.id] = copy.deepcopy(record)
+            self._rows[record.id] = _clone(record)
 
     def get(self, user_id: str) -> UserRecord:
         return self._get(user_id)
@@ -179,7 +191,7 @@ class MemoryUserStore(_Table[UserRecord]):
                 raise NotFound(f"no user with id {record.id!r}")
             if self._email_taken(record.email, record.id):
                 raise UsageError(f"a user with email {record.email!r} exists already")
-            fresh = copy.deepcopy(record)
+            fresh = _clone(record)
             fresh.spent = stored.spent
             self._rows[record.id] = fresh
 
@@ -207,6 +219,38 @@ class MemoryUserStore(_Table[UserRecord]):
             return user.budget - user.spent
 
 
+class MemoryLedgerStore:
+    """The privacy ledger: every user's DP releases in order. ``append`` is a compare-and-set
+    on the user's next sequence number, so two releases never both charge the same balance."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, list[LedgerRecord]] = {}
+        self._lock = threading.Lock()
+
+    def append(self, record: LedgerRecord) -> None:
+        with self._lock:
+            entries = self._rows.setdefault(record.user_id, [])
+            if record.seq != len(entries):
+                raise LedgerConflict(
+                    f"ledger entry {record.seq} of user {record.user_id!r} is taken "
+                    f"(the user has {len(entries)} entries): recompute the charge and retry"
+                )
+            entries.append(_clone(record))
+
+    def last(self, user_id: str) -> LedgerRecord | None:
+        with self._lock:
+            entries = self._rows.get(user_id)
+            return _clone(entries[-1]) if entries else None
+
+    def entries(self, user_id: str) -> list[LedgerRecord]:
+        with self._lock:
+            return [_clone(r) for r in self._rows.get(user_id, [])]
+
+    def list(self) -> list[LedgerRecord]:
+        with self._lock:
+            return [_clone(r) for rows in self._rows.values() for r in rows]
+
+
 @dataclass
 class Stores:
     """Every store a node uses; in memory unless given others (SQL, blobs)."""
@@ -216,3 +260,4 @@ class Stores:
     handlers: Any = field(default_factory=MemoryHandlerStore)
     datasets: Any = field(default_factory=MemoryDatasetStore)
     users: Any = field(default_factory=MemoryUserStore)
+    ledger: Any = field(default_factory=MemoryLedgerStore)

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from unseen.errors import UsageError
+from unseen.errors import UnseenError, UsageError
 
 RequestStatus = Literal["pending", "accepted", "denied"]
 
@@ -84,6 +84,16 @@ class AssetRecord:
     mock_id: str | None
     description: str = ""
     bounds: list[tuple[float, float]] | None = None
+    #: differential privacy metadata, declared by the owner (never computed from the data):
+    #: per-column nullability (one flag for every column, or one per column)
+    nullable: list[bool] | None = None
+    #: the column that identifies a privacy unit (a person), and how many rows one may have
+    privacy_id: str | None = None
+    max_rows_per_id: int = 1
+    #: the number of rows, when the owner declares it public
+    public_rows: int | None = None
+    #: public keys of categorical columns (``{"sex": [1, 2]}``) for histograms and group-by
+    categories: dict[str, list[Any]] | None = None
 
 
 @dataclass
@@ -109,6 +119,36 @@ class UserRecord:
     created_at: float = field(default_factory=now)
     #: the privacy budget used so far; changed only by ``UserStore.charge_budget``
     spent: float = 0.0
+
+
+class LedgerConflict(UnseenError):
+    """A ledger append lost a race: another entry took its sequence number (retry)."""
+
+
+@dataclass
+class LedgerRecord:
+    """One differentially private release charged to a user (the privacy odometer's entry).
+
+    ``seq`` numbers a user's entries from 0 without gaps; appending entry ``seq`` succeeds only
+    if the user has exactly ``seq`` entries (compare-and-set). ``components`` are the
+    mechanisms run, as ``(kind, parameter)`` pairs (``("laplace", epsilon)``,
+    ``("gaussian", rho)``, ``("pure", epsilon)``); ``charge`` is what the release added to the
+    spend, ``spent`` the spend after it. Every field but ``created_at`` is a function of public
+    parameters only.
+    """
+
+    id: str
+    user_id: str
+    seq: int
+    epsilon: float
+    delta: float
+    mechanism: str
+    components: list[tuple[str, float]]
+    charge: float
+    spent: float
+    datasets: tuple[str, ...] = ()
+    query: str = ""
+    created_at: float = field(default_factory=now)
 
 
 def check_charge(amount: Any) -> float:

@@ -1,0 +1,44 @@
+"""Differential privacy: ``ptr.get(epsilon=...)`` answers, charged to per-user budgets.
+
+The node analyses a scientist's graph statically (:func:`prepare`): from the owner's declared
+metadata of each asset (bounds, nullability, privacy id and rows per id, public row count,
+public keys) it tracks what every value of the graph is, finds the aggregate asked for, and
+derives its sensitivity. Only public parameters enter: the cost of a release never depends on
+the data. The :class:`Accountant` charges the release to the user's odometer in the ledger in
+one compare-and-set step; only then does the node run the graph and :func:`answer` draw
+OpenDP noise. See docs/dp.md.
+
+OpenDP and dp-accounting are imported on first use; importing this package imports neither.
+"""
+
+from __future__ import annotations
+
+from unseen.dp._ledger import Accountant, Charge, replay
+from unseen.dp._meta import MAX_ROWS, asset_dp_fields, source_table
+from unseen.dp._odometer import ORDERS, Odometer, curve, rdp_epsilon
+from unseen.dp._plan import rho_of
+from unseen.dp._release import Release, answer, check_parameters, not_releasable, prepare
+from unseen.dp._values import Col, Const, Grouped, Table
+
+__all__ = [
+    "MAX_ROWS",
+    "ORDERS",
+    "Accountant",
+    "Charge",
+    "Col",
+    "Const",
+    "Grouped",
+    "Odometer",
+    "Release",
+    "Table",
+    "answer",
+    "asset_dp_fields",
+    "check_parameters",
+    "curve",
+    "not_releasable",
+    "prepare",
+    "rdp_epsilon",
+    "replay",
+    "rho_of",
+    "source_table",
+]

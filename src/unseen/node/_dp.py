@@ -1,0 +1,299 @@
+"""Handlers for differentially private releases: ``dp.get`` answers a graph with noise
+charged to the caller's budget; ``dp.budget`` and ``dp.history`` show a scientist their
+balance and releases; ``dp.spend`` shows the owner every user's spend per dataset;
+``dp.settings`` reads or sets the node's delta.
+
+Order of a release: check epsilon and delta; resolve the graph's leaves (dataset assets with
+their declared metadata, or values the caller may read); analyse the graph and price the
+release (public parameters only, nothing has run); charge the ledger in one compare-and-set
+step; only then run the graph and draw the noise. A failure after the charge keeps the
+charge: whether a computation on private data failed is itself private.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from unseen import dp, ops
+from unseen.errors import RemoteError, UsageError
+from unseen.node._objects import _usable
+from unseen.node._policy import may_read
+from unseen.node._principal import ADMINS, MEMBERS, Principal
+from unseen.node._routes import field, route, str_list
+from unseen.store import AssetRecord, ObjectRecord
+
+if TYPE_CHECKING:
+    from unseen.node._node import Node
+
+log = logging.getLogger("unseen.node")
+
+#: The node's delta unless the owner sets another (``dp.settings``).
+DEFAULT_DELTA = 1e-6
+
+
+@dataclass
+class _Service:
+    accountant: dp.Accountant
+
+    @property
+    def delta(self) -> float:
+        return self.accountant.node_delta
+
+
+_SERVICES: weakref.WeakKeyDictionary[Node, _Service] = weakref.WeakKeyDictionary()
+
+
+def service(node: Node) -> _Service:
+    """The node's accountant (created on first use, over the node's ledger store)."""
+    found = _SERVICES.get(node)
+    if found is None:
+        delta = float(getattr(node, "dp_delta", DEFAULT_DELTA))
+        found = _SERVICES.setdefault(node, _Service(dp.Accountant(node.stores.ledger, delta)))
+    return found
+
+
+def _asset_of(node: Node, record: ObjectRecord) -> tuple[AssetRecord, str] | None:
+    for dataset in node.stores.datasets.list():
+        if dataset.name != record.dataset:
+            continue
+        for asset in dataset.assets:
+            if asset.object_id == record.id:
+                return asset, dataset.name
+    return None
+
+
+def _leaves(
+    node: Node, principal: Principal, actions: list[ops.Action], target: str
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, AssetRecord]]:
+    """(abstract leaves, their values, assets by id) for every id the graph reads."""
+    defined = {a.id for a in actions}
+    ids = [r for a in actions for r in ops.refs_of(a) if r not in defined]
+    if target not in defined:
+        ids.append(target)
+    abstract: dict[str, Any] = {}
+    values: dict[str, Any] = {}
+    assets: dict[str, AssetRecord] = {}
+    for rid in dict.fromkeys(ids):
+        record = _usable(node, principal, rid)
+        values[rid] = node.stores.objects.value(rid)
+        if may_read(principal, record):
+            abstract[rid] = dp.Const(values[rid])
+            continue
+        found = _asset_of(node, record)
+        table = (
+            None if found is None else dp.source_table(found[0], record.public_meta, rid, found[1])
+        )
+        if table is None or found is None:
+            raise dp.not_releasable(
+                f"object {rid[:8]} is private and carries no DP metadata (only tables of "
+                "dataset assets do)"
+            )
+        if table.max_rows > dp.MAX_ROWS:
+            raise dp.not_releasable(f"asset {found[0].name!r} has more than {dp.MAX_ROWS} rows")
+        abstract[rid] = table
+        assets[rid] = found[0]
+    return abstract, values, assets
+
+
+def _per_id(value: Any, asset: AssetRecord) -> Any:
+    """At most ``max_rows_per_id`` rows per privacy id (the first ones), as declared."""
+    column, k = asset.privacy_id, asset.max_rows_per_id
+    if column is None:
+        return value
+    if hasattr(value, "groupby") and hasattr(value, "columns"):
+        label = next(c for c in value.columns if str(c) == column)
+        return value.groupby(label, sort=False, dropna=False).head(k)
+    array = np.asarray(value.detach().cpu().numpy() if hasattr(value, "detach") else value)
+    _, inverse = np.unique(array[:, int(column)], return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    ranked = inverse[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(ranked)) + 1]
+    rank = np.arange(len(ranked)) - np.repeat(starts, np.diff(np.r_[starts, len(ranked)]))
+    keep = np.zeros(len(ranked), dtype=bool)
+    keep[order] = rank < k
+    if hasattr(value, "detach"):
+        import torch
+
+        return value[torch.as_tensor(keep)]
+    return value[keep]
+
+
+def _needed(actions: list[ops.Action], target: str) -> list[ops.Action]:
+    """The actions ``target`` derives from, in order."""
+    index = {a.id: a for a in actions}
+    wanted: set[str] = set()
+    stack = [target]
+    while stack:
+        rid = stack.pop()
+        if rid in index and rid not in wanted:
+            wanted.add(rid)
+            stack.extend(ops.refs_of(index[rid]))
+    return [a for a in actions if a.id in wanted]
+
+
+def _parse(node: Node, body: dict[str, Any]) -> tuple[list[ops.Action], str]:
+    actions: list[ops.Action] = list(field(body, "actions", (list, tuple), default=[]))
+    if len(actions) > node.limits.max_actions:
+        raise UsageError(f"a graph of {len(actions)} actions is over this node's limit")
+    seen: set[str] = set()
+    for action in actions:
+        if not isinstance(action, ops.Action):
+            raise UsageError("'actions' must be a list of unseen actions")
+        if action.id in seen:
+            raise UsageError(f"the graph defines {action.id!r} twice")
+        seen.add(action.id)
+    return actions, field(body, "target", str)
+
+
+@route("dp.get", MEMBERS)
+def dp_get(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    """A DP answer for the graph's ``target``, charged to the caller's budget."""
+    node.drop_objects(principal, str_list(body, "drop"))
+    svc = service(node)
+    actions, target = _parse(node, body)
+    epsilon, delta = dp.check_parameters(body.get("epsilon"), body.get("delta"), svc.delta)
+    actions = _needed(actions, target)
+    abstract, values, assets = _leaves(node, principal, actions, target)
+    if all(isinstance(a, dp.Const) for a in abstract.values()):
+        value = (
+            values[target]
+            if not actions
+            else ops.execute(actions, values, keep={target}, limits=node.limits)[target]
+        )
+        return {"value": value, "exact": True, "charged": 0.0, "epsilon": 0.0, "delta": 0.0}
+    release = dp.prepare(actions, abstract, target, epsilon, delta)
+    uid = principal.user_id
+    record = svc.accountant.charge(
+        uid, lambda: float(node.stores.users.get(uid).budget), release.cost
+    )
+    try:  # the users table mirrors the ledger's spend for the owner's user list
+        node.stores.users.charge_budget(uid, record.charge, limit_check=False)
+    except Exception:  # the ledger is the record; a mirror failure must not undo a release
+        log.exception("could not mirror a DP charge into the users table")
+    node.audit(principal, "dp.release", ",".join(release.query.datasets) or "-")
+    env = {
+        rid: _per_id(values[rid], assets[rid]) if rid in assets else values[rid] for rid in values
+    }
+    query_input = release.query.input
+    try:
+        if query_input in env:
+            data = env[query_input]
+        else:
+            steps = _needed(actions, query_input)
+            data = ops.execute(steps, env, keep={query_input}, limits=node.limits)[query_input]
+        value = dp.answer(release, data)
+    except Exception as exc:
+        log.info("DP release of %s failed: %s: %s", uid, type(exc).__name__, exc)
+        raise RemoteError(
+            "the computation failed on the node (details withheld: the inputs are private); "
+            f"the charge of {record.charge:.6g} stands, since whether it failed is private too",
+            operation="dp.get",
+        ) from None
+    return {
+        "value": value,
+        "exact": False,
+        "epsilon": release.cost.epsilon,
+        "delta": release.cost.delta,
+        "mechanism": release.cost.mechanism,
+        "charged": record.charge,
+        "spent": record.spent,
+        "query": release.query.description,
+    }
+
+
+def _balance(node: Node, user_id: str) -> dict[str, Any]:
+    svc = service(node)
+    user = node.stores.users.get(user_id)
+    count, odometer = svc.accountant.odometer(user_id)
+    spent = odometer.spent(svc.delta)
+    return {
+        "user_id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "role": user.role,
+        "budget": float(user.budget),
+        "spent": spent,
+        "remaining": max(float(user.budget) - spent, 0.0),
+        "releases": count,
+        "epsilon_sum": odometer.epsilon,
+        "delta": svc.delta,
+    }
+
+
+@route("dp.budget", MEMBERS)
+def dp_budget(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    return _balance(node, principal.user_id)
+
+
+def _entry_view(entry: Any) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "at": entry.created_at,
+        "query": entry.query,
+        "datasets": list(entry.datasets),
+        "epsilon": entry.epsilon,
+        "delta": entry.delta,
+        "mechanism": entry.mechanism,
+        "charged": entry.charge,
+        "spent": entry.spent,
+    }
+
+
+@route("dp.history", MEMBERS)
+def dp_history(node: Node, principal: Principal, body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [_entry_view(e) for e in node.stores.ledger.entries(principal.user_id)]
+
+
+@route("dp.spend", ADMINS)
+def dp_spend(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    """Every user's balance, and the spend per user and dataset (each release's charge
+    counted towards every dataset it read)."""
+    users = [u for u in node.stores.users.list() if u.role not in ("owner", "admin")]
+    per: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    for entry in node.stores.ledger.list():
+        for name in entry.datasets or ("-",):
+            cell = per[(entry.user_id, name)]
+            cell[0] += 1
+            cell[1] += entry.epsilon
+            cell[2] += entry.charge
+    names = {u.id: u.email for u in node.stores.users.list()}
+    rows = [
+        {
+            "user_id": uid,
+            "email": names.get(uid, uid),
+            "dataset": name,
+            "releases": int(c[0]),
+            "epsilon_sum": c[1],
+            "charged": c[2],
+        }  # fmt: skip
+        for (uid, name), c in sorted(
+            per.items(), key=lambda kv: (names.get(kv[0][0], ""), kv[0][1])
+        )
+    ]
+    return {"users": [_balance(node, u.id) for u in users], "datasets": rows}
+
+
+@route("dp.settings", ADMINS)
+def dp_settings(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    """The node's delta; the owner may set it until the first DP release."""
+    svc = service(node)
+    if body.get("delta") is not None:
+        if principal.role != "owner":
+            raise UsageError("only the owner sets the node's delta")
+        value: float = field(body, "delta", (int, float))
+        if not 0 < float(value) < 1:
+            raise UsageError(f"the node's delta must be in (0, 1), got {value!r}")
+        if node.stores.ledger.list() and float(value) != svc.delta:
+            raise UsageError(
+                "the node's delta is fixed once a DP release was made (every balance is "
+                "converted at it)"
+            )
+        svc.accountant.node_delta = float(value)
+        node.audit(principal, "dp.settings", f"delta={float(value):g}")
+    return {"delta": svc.delta}

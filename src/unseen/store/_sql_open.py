@@ -1,0 +1,140 @@
+"""Opening a node's persistent stores: :func:`open_stores` and :class:`SQLStores`.
+
+``open_stores(database_url, data_dir)`` locks the data directory (one open store per
+directory, across processes), connects to the database (SQLite ``<data_dir>/node.db`` by
+default, PostgreSQL by URL), migrates it to the newest schema, opens the blob store in
+``<data_dir>/blobs`` and makes rows and blobs agree after a crash (``SQLStores.recovery``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from sqlalchemy import Engine, select
+
+from unseen.errors import UsageError
+from unseen.store import _sql_engine as eng
+from unseen.store._blobs import DirectoryBlobStore
+from unseen.store._memory import Stores
+from unseen.store._sql_objects import RecoveryReport, SQLObjectStore, recover
+from unseen.store._sql_records import (
+    SQLDatasetStore,
+    SQLHandlerStore,
+    SQLRequestStore,
+    SQLUserStore,
+)
+from unseen.store._sql_schema import objects
+
+__all__ = ["SQLStores", "open_stores"]
+
+
+class SQLStores(Stores):
+    """The five stores over one SQL engine and one blob directory. Close it when done (or
+    use it as a context manager): that disposes the engine and unlocks the data directory."""
+
+    objects: SQLObjectStore
+    requests: SQLRequestStore
+    handlers: SQLHandlerStore
+    datasets: SQLDatasetStore
+    users: SQLUserStore
+
+    def __init__(self, engine: Engine, blobs: DirectoryBlobStore, lock: IO[bytes] | None) -> None:
+        super().__init__(
+            objects=SQLObjectStore(engine, blobs),
+            requests=SQLRequestStore(engine),
+            handlers=SQLHandlerStore(engine),
+            datasets=SQLDatasetStore(engine),
+            users=SQLUserStore(engine),
+        )
+        self.engine = engine
+        self.blobs = blobs
+        self.recovery = RecoveryReport()
+        self._lock = lock
+
+    def close(self) -> None:
+        """Dispose the engine's connections and unlock the data directory (idempotent)."""
+        self.engine.dispose()
+        if self._lock is not None:
+            self._lock.close()  # closing the file releases its lock
+            self._lock = None
+
+    def __enter__(self) -> SQLStores:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _lock_data_dir(data_dir: Path) -> IO[bytes] | None:
+    """An exclusive lock on ``<data_dir>/.lock``, held while the returned file is open
+    (None where the platform has no ``fcntl``)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover  (Windows: no lock)
+        return None
+    f = open(data_dir / ".lock", "ab")  # noqa: SIM115  (kept open: it holds the lock)
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        raise UsageError(
+            f"the data directory {str(data_dir)!r} is in use by another open node store "
+            "(this process or another): close that one first, or use another data_dir"
+        ) from None
+    return f
+
+
+def _has_objects(engine: Engine) -> bool:
+    with eng.read(engine) as conn:
+        return conn.execute(select(objects.c.id).limit(1)).first() is not None
+
+
+def open_stores(
+    database_url: str | None,
+    data_dir: str | os.PathLike[str],
+    *,
+    fsync: bool = True,
+) -> SQLStores:
+    """Open (and create, migrate and recover) the stores of a node.
+
+    Args:
+        database_url: None for SQLite in ``<data_dir>/node.db``; else an SQLAlchemy URL, such
+            as ``postgresql://user@host/db`` (run through psycopg 3) or ``sqlite:///path``.
+        data_dir: the node's directory (created if missing): object values go to
+            ``<data_dir>/blobs``.
+        fsync: False skips the fsync calls for blobs and SQLite commits: faster, and still
+            safe when the process is killed, but a power loss may lose recent writes.
+
+    Raises:
+        UsageError: the data directory is in use, the URL is not valid, or the database lists
+            objects while ``<data_dir>/blobs`` does not exist (most likely a wrong
+            ``data_dir``: nothing is removed then).
+    """
+    root = Path(data_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    url = eng.database_url(database_url, root)
+    lock = _lock_data_dir(root)
+    engine: Engine | None = None
+    try:
+        engine = eng.make_engine(url, fsync=fsync)
+        eng.migrate(engine)
+        blob_dir = root / "blobs"
+        if not blob_dir.is_dir() and _has_objects(engine):
+            raise UsageError(
+                f"the database lists objects but {str(blob_dir)!r} does not exist: is data_dir "
+                "right? (nothing was changed; move the blobs there, or use the right data_dir)"
+            )
+        stores = SQLStores(engine, DirectoryBlobStore(blob_dir, fsync=fsync), lock)
+        stores.recovery = recover(stores.objects)
+        return stores
+    except BaseException:
+        if engine is not None:
+            engine.dispose()
+        if lock is not None:
+            lock.close()
+        raise

@@ -1,0 +1,129 @@
+"""The SQL schema of a node's records: one table per record type, one column per field.
+
+Column names are the record's field names, so that a row converts to its record with
+``Record(**row)`` (see :func:`to_row` and :func:`to_record`). Containers are JSON columns of the
+types in :mod:`unseen.store._sql_json`. There are no foreign keys between tables: the stores are
+plain CRUD and, like the in-memory ones, do not enforce references (the node does).
+
+Every change here needs a new Alembic revision in ``unseen/store/migrations/versions`` (the
+test suite checks that the migrated schema equals this metadata).
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any, TypeVar
+
+from sqlalchemy import Boolean, Column, Double, MetaData, String, Table, Text
+from sqlalchemy.engine import RowMapping
+
+from unseen.store._sql_json import Assets, StrSet, StrTuple, Tagged
+
+__all__ = ["metadata", "objects", "requests", "handlers", "datasets", "users"]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _id() -> Column[Any]:
+    return Column("id", String, primary_key=True)
+
+
+def _created_at() -> Column[Any]:
+    return Column("created_at", Double, nullable=False, index=True)
+
+
+objects = Table(
+    "objects",
+    metadata,
+    _id(),
+    Column("family", String, nullable=False),
+    Column("creator", String, nullable=False),
+    Column("sources", StrSet, nullable=False),
+    Column("parents", StrTuple, nullable=False),
+    Column("tags", StrTuple, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("searchable", Boolean, nullable=False),
+    Column("public_meta", Tagged, nullable=False),
+    Column("mock_id", String, nullable=True),
+    Column("dataset", String, nullable=True),
+    Column("readers", StrSet, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("failed_op", String, nullable=True),
+    Column("recipe", StrTuple, nullable=False),
+    _created_at(),
+)
+
+requests = Table(
+    "requests",
+    metadata,
+    _id(),
+    Column("object_id", String, nullable=False, index=True),
+    Column("requester", String, nullable=False, index=True),
+    Column("requester_name", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", String, nullable=False),
+    Column("graph", StrTuple, nullable=False),
+    Column("tags", StrTuple, nullable=False),
+    Column("deny_reason", Text, nullable=False),
+    Column("decided_by", String, nullable=False),
+    _created_at(),
+    Column("decided_at", Double, nullable=True),
+)
+
+handlers = Table(
+    "handlers",
+    metadata,
+    _id(),
+    Column("action", String, nullable=False),
+    Column("name", String, nullable=True),
+    Column("requester", String, nullable=True),
+    Column("tags", StrTuple, nullable=False),
+    _created_at(),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    _id(),
+    Column("name", String, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("tags", StrTuple, nullable=False),
+    Column("citation", Text, nullable=False),
+    Column("assets", Assets, nullable=False),
+    Column("uploader", String, nullable=False),
+    _created_at(),
+)
+
+users = Table(
+    "users",
+    metadata,
+    _id(),
+    Column("email", String, nullable=False, unique=True),
+    Column("name", String, nullable=False),
+    Column("role", String, nullable=False),
+    Column("password_hash", String, nullable=False),
+    Column("budget", Double, nullable=False),
+    Column("spent", Double, nullable=False),
+    _created_at(),
+)
+
+R = TypeVar("R")
+
+
+def to_row(record: Any) -> dict[str, Any]:
+    """A record's fields by name, ready to insert (the containers are not copied)."""
+    return {f.name: getattr(record, f.name) for f in fields(record)}
+
+
+def to_record(cls: type[R], row: RowMapping) -> R:
+    """The record of type ``cls`` that ``row`` holds."""
+    return cls(**row)

@@ -1,0 +1,326 @@
+"""The one store suite, run on every backend: memory, SQLite and PostgreSQL.
+
+The in-memory stores define the behaviour (results and errors); the SQL stores must match it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+from store_support import a_dataset, a_handler, a_request, a_user, an_object
+
+from unseen.errors import BudgetExhausted, NotFound, UsageError
+from unseen.store import AssetRecord, ObjectRecord, RequestRecord
+
+
+def by_id(records: list[Any]) -> list[Any]:
+    return sorted(records, key=lambda r: r.id)
+
+
+# -- objects ----------------------------------------------------------------------------------
+
+
+def test_object_round_trip(stores: Any) -> None:
+    record = an_object(1)
+    stores.objects.put(record, {"a": [1, 2.5, "x"], "b": (None, True)})
+    assert stores.objects.get(record.id) == record
+    assert stores.objects.exists(record.id)
+    assert stores.objects.value(record.id) == {"a": [1, 2.5, "x"], "b": (None, True)}
+    got = stores.objects.get(record.id)
+    assert isinstance(got.sources, frozenset) and isinstance(got.readers, frozenset)
+    assert isinstance(got.tags, tuple) and isinstance(got.recipe, tuple)
+    assert isinstance(got.public_meta["shape"], tuple)
+    assert isinstance(got.public_meta["nested"]["fs"], frozenset)
+
+
+def test_object_defaults_round_trip(stores: Any) -> None:
+    record = ObjectRecord(id="plain0001", family="value", creator="u", sources=frozenset())
+    stores.objects.put(record, None)
+    assert stores.objects.get("plain0001") == record
+    assert stores.objects.value("plain0001") is None
+
+
+def test_object_put_twice_is_a_usage_error_and_keeps_the_first(stores: Any) -> None:
+    stores.objects.put(an_object(1), "first")
+    with pytest.raises(UsageError):
+        stores.objects.put(an_object(1, description="second"), "second")
+    assert stores.objects.get(an_object(1).id) == an_object(1)
+    assert stores.objects.value(an_object(1).id) == "first"
+
+
+def test_object_missing_ids(stores: Any) -> None:
+    assert not stores.objects.exists("nope")
+    with pytest.raises(NotFound):
+        stores.objects.get("nope")
+    with pytest.raises(NotFound):
+        stores.objects.value("nope")
+    with pytest.raises(NotFound):
+        stores.objects.update(an_object(9))
+    with pytest.raises(NotFound):
+        stores.objects.delete("nope")
+    assert stores.objects.list() == []
+
+
+def test_object_update_changes_metadata_only(stores: Any) -> None:
+    stores.objects.put(an_object(1), [1, 2, 3])
+    changed = an_object(1, readers=frozenset({"dave", "erin"}), tags=("#new",), error=None)
+    stores.objects.update(changed)
+    assert stores.objects.get(changed.id) == changed
+    assert stores.objects.value(changed.id) == [1, 2, 3]
+
+
+def test_object_delete_then_reuse_the_id(stores: Any) -> None:
+    stores.objects.put(an_object(1), "old")
+    stores.objects.delete(an_object(1).id)
+    assert not stores.objects.exists(an_object(1).id)
+    with pytest.raises(NotFound):
+        stores.objects.value(an_object(1).id)
+    stores.objects.put(an_object(1), "new")
+    assert stores.objects.value(an_object(1).id) == "new"
+
+
+def test_object_list_holds_every_object(stores: Any) -> None:
+    records = [an_object(i, created_at=100.0 - i) for i in range(5)]
+    for r in reversed(records):
+        stores.objects.put(r, r.id)
+    assert by_id(stores.objects.list()) == by_id(records)
+
+
+def test_object_ids_with_any_characters(stores: Any) -> None:
+    for odd in ("UPPER", "with/slash", "../escape", ".hidden", "ü n i c ø d e", "x" * 300):
+        stores.objects.put(an_object(0, id=odd), odd)
+        assert stores.objects.value(odd) == odd
+    assert {r.id for r in stores.objects.list()} >= {"UPPER", "../escape"}
+
+
+def test_records_given_back_are_copies(stores: Any) -> None:
+    stores.objects.put(an_object(1), 0)
+    got = stores.objects.get(an_object(1).id)
+    got.public_meta["shape"] = (0,)
+    got.public_meta["nested"]["t"] = ()
+    assert stores.objects.get(an_object(1).id) == an_object(1)
+    stores.datasets.add(a_dataset(1))
+    ds = stores.datasets.get(a_dataset(1).id)
+    ds.assets.append(AssetRecord(name="extra", object_id="o9", mock_id=None))
+    ds.assets[0].bounds = None
+    assert stores.datasets.get(a_dataset(1).id) == a_dataset(1)
+
+
+def test_stored_records_do_not_alias_the_callers(stores: Any) -> None:
+    record = an_object(1)
+    stores.objects.put(record, 0)
+    record.public_meta["shape"] = (99,)
+    assert stores.objects.get(record.id).public_meta["shape"] == (3, 4)
+
+
+def test_unserializable_public_meta_is_a_usage_error_or_stored(stores: Any) -> None:
+    record = an_object(1, public_meta={"bad": object()})
+    try:
+        stores.objects.put(record, 0)
+    except UsageError:  # the SQL stores cannot hold it: nothing is left behind
+        assert not stores.objects.exists(record.id)
+        stores.objects.put(an_object(1), 0)
+        assert stores.objects.value(record.id) == 0
+    else:  # the memory store keeps any object
+        assert stores.objects.exists(record.id)
+
+
+def test_text_the_database_refuses_is_a_usage_error_or_stored(stores: Any) -> None:
+    record = an_object(1, description="a NUL \x00 inside")  # PostgreSQL text cannot hold it
+    try:
+        stores.objects.put(record, 0)
+    except UsageError:
+        assert not stores.objects.exists(record.id)
+        assert stores.objects.list() == []
+    else:
+        assert stores.objects.get(record.id) == record
+
+
+# -- requests ---------------------------------------------------------------------------------
+
+
+def test_request_round_trip_and_update(stores: Any) -> None:
+    record = a_request(1)
+    stores.requests.add(record)
+    assert stores.requests.get(record.id) == record
+    decided = dataclasses.replace(
+        record, status="denied", deny_reason="no", decided_by="owner", decided_at=2500.5
+    )
+    stores.requests.update(decided)
+    assert stores.requests.get(record.id) == decided
+    assert stores.requests.list() == [decided]
+
+
+def test_request_errors(stores: Any) -> None:
+    stores.requests.add(a_request(1))
+    with pytest.raises(UsageError):
+        stores.requests.add(a_request(1, reason="again"))
+    assert stores.requests.get(a_request(1).id) == a_request(1)
+    with pytest.raises(NotFound):
+        stores.requests.get("nope")
+    with pytest.raises(NotFound):
+        stores.requests.update(a_request(2))
+
+
+def test_request_list(stores: Any) -> None:
+    records = [a_request(i, created_at=50.0 - i) for i in range(4)]
+    for r in records:
+        stores.requests.add(r)
+    assert by_id(stores.requests.list()) == by_id(records)
+
+
+# -- handlers ---------------------------------------------------------------------------------
+
+
+def test_handlers(stores: Any) -> None:
+    assert stores.handlers.list() == []
+    records = [a_handler(1), a_handler(2, action="deny", name=None, requester="bob", tags=())]
+    for r in records:
+        stores.handlers.add(r)
+    assert by_id(stores.handlers.list()) == by_id(records)
+    with pytest.raises(UsageError):
+        stores.handlers.add(a_handler(1))
+    stores.handlers.remove(records[0].id)
+    assert stores.handlers.list() == [records[1]]
+    with pytest.raises(NotFound):
+        stores.handlers.remove(records[0].id)
+
+
+# -- datasets ---------------------------------------------------------------------------------
+
+
+def test_datasets(stores: Any) -> None:
+    records = [a_dataset(1), a_dataset(2, assets=[], tags=())]
+    for r in records:
+        stores.datasets.add(r)
+    got = stores.datasets.get(records[0].id)
+    assert got == records[0]
+    assert isinstance(got.assets[0], AssetRecord)
+    assert got.assets[0].bounds == [(-0.2, 0.2), (0.0, float("inf"))]
+    assert isinstance(got.assets[0].bounds[0], tuple)
+    assert by_id(stores.datasets.list()) == by_id(records)
+    with pytest.raises(UsageError):
+        stores.datasets.add(a_dataset(1))
+    stores.datasets.delete(records[0].id)
+    with pytest.raises(NotFound):
+        stores.datasets.get(records[0].id)
+    with pytest.raises(NotFound):
+        stores.datasets.delete(records[0].id)
+    assert stores.datasets.list() == [records[1]]
+
+
+# -- users ------------------------------------------------------------------------------------
+
+
+def test_users(stores: Any) -> None:
+    alice, bob = a_user(1), a_user(2, role="owner", budget=0.0)
+    stores.users.add(alice)
+    stores.users.add(bob)
+    assert stores.users.get(alice.id) == alice
+    assert stores.users.by_email(bob.email) == bob
+    assert by_id(stores.users.list()) == by_id([alice, bob])
+    renamed = dataclasses.replace(alice, name="Alice B", email="new@example.org", budget=3.0)
+    stores.users.update(renamed)
+    assert stores.users.get(alice.id) == renamed
+    assert stores.users.by_email("new@example.org") == renamed
+    with pytest.raises(NotFound):
+        stores.users.by_email(alice.email)
+    stores.users.delete(bob.id)
+    assert stores.users.list() == [renamed]
+
+
+def test_user_errors(stores: Any) -> None:
+    stores.users.add(a_user(1))
+    stores.users.add(a_user(2))
+    with pytest.raises(UsageError):
+        stores.users.add(a_user(1, email="other@example.org"))
+    with pytest.raises(UsageError):
+        stores.users.add(a_user(3, email=a_user(1).email))
+    with pytest.raises(UsageError):
+        stores.users.update(a_user(2, email=a_user(1).email))
+    assert stores.users.get(a_user(2).id) == a_user(2)
+    for call, arg in [
+        (stores.users.get, "nope"),
+        (stores.users.by_email, "nope@example.org"),
+        (stores.users.update, a_user(9)),
+        (stores.users.delete, "nope"),
+    ]:
+        with pytest.raises(NotFound):
+            call(arg)
+    assert by_id(stores.users.list()) == [a_user(1), a_user(2)]
+
+
+def test_charge_budget(stores: Any) -> None:
+    stores.users.add(a_user(1, budget=1.0))
+    assert stores.users.charge_budget(a_user(1).id, 0.25) == pytest.approx(0.75)
+    assert stores.users.get(a_user(1).id).spent == 0.25
+    with pytest.raises(BudgetExhausted):
+        stores.users.charge_budget(a_user(1).id, 0.8)
+    assert stores.users.get(a_user(1).id).spent == 0.25  # nothing charged
+    assert stores.users.charge_budget(a_user(1).id, 0.75) == pytest.approx(0.0)
+    assert stores.users.charge_budget(a_user(1).id, 0.0) == pytest.approx(0.0)
+    remaining = stores.users.charge_budget(a_user(1).id, 2, limit_check=False)
+    assert remaining == pytest.approx(-2.0)
+
+
+def test_charges_of_a_tenth_fill_a_budget_of_one(stores: Any) -> None:
+    stores.users.add(a_user(1, budget=1.0))
+    for _ in range(10):
+        stores.users.charge_budget(a_user(1).id, 0.1)
+    with pytest.raises(BudgetExhausted):
+        stores.users.charge_budget(a_user(1).id, 0.1)
+
+
+def test_charge_budget_errors(stores: Any) -> None:
+    stores.users.add(a_user(1))
+    with pytest.raises(NotFound):
+        stores.users.charge_budget("nope", 1.0)
+    for bad in (-1.0, float("nan"), float("inf"), "1", None, True):
+        with pytest.raises(UsageError):
+            stores.users.charge_budget(a_user(1).id, bad)
+    assert stores.users.get(a_user(1).id).spent == 0.0
+
+
+def test_update_never_undoes_a_charge(stores: Any) -> None:
+    stores.users.add(a_user(1, budget=5.0))
+    stale = stores.users.get(a_user(1).id)
+    stores.users.charge_budget(a_user(1).id, 2.0)
+    stale.budget = 6.0
+    stores.users.update(stale)  # written from a copy taken before the charge
+    got = stores.users.get(a_user(1).id)
+    assert (got.budget, got.spent) == (6.0, 2.0)
+
+
+def test_add_keeps_the_given_spent(stores: Any) -> None:
+    stores.users.add(a_user(1, spent=1.5))
+    assert stores.users.get(a_user(1).id).spent == 1.5
+
+
+# -- the interfaces ---------------------------------------------------------------------------
+
+
+def test_every_backend_has_every_interface_method(stores: Any) -> None:
+    from unseen.store import _interfaces
+
+    for name, proto in [
+        ("objects", _interfaces.ObjectStore),
+        ("requests", _interfaces.RequestStore),
+        ("handlers", _interfaces.HandlerStore),
+        ("datasets", _interfaces.DatasetStore),
+        ("users", _interfaces.UserStore),
+    ]:
+        wanted = {m for m in vars(proto) if not m.startswith("_")}
+        store = getattr(stores, name)
+        assert wanted, name
+        missing = [m for m in wanted if not callable(getattr(store, m, None))]
+        assert not missing, (name, missing)
+
+
+def test_request_records_compare_by_value(stores: Any) -> None:
+    record = RequestRecord(
+        id="r1", object_id="o", requester="a", requester_name="A", name="n", reason="r"
+    )
+    stores.requests.add(record)
+    assert stores.requests.get("r1") == record

@@ -1,0 +1,265 @@
+"""What only the SQL stores do: real values through blobs, uploads, persistence, migrations,
+recovery at start, the data-directory lock and the database URLs (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from store_support import Backend, a_dataset, a_handler, a_request, a_user, an_object
+
+from unseen import serde
+from unseen.errors import NotFound, UsageError
+from unseen.store import open_stores
+from unseen.store._sql_engine import database_url
+
+
+def blob_files(stores: Any) -> list[str]:
+    return sorted(os.listdir(stores.blobs.root))
+
+
+# -- values -----------------------------------------------------------------------------------
+
+
+def test_numpy_values(sql_stores: Any) -> None:
+    values = {
+        "small00": np.arange(6, dtype=np.int32).reshape(2, 3),
+        "large00": np.random.default_rng(0).normal(size=(300, 200)),  # memory-mapped
+        "strided": np.arange(100.0).reshape(10, 10)[::2, ::3],
+        "scalar0": np.float32(2.5),
+        "zerodim": np.array(7, dtype=np.uint8),
+        "boolean": np.array([True, False]),
+        "complex": np.array([1 + 2j]),
+        "empty00": np.zeros((0, 3)),
+    }
+    for i, (name, value) in enumerate(values.items()):
+        sql_stores.objects.put(an_object(i, id=name), value)
+    for name, value in values.items():
+        got = sql_stores.objects.value(name)
+        assert type(got) is type(value), name
+        assert got.dtype == value.dtype and got.shape == value.shape, name
+        np.testing.assert_array_equal(got, value)
+        if isinstance(got, np.ndarray) and got.size:
+            got[...] = 0  # writable, and private to this reader
+    np.testing.assert_array_equal(sql_stores.objects.value("large00"), values["large00"])
+
+
+def test_torch_values(sql_stores: Any) -> None:
+    torch = pytest.importorskip("torch")
+    values = {
+        "float32": torch.randn(50, 40),
+        "int64": torch.arange(10),
+        "bfloat": torch.ones(3, dtype=torch.bfloat16),
+        "big": torch.randn(200, 200),
+    }
+    for i, (name, value) in enumerate(values.items()):
+        sql_stores.objects.put(an_object(i, id=name), value)
+    for name, value in values.items():
+        got = sql_stores.objects.value(name)
+        assert isinstance(got, torch.Tensor) and got.dtype == value.dtype
+        assert torch.equal(got, value), name
+
+
+def test_pandas_values(sql_stores: Any) -> None:
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(
+        {
+            "age": np.arange(5000, dtype=np.int64),
+            "bmi": np.linspace(15, 40, 5000),
+            "sex": ["f", "m"] * 2500,
+        }
+    )
+    sql_stores.objects.put(an_object(1), df)
+    sql_stores.objects.put(an_object(2), df["bmi"])
+    pd.testing.assert_frame_equal(sql_stores.objects.value(an_object(1).id), df)
+    pd.testing.assert_series_equal(sql_stores.objects.value(an_object(2).id), df["bmi"])
+
+
+def test_size_and_raw_bytes(sql_stores: Any) -> None:
+    value = np.arange(1000.0)
+    sql_stores.objects.put(an_object(1), value)
+    encoded = bytes(serde.encode(value))
+    assert sql_stores.objects.size(an_object(1).id) == len(encoded)
+    with sql_stores.objects.open_value(an_object(1).id) as f:
+        assert f.read() == encoded
+    for call in (sql_stores.objects.size, sql_stores.objects.open_value):
+        with pytest.raises(NotFound):
+            call("nope")
+
+
+def test_unserializable_value_leaves_nothing(sql_stores: Any) -> None:
+    with pytest.raises(UsageError):
+        sql_stores.objects.put(an_object(1), object())
+    assert not sql_stores.objects.exists(an_object(1).id)
+    assert blob_files(sql_stores) == []
+
+
+def test_failed_insert_removes_the_blob(sql_stores: Any) -> None:
+    with pytest.raises(UsageError):  # the blob is written, then the row cannot be
+        sql_stores.objects.put(an_object(1, public_meta={"x": object()}), np.ones(10))
+    assert blob_files(sql_stores) == []
+    assert not sql_stores.objects.exists(an_object(1).id)
+
+
+# -- uploads ----------------------------------------------------------------------------------
+
+
+def test_streaming_upload(sql_stores: Any) -> None:
+    value = np.random.default_rng(1).integers(0, 100, size=(1000, 100))
+    encoded = serde.encode(value)
+    with sql_stores.objects.begin_put(an_object(1)) as upload:
+        for start in range(0, len(encoded), 4096):
+            upload.write(memoryview(encoded)[start : start + 4096])
+        assert not sql_stores.objects.exists(an_object(1).id)  # nothing visible yet
+        assert upload.commit() == len(encoded)
+    np.testing.assert_array_equal(sql_stores.objects.value(an_object(1).id), value)
+    assert sql_stores.objects.get(an_object(1).id) == an_object(1)
+    with pytest.raises(UsageError):
+        sql_stores.objects.begin_put(an_object(1))
+
+
+def test_aborted_uploads_leave_nothing(sql_stores: Any) -> None:
+    upload = sql_stores.objects.begin_put(an_object(1))
+    upload.write(b"partial")
+    upload.abort()
+    with pytest.raises(RuntimeError), sql_stores.objects.begin_put(an_object(2)) as upload:
+        upload.write(b"partial")
+        raise RuntimeError("the client went away")
+    with sql_stores.objects.begin_put(an_object(3)) as upload:
+        upload.write(b"never committed")
+    assert sql_stores.objects.list() == []
+    assert blob_files(sql_stores) == []
+
+
+# -- persistence ------------------------------------------------------------------------------
+
+
+def test_everything_survives_reopening(sql_backend: Backend) -> None:
+    stores = sql_backend.open()
+    stores.objects.put(an_object(1), np.arange(5.0))
+    stores.requests.add(a_request(1))
+    stores.handlers.add(a_handler(1))
+    stores.datasets.add(a_dataset(1))
+    stores.users.add(a_user(1))
+    stores.users.charge_budget(a_user(1).id, 2.5)
+    stores.close()
+    stores.close()  # idempotent
+
+    again = sql_backend.open()
+    assert again.recovery.clean
+    assert again.objects.list() == [an_object(1)]
+    np.testing.assert_array_equal(again.objects.value(an_object(1).id), np.arange(5.0))
+    assert again.requests.list() == [a_request(1)]
+    assert again.handlers.list() == [a_handler(1)]
+    assert again.datasets.list() == [a_dataset(1)]
+    assert again.users.list() == [a_user(1, spent=2.5)]
+
+
+def test_the_data_directory_is_locked_while_open(sql_backend: Backend) -> None:
+    stores = sql_backend.open()
+    with pytest.raises(UsageError, match="in use"):
+        sql_backend.open()
+    stores.close()
+    with sql_backend.open() as again:
+        assert again.objects.list() == []
+
+
+# -- migrations -------------------------------------------------------------------------------
+
+
+def test_migrated_schema_equals_the_metadata(sql_stores: Any) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from unseen.store._sql_engine import alembic_config
+    from unseen.store._sql_schema import metadata
+
+    with sql_stores.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        assert context.get_current_revision() == head == "0001"
+
+
+def test_migrations_go_down_and_up_again(sql_backend: Backend) -> None:
+    from sqlalchemy import inspect
+
+    from unseen.store._sql_engine import migrate
+
+    stores = sql_backend.open()
+    migrate(stores.engine, "base", down=True)
+    assert set(inspect(stores.engine).get_table_names()) <= {"alembic_version"}
+    migrate(stores.engine, "head")
+    stores.users.add(a_user(1))
+    assert stores.users.list() == [a_user(1)]
+
+
+# -- recovery at start ------------------------------------------------------------------------
+
+
+def test_recovery_removes_orphans_temp_files_and_rows_without_blobs(
+    sql_backend: Backend,
+) -> None:
+    stores = sql_backend.open()
+    stores.objects.put(an_object(1), "kept")
+    stores.objects.put(an_object(2), "its blob will vanish")
+    stores.blobs.put("orphan01", "a blob whose row never came")
+    (stores.blobs.root / ".tmp-deadbeef").write_bytes(b"half an upload")
+    os.unlink(stores.blobs.path(an_object(2).id))
+    stores.close()
+
+    again = sql_backend.open()
+    assert again.recovery.temp_files == [".tmp-deadbeef"]
+    assert again.recovery.orphan_blobs == ["orphan01"]
+    assert again.recovery.missing_blobs == [an_object(2).id]
+    assert again.objects.list() == [an_object(1)]
+    assert blob_files(again) == [an_object(1).id]
+    assert again.objects.value(an_object(1).id) == "kept"
+
+
+def test_a_missing_blob_directory_refuses_to_open(sql_backend: Backend) -> None:
+    stores = sql_backend.open()
+    stores.objects.put(an_object(1), "x")
+    root = stores.blobs.root
+    stores.close()
+    for name in os.listdir(root):
+        os.unlink(root / name)
+    root.rmdir()
+    with pytest.raises(UsageError, match="is data_dir right"):
+        sql_backend.open()
+    assert not root.exists()  # nothing changed
+
+
+# -- engines and URLs -------------------------------------------------------------------------
+
+
+def test_database_urls(tmp_path: Path) -> None:
+    assert database_url(None, tmp_path).database == str(tmp_path / "node.db")
+    assert database_url(None, tmp_path).drivername == "sqlite+pysqlite"
+    for given in ("postgresql://u@127.0.0.1/db", "postgres://u@h/db", "postgresql+psycopg2://h"):
+        assert database_url(given, tmp_path).drivername == "postgresql+psycopg"
+    assert database_url("sqlite:///x.db", tmp_path).database == "x.db"
+    with pytest.raises(UsageError):
+        database_url("not a url", tmp_path)
+
+
+def test_sqlite_settings(tmp_path: Path) -> None:
+    with open_stores(None, tmp_path) as stores:
+        assert (tmp_path / "node.db").is_file()
+        with stores.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    with open_stores(None, tmp_path, fsync=False) as stores, stores.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+
+
+def test_sqlite_in_memory_url(tmp_path: Path) -> None:
+    with open_stores("sqlite://", tmp_path) as stores:
+        stores.users.add(a_user(1))
+        assert stores.users.list() == [a_user(1)]
