@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         SearchResults,
         TorchHook,
         VirtualWorker,
+        share,
     )
     from unseen.client._login import GridClient, login
     from unseen.client._namespaces import Namespace
@@ -52,6 +53,7 @@ _LAZY = {
     "SearchResults": "unseen.client",
     "TorchHook": "unseen.client",
     "VirtualWorker": "unseen.client",
+    "share": "unseen.client",
     "GridClient": "unseen.client._login",
     "login": "unseen.client._login",
     "launch_domain": "unseen.server",
@@ -88,6 +90,7 @@ __all__ = [
     "login",
     "np",
     "pd",
+    "share",
     "torch",
 ]
 

@@ -21,8 +21,10 @@ __all__ = [
     "Message",
     "Reply",
     "encode_message",
+    "encode_message_parts",
     "decode_message",
     "encode_reply",
+    "encode_reply_parts",
     "decode_reply",
 ]
 
@@ -62,6 +64,10 @@ KINDS: dict[str, str] = {
     "dp.history": "the caller's DP releases, in order",
     "dp.spend": "every user's privacy spend, per dataset (owners and admins)",
     "dp.settings": "the node's DP delta (the owner sets it before the first release)",
+    "mpc.join": "take part in an MPC session as a party or the crypto provider (dealer)",
+    "mpc.input": "load an object the caller may use as this party's private MPC input",
+    "mpc.request": "ask the owner to release an MPC result derived from data on this node",
+    "mpc.leave": "end this node's part in an MPC session",
 }
 
 
@@ -111,8 +117,31 @@ def _check_version(wire: Any) -> None:
         )
 
 
+def _message_wire(message: Message) -> dict[str, Any]:
+    return {"v": list(message.version), "kind": message.kind, "body": message.body}
+
+
+def _reply_wire(reply: Reply) -> dict[str, Any]:
+    wire: dict[str, Any] = {"v": list(PROTOCOL_VERSION), "ok": reply.ok}
+    if reply.ok:
+        wire["body"] = reply.body
+    else:
+        wire["error"] = reply.error
+    return wire
+
+
 def encode_message(message: Message) -> bytearray:
-    return serde.encode({"v": list(message.version), "kind": message.kind, "body": message.body})
+    return serde.encode(_message_wire(message))
+
+
+def encode_message_parts(message: Message) -> list[bytes | memoryview]:
+    """The bytes of :func:`encode_message` as zero-copy parts, for streaming transports."""
+    return serde.encode_parts(_message_wire(message))
+
+
+def encode_reply_parts(reply: Reply) -> list[bytes | memoryview]:
+    """The bytes of :func:`encode_reply` as zero-copy parts, for streaming transports."""
+    return serde.encode_parts(_reply_wire(reply))
 
 
 def decode_message(data: bytes | bytearray | memoryview) -> Message:
@@ -129,12 +158,7 @@ def decode_message(data: bytes | bytearray | memoryview) -> Message:
 
 
 def encode_reply(reply: Reply) -> bytearray:
-    wire: dict[str, Any] = {"v": list(PROTOCOL_VERSION), "ok": reply.ok}
-    if reply.ok:
-        wire["body"] = reply.body
-    else:
-        wire["error"] = reply.error
-    return serde.encode(wire)
+    return serde.encode(_reply_wire(reply))
 
 
 def decode_reply(data: bytes | bytearray | memoryview) -> Reply:

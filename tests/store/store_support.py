@@ -9,8 +9,10 @@ from typing import Any
 
 from unseen.store import (
     AssetRecord,
+    AuditRecord,
     DatasetRecord,
     HandlerRecord,
+    LedgerRecord,
     ObjectRecord,
     RequestRecord,
     Stores,
@@ -151,3 +153,34 @@ def a_user(i: int = 0, **changes: object) -> UserRecord:
     )
     fields.update(changes)
     return UserRecord(**fields)  # type: ignore[arg-type]
+
+
+def a_ledger_entry(user: int = 0, seq: int = 0, **changes: object) -> LedgerRecord:
+    fields: dict[str, object] = dict(
+        id=f"led{user:03d}-{seq:05d}",
+        user_id=f"user{user:05d}",
+        seq=seq,
+        epsilon=0.5,
+        delta=1e-7,
+        mechanism="laplace+gaussian",
+        components=[("laplace", 0.25), ("gaussian", 0.0125)],
+        charge=0.375,
+        spent=0.375 * (seq + 1),
+        datasets=("Diabetes", "Census"),
+        query="mean(age)",
+        created_at=6000.0 + seq,
+    )
+    fields.update(changes)
+    return LedgerRecord(**fields)  # type: ignore[arg-type]
+
+
+def an_audit_entry(i: int = 0, **changes: object) -> AuditRecord:
+    fields: dict[str, object] = dict(
+        id=f"aud{i:05d}",
+        at=7000.0 + i,
+        user_id=f"user{i % 3:05d}",
+        action="graph.run",
+        target=f"obj{i:05d},obj{i + 1:05d}",
+    )
+    fields.update(changes)
+    return AuditRecord(**fields)  # type: ignore[arg-type]

@@ -9,10 +9,18 @@ import dataclasses
 from typing import Any
 
 import pytest
-from store_support import a_dataset, a_handler, a_request, a_user, an_object
+from store_support import (
+    a_dataset,
+    a_handler,
+    a_ledger_entry,
+    a_request,
+    a_user,
+    an_audit_entry,
+    an_object,
+)
 
 from unseen.errors import BudgetExhausted, NotFound, UsageError
-from unseen.store import AssetRecord, ObjectRecord, RequestRecord
+from unseen.store import AssetRecord, AuditRecord, LedgerConflict, ObjectRecord, RequestRecord
 
 
 def by_id(records: list[Any]) -> list[Any]:
@@ -298,6 +306,189 @@ def test_add_keeps_the_given_spent(stores: Any) -> None:
     assert stores.users.get(a_user(1).id).spent == 1.5
 
 
+# -- the privacy ledger -----------------------------------------------------------------------
+
+
+def test_ledger_round_trip(stores: Any) -> None:
+    assert stores.ledger.last("user00001") is None
+    assert stores.ledger.entries("user00001") == []
+    assert stores.ledger.list() == []
+    a0, a1, b0 = a_ledger_entry(1, 0), a_ledger_entry(1, 1), a_ledger_entry(2, 0)
+    for record in (a0, b0, a1):
+        stores.ledger.append(record)
+    assert stores.ledger.entries(a0.user_id) == [a0, a1]
+    assert stores.ledger.entries(b0.user_id) == [b0]
+    assert stores.ledger.last(a0.user_id) == a1
+    assert stores.ledger.last(b0.user_id) == b0
+    got = stores.ledger.last(a0.user_id)
+    assert isinstance(got.components, list) and got.components[0] == ("laplace", 0.25)
+    assert isinstance(got.components[0], tuple) and isinstance(got.datasets, tuple)
+    listed = stores.ledger.list()
+    assert sorted(listed, key=lambda r: (r.user_id, r.seq)) == [a0, a1, b0]
+    assert [r.seq for r in listed if r.user_id == a0.user_id] == [0, 1]  # each user in order
+
+
+def test_ledger_edge_values(stores: Any) -> None:
+    record = a_ledger_entry(
+        1,
+        0,
+        epsilon=0.0,
+        delta=0.0,
+        components=[],
+        charge=0.0,
+        spent=float("inf"),
+        datasets=(),
+        query="ünïcode ∑ query",
+        mechanism="",
+    )
+    stores.ledger.append(record)
+    assert stores.ledger.entries(record.user_id) == [record]
+
+
+def test_ledger_append_is_compare_and_set(stores: Any) -> None:
+    first = a_ledger_entry(1, 0)
+    with pytest.raises(LedgerConflict):  # a user's entries start at 0
+        stores.ledger.append(a_ledger_entry(1, 1))
+    stores.ledger.append(first)
+    with pytest.raises(LedgerConflict):  # number 0 is taken
+        stores.ledger.append(a_ledger_entry(1, 0, id="other", charge=9.0))
+    for seq in (2, 5, -1):  # no gaps, no negative numbers
+        with pytest.raises(LedgerConflict):
+            stores.ledger.append(a_ledger_entry(1, seq, id=f"gap{seq}"))
+    assert stores.ledger.entries(first.user_id) == [first]
+    stores.ledger.append(a_ledger_entry(1, 1))
+    assert stores.ledger.last(first.user_id) == a_ledger_entry(1, 1)
+    assert isinstance(LedgerConflict("x"), Exception)
+
+
+def test_ledger_duplicate_id_is_a_usage_error(stores: Any) -> None:
+    stores.ledger.append(a_ledger_entry(1, 0))
+    with pytest.raises(UsageError):
+        stores.ledger.append(a_ledger_entry(2, 0, id=a_ledger_entry(1, 0).id))
+    assert stores.ledger.entries(a_ledger_entry(2, 0).user_id) == []
+    stores.ledger.append(a_ledger_entry(2, 0))  # the number stays free
+    assert len(stores.ledger.list()) == 2
+
+
+def test_ledger_records_are_copies(stores: Any) -> None:
+    record = a_ledger_entry(1, 0)
+    stores.ledger.append(record)
+    record.components.append(("pure", 9.0))
+    got = stores.ledger.last(record.user_id)
+    assert got == a_ledger_entry(1, 0)
+    got.components.clear()
+    assert stores.ledger.entries(record.user_id) == [a_ledger_entry(1, 0)]
+
+
+# -- settings ---------------------------------------------------------------------------------
+
+
+SETTING_VALUES: list[Any] = [
+    1e-6,
+    0,
+    -3,
+    True,
+    "text ü",
+    b"\x00\xff",
+    [1, 2.5, "x"],
+    (1, (2, None)),
+    frozenset({"a", "b"}),
+    {"nested": {"t": (1, 2), 3: "int key"}, "inf": float("inf")},
+    None,
+]
+
+
+def test_settings_round_trip(stores: Any) -> None:
+    assert stores.settings.get("missing") is None
+    assert stores.settings.get("missing", 42) == 42
+    assert stores.settings.items() == {}
+    for i, value in enumerate(SETTING_VALUES):
+        stores.settings.set(f"k{i:02d}", value)
+    for i, value in enumerate(SETTING_VALUES):
+        got = stores.settings.get(f"k{i:02d}", "absent")
+        assert got == value and type(got) is type(value), (i, got)
+    assert stores.settings.items() == {f"k{i:02d}": v for i, v in enumerate(SETTING_VALUES)}
+
+
+def test_settings_overwrite_setdefault_and_delete(stores: Any) -> None:
+    stores.settings.set("dp.delta", 1e-6)
+    stores.settings.set("dp.delta", 1e-7)
+    assert stores.settings.get("dp.delta") == 1e-7
+    assert stores.settings.setdefault("dp.delta", 1e-5) == 1e-7
+    assert stores.settings.get("dp.delta") == 1e-7
+    assert stores.settings.setdefault("new", {"a": (1,)}) == {"a": (1,)}
+    assert stores.settings.get("new") == {"a": (1,)}
+    stores.settings.delete("new")
+    assert stores.settings.get("new") is None
+    with pytest.raises(NotFound):
+        stores.settings.delete("new")
+    assert stores.settings.items() == {"dp.delta": 1e-7}
+
+
+def test_settings_errors_and_copies(stores: Any) -> None:
+    for bad in ("", None, 3, ("a",)):
+        with pytest.raises(UsageError):
+            stores.settings.set(bad, 1)
+        with pytest.raises(UsageError):
+            stores.settings.get(bad)
+    value = {"list": [1, 2]}
+    stores.settings.set("k", value)
+    value["list"].append(3)
+    got = stores.settings.get("k")
+    assert got == {"list": [1, 2]}
+    got["list"].append(4)
+    stores.settings.items()["k"]["list"].append(5)
+    assert stores.settings.get("k") == {"list": [1, 2]}
+
+
+def test_unstorable_setting_is_a_usage_error_or_stored(stores: Any) -> None:
+    try:
+        stores.settings.set("bad", {"x": object()})
+    except UsageError:  # the SQL stores cannot hold it: nothing is left behind
+        assert stores.settings.get("bad") is None
+    else:  # the memory store keeps any value
+        assert "bad" in stores.settings.items()
+
+
+# -- the audit log ----------------------------------------------------------------------------
+
+
+def test_audit_round_trip_in_the_order_added(stores: Any) -> None:
+    assert stores.audit.list() == []
+    records = [an_audit_entry(i, at=7000.0 - i) for i in range(6)]  # newer entries, older at
+    for r in records:
+        stores.audit.add(r)
+    assert stores.audit.list() == records
+    assert all(isinstance(r, AuditRecord) for r in stores.audit.list())
+    odd = an_audit_entry(9, target="", action="ü/\x01", user_id="")
+    stores.audit.add(odd)
+    assert stores.audit.list()[-1] == odd
+
+
+def test_audit_limit_and_since(stores: Any) -> None:
+    records = [an_audit_entry(i) for i in range(10)]  # at = 7000 .. 7009
+    for r in records:
+        stores.audit.add(r)
+    assert stores.audit.list(limit=3) == records[-3:]
+    assert stores.audit.list(limit=0) == []
+    assert stores.audit.list(limit=100) == records
+    assert stores.audit.list(since=7007.0) == records[7:]
+    assert stores.audit.list(since=7006.5, limit=2) == records[8:]
+    assert stores.audit.list(since=7006.5, limit=5) == records[7:]
+    assert stores.audit.list(since=99999.0) == []
+    assert stores.audit.list(since=0) == records
+    for bad in (-1, 1.5, True, "3"):
+        with pytest.raises(UsageError):
+            stores.audit.list(limit=bad)
+
+
+def test_audit_duplicate_id_is_a_usage_error(stores: Any) -> None:
+    stores.audit.add(an_audit_entry(1))
+    with pytest.raises(UsageError):
+        stores.audit.add(an_audit_entry(1, action="other"))
+    assert stores.audit.list() == [an_audit_entry(1)]
+
+
 # -- the interfaces ---------------------------------------------------------------------------
 
 
@@ -310,6 +501,9 @@ def test_every_backend_has_every_interface_method(stores: Any) -> None:
         ("handlers", _interfaces.HandlerStore),
         ("datasets", _interfaces.DatasetStore),
         ("users", _interfaces.UserStore),
+        ("ledger", _interfaces.LedgerStore),
+        ("settings", _interfaces.SettingsStore),
+        ("audit", _interfaces.AuditStore),
     ]:
         wanted = {m for m in vars(proto) if not m.startswith("_")}
         store = getattr(stores, name)

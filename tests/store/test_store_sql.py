@@ -9,9 +9,18 @@ from typing import Any
 
 import numpy as np
 import pytest
-from store_support import Backend, a_dataset, a_handler, a_request, a_user, an_object
+from store_support import (
+    Backend,
+    a_dataset,
+    a_handler,
+    a_ledger_entry,
+    a_request,
+    a_user,
+    an_audit_entry,
+    an_object,
+)
 
-from unseen import serde
+from unseen import dp, serde
 from unseen.errors import NotFound, UsageError
 from unseen.store import open_stores
 from unseen.store._sql_engine import database_url
@@ -158,6 +167,35 @@ def test_everything_survives_reopening(sql_backend: Backend) -> None:
     assert again.users.list() == [a_user(1, spent=2.5)]
 
 
+def test_ledger_settings_and_audit_survive_reopening(sql_backend: Backend) -> None:
+    cost = dp.Charge(0.5, 0.0, "laplace", (("laplace", 0.5),), ("D",), "mean(x)")
+    stores = sql_backend.open()
+    accountant = dp.Accountant(stores.ledger, 1e-6)
+    for _ in range(3):
+        accountant.charge("ana", lambda: 10.0, cost)
+    accountant.charge("bob", lambda: 10.0, cost)
+    balances = {u: accountant.spent(u) for u in ("ana", "bob")}
+    ledger = stores.ledger.list()
+    stores.settings.set("dp.delta", 1e-7)
+    stores.settings.set("other", {"a": (1, 2)})
+    audit = [an_audit_entry(i) for i in range(5)]
+    for entry in audit:
+        stores.audit.add(entry)
+    stores.close()
+
+    again = sql_backend.open()
+    assert again.ledger.list() == ledger
+    fresh = dp.Accountant(again.ledger, 1e-6)
+    assert {u: fresh.spent(u) for u in ("ana", "bob")} == balances
+    assert balances["ana"] > balances["bob"] > 0
+    record = fresh.charge("ana", lambda: 10.0, cost)  # numbering goes on where it stopped
+    assert record.seq == 3 and again.ledger.last("ana") == record
+    assert again.settings.items() == {"dp.delta": 1e-7, "other": {"a": (1, 2)}}
+    assert again.audit.list() == audit
+    again.audit.add(an_audit_entry(5))  # numbering goes on after the stored entries
+    assert again.audit.list(limit=2) == [audit[-1], an_audit_entry(5)]
+
+
 def test_the_data_directory_is_locked_while_open(sql_backend: Backend) -> None:
     stores = sql_backend.open()
     with pytest.raises(UsageError, match="in use"):
@@ -182,7 +220,7 @@ def test_migrated_schema_equals_the_metadata(sql_stores: Any) -> None:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, metadata) == []
         head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-        assert context.get_current_revision() == head == "0001"
+        assert context.get_current_revision() == head == "0002"
 
 
 def test_migrations_go_down_and_up_again(sql_backend: Backend) -> None:
@@ -196,6 +234,34 @@ def test_migrations_go_down_and_up_again(sql_backend: Backend) -> None:
     migrate(stores.engine, "head")
     stores.users.add(a_user(1))
     assert stores.users.list() == [a_user(1)]
+    stores.ledger.append(a_ledger_entry(1, 0))
+    assert stores.ledger.list() == [a_ledger_entry(1, 0)]
+
+
+def test_revision_0002_goes_down_to_0001_and_up_keeping_the_first_tables(
+    sql_backend: Backend,
+) -> None:
+    from sqlalchemy import inspect
+
+    from unseen.store._sql_engine import migrate
+
+    stores = sql_backend.open()
+    stores.users.add(a_user(1))
+    stores.ledger.append(a_ledger_entry(1, 0))
+    stores.settings.set("dp.delta", 1e-7)
+    stores.audit.add(an_audit_entry(1))
+    migrate(stores.engine, "0001", down=True)
+    tables = set(inspect(stores.engine).get_table_names())
+    assert not tables & {"ledger", "settings", "audit"}
+    assert {"objects", "requests", "handlers", "datasets", "users"} <= tables
+    assert stores.users.list() == [a_user(1)]
+    migrate(stores.engine, "head")
+    assert stores.users.list() == [a_user(1)]
+    assert stores.ledger.list() == [] and stores.settings.items() == {}
+    assert stores.audit.list() == []
+    stores.ledger.append(a_ledger_entry(1, 0))
+    stores.audit.add(an_audit_entry(1))
+    assert stores.audit.list() == [an_audit_entry(1)]
 
 
 # -- recovery at start ------------------------------------------------------------------------

@@ -1,12 +1,26 @@
-"""The seed walkthrough on the diabetes data, as a data owner and a data scientist."""
+"""The seed walkthrough on the diabetes data, over HTTP against a real domain server.
+
+``unseen demo`` launches a domain on embedded defaults (SQLite and blobs in a fresh temporary
+directory), uploads scikit-learn's diabetes data as its owner, creates a data scientist, and
+runs the walkthrough as that scientist: search, sample, a remote mean, a refused ``.get()``,
+a request the owner accepts from another thread, and the released result.
+"""
 
 from __future__ import annotations
 
+import tempfile
 import threading
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 import unseen
+
+if TYPE_CHECKING:
+    from unseen.server import RunningDomain
+
+ANA_EMAIL = "ana@uni.edu"
+ANA_PASSWORD = "ana-demo-pw"
 
 
 def load_diabetes() -> tuple[np.ndarray, np.ndarray, str]:
@@ -25,15 +39,36 @@ def mock_like(data: np.ndarray, seed: int = 0) -> np.ndarray:
 
 def run_demo() -> None:
     X, y, description = load_diabetes()
-    print("== The data owner starts a node and uploads the diabetes data")
-    owner = unseen.VirtualWorker(name="May Clinic")
+    with tempfile.TemporaryDirectory(prefix="unseen-demo-") as data_dir:
+        print("== The data owner launches a domain node")
+        node = unseen.launch_domain(name="May Clinic", port=0, data_dir=data_dir)
+        try:
+            print(f"   running at {node.url} (data in {data_dir})")
+            _walkthrough(node, X, y, description)
+        finally:
+            node.stop()
+
+
+def _walkthrough(node: RunningDomain, X: np.ndarray, y: np.ndarray, description: str) -> None:
+    assert node.owner_password is not None
+    owner = unseen.login(url=node.url, email=node.owner_email, password=node.owner_password)
+    print("\n== The owner uploads the diabetes data and creates an account for Ana")
     ds = unseen.Dataset(name="Diabetes", description=description, tags=["#diabetes", "#data"])
     ds.add_asset(name="data", data=X, mock=mock_like(X), bounds=(-0.2, 0.2))
-    ds.add_asset(name="target", data=y, mock=np.linspace(25.0, 346.0, 100), bounds=(25.0, 346.0))
+    ds.add_asset(
+        name="target",
+        data=y,
+        mock=np.linspace(25.0, 346.0, 100),
+        bounds=(25.0, 346.0),
+        public_rows=len(y),
+    )
     owner.upload_dataset(ds)
+    owner.users.create(
+        email=ANA_EMAIL, password=ANA_PASSWORD, name="Ana", role="data_scientist", budget=1.0
+    )
 
-    print("\n== The data scientist searches, samples the mock and computes remotely")
-    ana = owner.new_client("Ana")
+    print("\n== The data scientist logs in, searches, samples the mock and computes remotely")
+    ana = unseen.login(url=node.url, email=ANA_EMAIL, password=ANA_PASSWORD)
     found = ana.search("#diabetes")
     data = found[0]
     print(repr(data))
@@ -49,12 +84,28 @@ def run_demo() -> None:
     print("\n== The scientist asks; the owner reviews and accepts")
     threading.Timer(0.5, _owner_accepts, args=(owner,)).start()
     value = m.get(request_block=True, name="mean", reason="To see the result", timeout_secs=30)
-    print("released mean:", np.round(value, 5))
+    print("released mean:", np.array2string(value, precision=2))
     assert np.allclose(value, X.mean(axis=0))
-    print("\nDone. Next: unseen.VirtualWorker for experiments; see README for more.")
+    print(ana.requests)
+
+    print("\n== A differentially private answer, charged to Ana's privacy budget")
+    target = found[1] if found[1].tags[-1] == "#target" else ana.search("#target", verbose=False)[0]
+    print("budget before:", round(ana.budget, 3))
+    noisy = target.mean().get(epsilon=0.5)
+    print(f"target.mean().get(epsilon=0.5) -> {float(noisy):.2f} (true mean {y.mean():.2f})")
+    print("budget after:", round(ana.budget, 3))
+    try:
+        target.mean().get(epsilon=5.0)
+    except unseen.BudgetExhausted as exc:
+        print("target.mean().get(epsilon=5.0) ->", type(exc).__name__ + ":", exc)
+    ana.close()
+    owner.close()
+    print(
+        '\nDone. Next: `unseen launch domain --name "May Clinic"` for a node of your own; see README.'
+    )
 
 
-def _owner_accepts(owner: unseen.VirtualWorker) -> None:
+def _owner_accepts(owner: unseen.Client) -> None:
     requests = owner.requests
     print(requests)
     for line in requests[0].graph:

@@ -3,6 +3,7 @@
 from unseen.client._client import Client
 from unseen.client._dataset import Asset, Dataset
 from unseen.client._hook import TorchHook
+from unseen.client._mpc import share
 from unseen.client._namespaces import Namespace, RemoteFunction
 from unseen.client._pointer import Pointer
 from unseen.client._views import DatasetList, Request, RequestList, SearchResults, StoreView
@@ -22,4 +23,5 @@ __all__ = [
     "StoreView",
     "TorchHook",
     "VirtualWorker",
+    "share",
 ]

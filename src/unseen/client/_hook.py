@@ -1,4 +1,4 @@
-"""TorchHook: opt-in methods on torch tensors (.send, .tag, .describe)."""
+"""TorchHook: opt-in methods on torch tensors (.send, .tag, .describe, .share) and modules (.share)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from unseen.errors import UsageError
 
-_ADDED = ("send", "tag", "describe")
+_ADDED = ("send", "tag", "describe", "share")
 
 
 def _send(
@@ -27,24 +27,45 @@ def _describe(self: Any, description: str) -> Any:
     return self
 
 
+def _share(self: Any, *parties: Any, crypto_provider: Any = None, **options: Any) -> Any:
+    """Secret-share this tensor (or module) among node clients: see ``unseen.share``."""
+    from unseen.client._mpc import share
+
+    return share(self, *parties, crypto_provider=crypto_provider, **options)
+
+
+def _check_free(owner: Any, name: str) -> None:
+    existing = owner.__dict__.get(name)
+    if existing is not None and getattr(existing, "__module__", "") != __name__:
+        raise UsageError(
+            f"{owner.__module__}.{owner.__qualname__}.{name} exists already; "
+            "unseen will not replace it"
+        )
+
+
 class TorchHook:
-    """``unseen.TorchHook(torch)`` adds ``.send``, ``.tag`` and ``.describe`` to tensors. Nothing is patched until you create one; ``unhook()`` removes them again."""
+    """``unseen.TorchHook(torch)`` adds ``.send``, ``.tag``, ``.describe`` and ``.share`` to
+    tensors and ``.share`` to ``torch.nn.Module``. Nothing is patched until you create one;
+    ``unhook()`` removes them again."""
 
     def __init__(self, torch: Any = None) -> None:
         if torch is None:
             import torch
         self.torch = torch
-        tensor = torch.Tensor
-        for name, fn in zip(_ADDED, (_send, _tag, _describe)):
-            existing = tensor.__dict__.get(name)
-            if existing is not None and getattr(existing, "__module__", "") != __name__:
-                raise UsageError(f"torch.Tensor.{name} exists already; unseen will not replace it")
+        tensor, module = torch.Tensor, torch.nn.Module
+        for name in _ADDED:
+            _check_free(tensor, name)
+        _check_free(module, "share")
+        for name, fn in zip(_ADDED, (_send, _tag, _describe, _share)):
             setattr(tensor, name, fn)
+        module.share = _share
 
     def unhook(self) -> None:
         for name in _ADDED:
             if name in self.torch.Tensor.__dict__:
                 delattr(self.torch.Tensor, name)
+        if "share" in self.torch.nn.Module.__dict__:
+            delattr(self.torch.nn.Module, "share")
 
     def __repr__(self) -> str:
-        return "<TorchHook: tensors have " + " ".join("." + n for n in _ADDED) + ">"
+        return "<TorchHook: tensors have " + " ".join("." + n for n in _ADDED) + ", modules .share>"

@@ -120,6 +120,13 @@ class Pointer:
         """Ask the node's owner to release this value to you; returns the pending request."""
         return self._client._request(self, name=name, reason=reason)
 
+    def share(self, *parties: Any, crypto_provider: Any = None, **options: Any) -> Any:
+        """Secret-share this value among ``parties`` (its own node must be one of them):
+        the node inputs it, so the data never passes through you. See ``unseen.share``."""
+        from unseen.client._mpc import share
+
+        return share(self, *parties, crypto_provider=crypto_provider, **options)
+
     def compute(self) -> Pointer:
         """Run the recorded operations on the node now and keep the result there."""
         self._client._run([self], get=False)

@@ -45,6 +45,7 @@ class Authenticator:
         self._ttl = token_ttl
         self._hasher = PasswordHasher()
         self._failures: dict[tuple[str, str], tuple[int, float]] = {}
+        self._decoy: UserRecord | None = None
         self._lock = threading.Lock()
 
     def hash_password(self, password: str) -> str:
@@ -87,6 +88,13 @@ class Authenticator:
             user = self._users.by_email(email)
         except NotFound:
             user = None
+        if user is None:
+            # As slow as a wrong password, so that timing does not tell which emails exist.
+            if self._decoy is None:
+                self._decoy = UserRecord(
+                    "", "", "", "guest", self._hasher.hash(secrets.token_hex(16))
+                )
+            self.verify_password(self._decoy, password)
         if user is None or not self.verify_password(user, password):
             self._fail(keys)
             raise AuthError("wrong email or password")

@@ -13,6 +13,7 @@ charge: whether a computation on private data failed is itself private.
 from __future__ import annotations
 
 import logging
+import numbers
 import weakref
 from collections import defaultdict
 from dataclasses import dataclass
@@ -33,8 +34,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("unseen.node")
 
-#: The node's delta unless the owner sets another (``dp.settings``).
+#: The node's delta unless the owner sets another (``Node(dp_delta=...)``, ``dp.settings``).
 DEFAULT_DELTA = 1e-6
+
+#: the key of the node's delta in ``node.stores.settings``
+DELTA_KEY = "dp.delta"
 
 
 @dataclass
@@ -50,12 +54,60 @@ _SERVICES: weakref.WeakKeyDictionary[Node, _Service] = weakref.WeakKeyDictionary
 
 
 def service(node: Node) -> _Service:
-    """The node's accountant (created on first use, over the node's ledger store)."""
+    """The node's accountant (created on first use, over the node's ledger store, at the
+    delta stored in its settings)."""
     found = _SERVICES.get(node)
     if found is None:
         delta = float(getattr(node, "dp_delta", DEFAULT_DELTA))
         found = _SERVICES.setdefault(node, _Service(dp.Accountant(node.stores.ledger, delta)))
     return found
+
+
+def check_delta(value: object) -> float:
+    """A node's delta as a float; ``UsageError`` unless it is a number in (0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < float(value) < 1:
+        raise UsageError(f"the node's delta must be in (0, 1), got {value!r}")
+    return float(value)
+
+
+def stored_delta(node: Node) -> float:
+    """The node's delta from ``node.stores.settings`` (``DEFAULT_DELTA`` if none is stored)."""
+    value = node.stores.settings.get(DELTA_KEY)
+    return DEFAULT_DELTA if value is None else float(value)
+
+
+def init_delta(node: Node, explicit: float | None) -> None:
+    """Store the node's delta on its first start: ``explicit``, or ``DEFAULT_DELTA`` when it
+    is None. Later starts keep the stored value (an ``explicit`` one that differs is logged
+    and ignored: the owner changes the delta with ``dp.settings``, until the first release)."""
+    stored = node.stores.settings.get(DELTA_KEY)
+    if stored is None:  # first start; of two starting at once, the first one's value wins
+        wanted = DEFAULT_DELTA if explicit is None else explicit
+        stored = node.stores.settings.setdefault(DELTA_KEY, wanted)
+    if explicit is not None and float(stored) != explicit:
+        log.warning(
+            "node %r: dp_delta=%g is ignored: the node's DP delta is stored already (%g, from "
+            "its first start or dp.settings); the owner changes it with dp.settings, until "
+            "the first DP release",
+            node.name,
+            explicit,
+            float(stored),
+        )
+
+
+def set_delta(node: Node, value: object) -> float:
+    """Set and store the node's delta; ``UsageError`` if it is not in (0, 1), or if it
+    changes after the first DP release (every balance is converted at it)."""
+    delta = check_delta(value)
+    svc = service(node)
+    if delta != svc.delta and node.stores.ledger.list():
+        raise UsageError(
+            "the node's delta is fixed once a DP release was made (every balance is "
+            "converted at it)"
+        )
+    node.stores.settings.set(DELTA_KEY, delta)
+    svc.accountant.node_delta = delta
+    return delta
 
 
 def _asset_of(node: Node, record: ObjectRecord) -> tuple[AssetRecord, str] | None:
@@ -287,13 +339,6 @@ def dp_settings(node: Node, principal: Principal, body: dict[str, Any]) -> dict[
         if principal.role != "owner":
             raise UsageError("only the owner sets the node's delta")
         value: float = field(body, "delta", (int, float))
-        if not 0 < float(value) < 1:
-            raise UsageError(f"the node's delta must be in (0, 1), got {value!r}")
-        if node.stores.ledger.list() and float(value) != svc.delta:
-            raise UsageError(
-                "the node's delta is fixed once a DP release was made (every balance is "
-                "converted at it)"
-            )
-        svc.accountant.node_delta = float(value)
-        node.audit(principal, "dp.settings", f"delta={float(value):g}")
+        delta = set_delta(node, value)
+        node.audit(principal, "dp.settings", f"delta={delta:g}")
     return {"delta": svc.delta}

@@ -2,33 +2,27 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
 import uuid
-from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 from unseen import ops
 from unseen._version import __version__
 from unseen.errors import NotFound, PermissionDenied, RemoteError, UnseenError, UsageError
 from unseen.messages import KINDS, Message, Reply
-from unseen.node import _datasets, _dp, _objects, _requests, _users  # noqa: F401  (they declare routes)
+from unseen.node import _datasets, _dp, _mpc, _objects, _requests, _users  # noqa: F401  (they declare routes)
 from unseen.node._auth import Authenticator
 from unseen.node._principal import ANYONE, Principal, Role
 from unseen.node._routes import ROUTES, route
-from unseen.store import Stores, UserRecord
+from unseen.store import AuditRecord, Stores, UserRecord
 
 log = logging.getLogger("unseen.node")
 
-
-@dataclass(frozen=True)
-class AuditEntry:
-    at: float
-    user_id: str
-    action: str
-    target: str
+#: an entry of the audit log (the store's record: id, at, user_id, action, target)
+AuditEntry = AuditRecord
 
 
 class Node:
@@ -46,17 +40,30 @@ class Node:
         stores: Stores | None = None,
         limits: ops.Limits | None = None,
         secret: bytes | None = None,
+        dp_delta: float | None = None,
+        public_key: str = "",
     ) -> None:
+        """``dp_delta`` is the node-wide DP delta. It is kept in the node's settings store:
+        the value given here is stored on the node's first start (``1e-6`` when None); later
+        starts use the stored value (the owner changes it with ``dp.settings``, until the
+        first DP release)."""
         if not isinstance(name, str) or not name.strip():
             raise UsageError("a node needs a non-empty name")
+        if dp_delta is not None:
+            dp_delta = _dp.check_delta(dp_delta)
         self.name = name
         self.id = node_id or uuid.uuid4().hex
         self.stores = stores or Stores()
         self.limits = limits or ops.Limits()
+        self.public_key = public_key
         self.auth = Authenticator(self.stores.users, secret)
         self._decided = threading.Condition()
         self._decisions = 0
-        self._audit: deque[AuditEntry] = deque(maxlen=100_000)
+        # audit ids: a random prefix per node object and a counter (cheaper than a uuid4 each)
+        self._audit_prefix = uuid.uuid4().hex[:16]
+        self._audit_count = itertools.count()
+        _requests.repair_grants(self)
+        _dp.init_delta(self, dp_delta)
 
     # -- users ------------------------------------------------------------------------
     def add_user(
@@ -113,11 +120,30 @@ class Node:
         self.audit_id(principal.user_id, action, target)
 
     def audit_id(self, user_id: str, action: str, target: str) -> None:
-        self._audit.append(AuditEntry(time.time(), user_id, action, target))
+        """Add an entry to the audit log (``node.stores.audit``). The action it records has
+        happened already: a store that fails is logged, and the caller's reply stands."""
+        entry_id = f"{self._audit_prefix}{next(self._audit_count):012x}"
+        entry = AuditRecord(entry_id, time.time(), user_id, action, target)
+        try:
+            self.stores.audit.add(entry)
+        except Exception:
+            log.exception("could not write the audit entry %r", entry)
 
     @property
     def audit_log(self) -> list[AuditEntry]:
-        return list(self._audit)
+        """The audit log, oldest first (the in-memory store keeps the newest 100,000)."""
+        return self.stores.audit.list()  # type: ignore[no-any-return]
+
+    @property
+    def dp_delta(self) -> float:
+        """The node-wide DP delta, as stored in ``node.stores.settings``."""
+        return _dp.stored_delta(self)
+
+    @dp_delta.setter
+    def dp_delta(self, value: float) -> None:
+        """Set and store the delta: ``UsageError`` unless it is in (0, 1), and for any
+        change after the first DP release (every balance is converted at it)."""
+        _dp.set_delta(self, value)
 
     def notify_decision(self) -> None:
         with self._decided:
@@ -157,6 +183,7 @@ def _info(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, A
     return {
         "name": node.name,
         "id": node.id,
+        "public_key": node.public_key,
         "version": __version__,
         "kinds": sorted(KINDS),
         "user_id": principal.user_id,

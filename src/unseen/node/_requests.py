@@ -52,22 +52,34 @@ def decide(
     """Record a decision and grant read access on accept; wakes waiting callers."""
     if record.status != "pending":
         raise UsageError(f"request {record.name!r} was {record.status} already")
-    if action == "accept":
-        obj = node.stores.objects.get(record.object_id)
-        obj.readers = obj.readers | {record.requester}
-        node.stores.objects.update(obj)
-        record.status = "accepted"
-    elif action == "deny":
-        record.status = "denied"
-        record.deny_reason = reason
-    else:
+    if action not in ("accept", "deny"):
         raise UsageError(f"a decision is 'accept' or 'deny', not {action!r}")
+    record.status = "accepted" if action == "accept" else "denied"
+    record.deny_reason = reason if action == "deny" else ""
     record.decided_by = by
     record.decided_at = time.time()
+    # The decision is written first: a node killed before the grant below finishes it on
+    # restart (repair_grants); the other order could release a value nobody accepted.
     node.stores.requests.update(record)
+    if action == "accept":
+        _grant(node, record)
     node.audit_id(by, f"request.{action}", record.id)
     node.notify_decision()
     return record
+
+
+def _grant(node: Node, record: RequestRecord) -> None:
+    obj = node.stores.objects.get(record.object_id)
+    if record.requester not in obj.readers:
+        obj.readers = obj.readers | {record.requester}
+        node.stores.objects.update(obj)
+
+
+def repair_grants(node: Node) -> None:
+    """Give every accepted request its read grant (finishes a decision cut short by a crash)."""
+    for record in node.stores.requests.list():
+        if record.status == "accepted" and node.stores.objects.exists(record.object_id):
+            _grant(node, record)
 
 
 @route("request.create", ANYONE)

@@ -7,8 +7,11 @@ lookups per action and an intermediate result is freed as soon as nothing later 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from unseen.errors import NotFound, OperationNotAllowed, UsageError
 from unseen.ops._check import check_action, check_args_only, split_receiver
@@ -45,7 +48,7 @@ class _Step:
 
     __slots__ = (
         "action", "spec", "fn", "args", "ref_slots", "nested", "kwargs", "kw_refs", "kw_nested",
-        "reads", "frees", "store", "recv", "recv_family",
+        "reads", "frees", "store", "recv", "recv_family", "reuse",
     )  # fmt: skip
 
     def __init__(self, action: Action) -> None:
@@ -93,6 +96,7 @@ class _Step:
         self.reads = reads
         self.frees: tuple[str, ...] = ()
         self.store = True
+        self.reuse: Any = None
 
     def set_spec(self, spec: OpSpec | None, recv_family: str | None) -> None:
         self.spec = spec
@@ -200,7 +204,43 @@ def _plan(
         step.frees = tuple(frees.get(i, ()))
         aid = step.action.id
         step.store = aid in kept or last_use.get(aid, -1) > i
+        if step.recv is not None and step.recv in step.frees and step.recv not in env_vals:
+            step.reuse = _INPLACE.get(step.action.name) if step.action.kind == "method" else None
     return steps, env_vals, fams
+
+
+# numpy binary operators that may write into their receiver when it dies at that step
+_INPLACE: dict[str, Any] = {
+    "__add__": np.add,
+    "__sub__": np.subtract,
+    "__mul__": np.multiply,
+    "__truediv__": np.true_divide,
+}
+_SCALARS = (int, float, np.generic, np.ndarray)
+# references to the receiver while it is reused: the values dict, the argument list, the
+# local name, and getrefcount's own argument. Any more means something else still sees it.
+_SOLE_OWNER_REFS = 4
+
+
+def _run_in_place(step: _Step, args: Any, vals: dict[str, Any]) -> Any:
+    """The step's result written into its dying receiver (what numpy's temporary elision
+    does for local code), or None when that would not give exactly the same result."""
+    a = args[0]
+    if type(a) is not np.ndarray or a.dtype.kind not in "fc" or a.base is not None:
+        return None
+    if not a.flags.writeable or step.kwargs:
+        return None
+    if len(args) != 2 or not isinstance(args[1], _SCALARS) or isinstance(args[1], bool):
+        return None
+    if sys.getrefcount(a) != _SOLE_OWNER_REFS:
+        return None
+    b = args[1]
+    try:
+        if np.result_type(a, b) != a.dtype or np.broadcast_shapes(a.shape, np.shape(b)) != a.shape:
+            return None
+    except (TypeError, ValueError):
+        return None
+    return step.reuse(a, b, out=a)
 
 
 def _infer(spec: OpSpec | None, action: Action, fams: dict[str, str]) -> str:
@@ -266,7 +306,11 @@ def execute(
         if spec.guard is not None:
             check_guard(spec, tuple(args), kwargs, limits)
         try:
-            result = step.fn(*args, **kwargs)
+            result = None
+            if step.reuse is not None:
+                result = _run_in_place(step, args, vals)
+            if result is None:
+                result = step.fn(*args, **kwargs)
         except Exception as exc:
             raise ExecutionError(step.action, step.action.label, exc) from exc
         del args, kwargs

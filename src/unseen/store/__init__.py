@@ -7,25 +7,30 @@ from typing import TYPE_CHECKING, Any
 
 from unseen.store._blobs import BlobStore, BlobWriter, DirectoryBlobStore
 from unseen.store._interfaces import (
+    AuditStore,
     DatasetStore,
     HandlerStore,
     LedgerStore,
     ObjectStore,
     RequestStore,
+    SettingsStore,
     UserStore,
 )
 from unseen.store._memory import (
+    MemoryAuditStore,
     MemoryDatasetStore,
     MemoryHandlerStore,
     MemoryLedgerStore,
     MemoryObjectStore,
     MemoryRequestStore,
+    MemorySettingsStore,
     MemoryUserStore,
     Stores,
 )
 from unseen.store._records import (
     BUDGET_RTOL,
     AssetRecord,
+    AuditRecord,
     DatasetRecord,
     HandlerRecord,
     LedgerConflict,
@@ -37,6 +42,7 @@ from unseen.store._records import (
 )
 
 if TYPE_CHECKING:  # the SQL stores load on first use: SQLAlchemy is a server-only dependency
+    from unseen.store._sql_node import SQLAuditStore, SQLLedgerStore, SQLSettingsStore
     from unseen.store._sql_objects import ObjectWriter, RecoveryReport, SQLObjectStore
     from unseen.store._sql_open import SQLStores, open_stores
     from unseen.store._sql_records import (
@@ -56,6 +62,9 @@ _LAZY = {
     "SQLHandlerStore": "_sql_records",
     "SQLRequestStore": "_sql_records",
     "SQLUserStore": "_sql_records",
+    "SQLAuditStore": "_sql_node",
+    "SQLLedgerStore": "_sql_node",
+    "SQLSettingsStore": "_sql_node",
 }
 
 
@@ -71,15 +80,20 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "BUDGET_RTOL",
     "AssetRecord",
+    "AuditRecord",
+    "AuditStore",
     "BlobStore",
     "BlobWriter",
     "DirectoryBlobStore",
     "ObjectWriter",
     "RecoveryReport",
+    "SQLAuditStore",
     "SQLDatasetStore",
     "SQLHandlerStore",
+    "SQLLedgerStore",
     "SQLObjectStore",
     "SQLRequestStore",
+    "SQLSettingsStore",
     "SQLStores",
     "SQLUserStore",
     "open_stores",
@@ -90,17 +104,20 @@ __all__ = [
     "LedgerConflict",
     "LedgerRecord",
     "LedgerStore",
+    "MemoryAuditStore",
     "MemoryLedgerStore",
     "MemoryDatasetStore",
     "MemoryHandlerStore",
     "MemoryObjectStore",
     "MemoryRequestStore",
+    "MemorySettingsStore",
     "MemoryUserStore",
     "ObjectRecord",
     "ObjectStore",
     "RequestRecord",
     "RequestStatus",
     "RequestStore",
+    "SettingsStore",
     "Stores",
     "UserRecord",
     "UserStore",

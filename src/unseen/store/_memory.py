@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from unseen.errors import BudgetExhausted, NotFound, UsageError
 from unseen.store._records import (
+    AuditRecord,
     DatasetRecord,
     HandlerRecord,
     LedgerConflict,
@@ -17,6 +19,8 @@ from unseen.store._records import (
     RequestRecord,
     UserRecord,
     check_charge,
+    check_key,
+    check_limit,
     fits_budget,
 )
 
@@ -225,17 +229,23 @@ class MemoryLedgerStore:
 
     def __init__(self) -> None:
         self._rows: dict[str, list[LedgerRecord]] = {}
+        self._ids: set[str] = set()
         self._lock = threading.Lock()
 
     def append(self, record: LedgerRecord) -> None:
+        """Add entry ``record.seq`` of its user: ``LedgerConflict`` unless the user has
+        exactly ``record.seq`` entries, ``UsageError`` if an entry has its id already."""
         with self._lock:
-            entries = self._rows.setdefault(record.user_id, [])
+            entries = self._rows.get(record.user_id, [])
             if record.seq != len(entries):
                 raise LedgerConflict(
                     f"ledger entry {record.seq} of user {record.user_id!r} is taken "
                     f"(the user has {len(entries)} entries): recompute the charge and retry"
                 )
-            entries.append(_clone(record))
+            if record.id in self._ids:
+                raise UsageError(f"a ledger entry with id {record.id!r} exists already")
+            self._rows.setdefault(record.user_id, entries).append(_clone(record))
+            self._ids.add(record.id)
 
     def last(self, user_id: str) -> LedgerRecord | None:
         with self._lock:
@@ -251,6 +261,81 @@ class MemoryLedgerStore:
             return [_clone(r) for rows in self._rows.values() for r in rows]
 
 
+class MemorySettingsStore:
+    """A node's settings in a dict (values are deep-copied in and out)."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        key = check_key(key)
+        with self._lock:
+            if key not in self._values:
+                return default
+            return copy.deepcopy(self._values[key])
+
+    def set(self, key: str, value: Any) -> None:
+        key = check_key(key)
+        value = copy.deepcopy(value)
+        with self._lock:
+            self._values[key] = value
+
+    def setdefault(self, key: str, value: Any) -> Any:
+        """Store ``value`` unless ``key`` has a value already; the stored value either way
+        (one atomic step: of two callers, both get the value of the one that came first)."""
+        key = check_key(key)
+        value = copy.deepcopy(value)
+        with self._lock:
+            return copy.deepcopy(self._values.setdefault(key, value))
+
+    def delete(self, key: str) -> None:
+        key = check_key(key)
+        with self._lock:
+            if key not in self._values:
+                raise NotFound(f"no setting {key!r}")
+            del self._values[key]
+
+    def items(self) -> dict[str, Any]:
+        with self._lock:
+            return copy.deepcopy(self._values)
+
+
+#: how many entries the in-memory audit log keeps (the oldest go first)
+AUDIT_MAXLEN = 100_000
+
+
+class MemoryAuditStore:
+    """The audit log in memory: the newest ``maxlen`` entries, in the order they were added.
+    ``add`` is one dict insertion (records are immutable: nothing is copied)."""
+
+    def __init__(self, maxlen: int = AUDIT_MAXLEN) -> None:
+        if maxlen < 1:
+            raise UsageError(f"an audit log keeps at least one entry, not {maxlen!r}")
+        self.maxlen = maxlen
+        self._rows: OrderedDict[str, AuditRecord] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, record: AuditRecord) -> None:
+        with self._lock:
+            rows = self._rows
+            if record.id in rows:
+                raise UsageError(f"an audit entry with id {record.id!r} exists already")
+            rows[record.id] = record
+            if len(rows) > self.maxlen:
+                rows.popitem(last=False)
+
+    def list(self, limit: int | None = None, since: float | None = None) -> list[AuditRecord]:
+        limit = check_limit(limit)
+        with self._lock:
+            rows = list(self._rows.values())
+        if since is not None:
+            rows = [r for r in rows if r.at >= float(since)]
+        if limit is not None:
+            rows = rows[len(rows) - limit :] if limit < len(rows) else rows
+        return rows
+
+
 @dataclass
 class Stores:
     """Every store a node uses; in memory unless given others (SQL, blobs)."""
@@ -261,3 +346,5 @@ class Stores:
     datasets: Any = field(default_factory=MemoryDatasetStore)
     users: Any = field(default_factory=MemoryUserStore)
     ledger: Any = field(default_factory=MemoryLedgerStore)
+    settings: Any = field(default_factory=MemorySettingsStore)
+    audit: Any = field(default_factory=MemoryAuditStore)

@@ -1,4 +1,5 @@
-"""The records a node keeps: objects, requests, handlers, datasets and users (plain data)."""
+"""The records a node keeps: objects, requests, handlers, datasets, users, the privacy ledger
+and the audit log (plain data)."""
 
 from __future__ import annotations
 
@@ -164,3 +165,32 @@ def check_charge(amount: Any) -> float:
 def fits_budget(spent: float, amount: float, budget: float) -> bool:
     """Whether charging ``amount`` keeps ``spent`` within ``budget`` (see ``BUDGET_RTOL``)."""
     return spent + amount <= budget + BUDGET_RTOL * budget
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One entry of a node's audit log: who (``user_id``) did what (``action``) to what
+    (``target``), and when (``at``, seconds since the epoch). Immutable: stores keep and give
+    back the record itself."""
+
+    id: str
+    at: float
+    user_id: str
+    action: str
+    target: str
+
+
+def check_limit(limit: Any) -> int | None:
+    """A list limit: None (no limit) or an int >= 0; ``UsageError`` otherwise."""
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 0:
+        raise UsageError(f"a limit must be a whole number >= 0 or None, got {limit!r}")
+    return int(limit)
+
+
+def check_key(key: Any) -> str:
+    """A setting's key: a non-empty str; ``UsageError`` otherwise."""
+    if not isinstance(key, str) or not key:
+        raise UsageError(f"a setting's key must be a non-empty str, got {key!r}")
+    return key

@@ -96,11 +96,13 @@ def from_tagged(data: Any) -> Any:
 
 class _JSONType(TypeDecorator[Any]):
     impl = JSON
-    cache_ok = True
+    cache_ok = True  # SQLAlchemy reads this from each class itself: the subclasses repeat it
 
 
 class StrTuple(_JSONType):
     """A tuple of str, stored as a JSON list."""
+
+    cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         return None if value is None else [str(v) for v in value]
@@ -112,6 +114,8 @@ class StrTuple(_JSONType):
 class StrSet(_JSONType):
     """A frozenset of str, stored as a sorted JSON list."""
 
+    cache_ok = True
+
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         return None if value is None else sorted(str(v) for v in value)
 
@@ -122,6 +126,8 @@ class StrSet(_JSONType):
 class Tagged(_JSONType):
     """Any nesting of plain values, restored with its exact container types."""
 
+    cache_ok = True
+
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         return to_tagged(value)
 
@@ -131,6 +137,8 @@ class Tagged(_JSONType):
 
 class Assets(_JSONType):
     """A list of :class:`AssetRecord`, stored as a JSON list of objects."""
+
+    cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:

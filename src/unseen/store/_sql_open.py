@@ -19,6 +19,7 @@ from unseen.errors import UsageError
 from unseen.store import _sql_engine as eng
 from unseen.store._blobs import DirectoryBlobStore
 from unseen.store._memory import Stores
+from unseen.store._sql_node import SQLAuditStore, SQLLedgerStore, SQLSettingsStore
 from unseen.store._sql_objects import RecoveryReport, SQLObjectStore, recover
 from unseen.store._sql_records import (
     SQLDatasetStore,
@@ -32,7 +33,7 @@ __all__ = ["SQLStores", "open_stores"]
 
 
 class SQLStores(Stores):
-    """The five stores over one SQL engine and one blob directory. Close it when done (or
+    """The eight stores over one SQL engine and one blob directory. Close it when done (or
     use it as a context manager): that disposes the engine and unlocks the data directory."""
 
     objects: SQLObjectStore
@@ -40,6 +41,9 @@ class SQLStores(Stores):
     handlers: SQLHandlerStore
     datasets: SQLDatasetStore
     users: SQLUserStore
+    ledger: SQLLedgerStore
+    settings: SQLSettingsStore
+    audit: SQLAuditStore
 
     def __init__(self, engine: Engine, blobs: DirectoryBlobStore, lock: IO[bytes] | None) -> None:
         super().__init__(
@@ -48,6 +52,9 @@ class SQLStores(Stores):
             handlers=SQLHandlerStore(engine),
             datasets=SQLDatasetStore(engine),
             users=SQLUserStore(engine),
+            ledger=SQLLedgerStore(engine),
+            settings=SQLSettingsStore(engine),
+            audit=SQLAuditStore(engine),
         )
         self.engine = engine
         self.blobs = blobs

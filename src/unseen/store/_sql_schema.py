@@ -1,5 +1,8 @@
 """The SQL schema of a node's records: one table per record type, one column per field.
 
+(The ``audit`` table adds a ``seq`` column, its key: the order in which entries were added.
+``settings`` holds one row per key.)
+
 Column names are the record's field names, so that a row converts to its record with
 ``Record(**row)`` (see :func:`to_row` and :func:`to_record`). Containers are JSON columns of the
 types in :mod:`unseen.store._sql_json`. There are no foreign keys between tables: the stores are
@@ -14,12 +17,33 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any, TypeVar
 
-from sqlalchemy import Boolean, Column, Double, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Double,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import RowMapping
 
 from unseen.store._sql_json import Assets, StrSet, StrTuple, Tagged
 
-__all__ = ["metadata", "objects", "requests", "handlers", "datasets", "users"]
+__all__ = [
+    "metadata",
+    "objects",
+    "requests",
+    "handlers",
+    "datasets",
+    "users",
+    "ledger",
+    "settings",
+    "audit",
+]
 
 metadata = MetaData(
     naming_convention={
@@ -114,6 +138,49 @@ users = Table(
     Column("budget", Double, nullable=False),
     Column("spent", Double, nullable=False),
     _created_at(),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    _id(),
+    Column("user_id", String, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("epsilon", Double, nullable=False),
+    Column("delta", Double, nullable=False),
+    Column("mechanism", String, nullable=False),
+    Column("components", Tagged, nullable=False),
+    Column("charge", Double, nullable=False),
+    Column("spent", Double, nullable=False),
+    Column("datasets", StrTuple, nullable=False),
+    Column("query", Text, nullable=False),
+    _created_at(),
+    # the compare-and-set of appends: two entries can never share a user's sequence number
+    UniqueConstraint("user_id", "seq"),
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("value", Tagged, nullable=False),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    # BIGINT on PostgreSQL; INTEGER on SQLite, where only that is an auto-numbered rowid
+    Column(
+        "seq",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("id", String, nullable=False, unique=True),
+    Column("at", Double, nullable=False, index=True),
+    Column("user_id", String, nullable=False),
+    Column("action", String, nullable=False),
+    Column("target", Text, nullable=False),
 )
 
 R = TypeVar("R")

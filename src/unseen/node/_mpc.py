@@ -1,0 +1,211 @@
+"""MPC on nodes: a node hosts a party (or the dealer) of a scientist's MPC session.
+
+The scientist's process orchestrates (``unseen.share``); each party is a
+:class:`NodeParty` kept by its node, and the crypto provider's node keeps the
+:class:`~unseen.mpc.Dealer`. Shares and openings go party to party, never through the
+scientist. A node loads an object the caller may use as a plaintext input by its id
+(``mpc.input``): private data never leaves the node, only its shares do.
+
+The release rule, MPC edition: each party tracks the lineage of every share id (the
+private objects it derives from, as ``(owner rank, object id)``), through every command.
+A party releases its share of a value to the orchestrator only if, for every source that
+lives on ITS node, the session's principal may read it, or the owner accepted a request
+for this very MPC result (``mpc.request``, a stand-in object under the usual request
+routes). Reconstruction needs every share, so it needs every source node's release.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from unseen.errors import NotFound, RemoteError, UnseenError, UsageError
+from unseen.node._policy import check_use
+from unseen.node._principal import MEMBERS, Principal
+from unseen.node._routes import field, route
+from unseen.store import ObjectRecord
+
+if TYPE_CHECKING:
+    from unseen.mpc import Dealer
+    from unseen.mpc.comm import Comm
+    from unseen.node._mpc_party import NodeParty
+    from unseen.node._node import Node
+
+MAX_PARTIES = 64
+
+
+@dataclass
+class Runtime:
+    """What a node keeps for one MPC session it takes part in."""
+
+    user_id: str
+    role: str
+    thread: threading.Thread
+    party: NodeParty | None = None
+    dealer: Dealer | None = None
+
+
+_RUNTIMES: weakref.WeakKeyDictionary[Node, dict[str, Runtime]] = weakref.WeakKeyDictionary()
+_LOCK = threading.RLock()
+
+
+def _sessions(node: Node) -> dict[str, Runtime]:
+    with _LOCK:
+        return _RUNTIMES.setdefault(node, {})
+
+
+def _runtime(node: Node, principal: Principal, body: dict[str, Any]) -> Runtime:
+    session = field(body, "session", str)
+    found = _sessions(node).get(session)
+    if found is None or found.user_id != principal.user_id:
+        raise NotFound(f"this node takes part in no MPC session {session!r} of yours")
+    return found
+
+
+def _comm(body: dict[str, Any], session: str, endpoint: int, n: int, timeout: float) -> Comm:
+    from unseen.mpc.comm_local import find_hub
+
+    spec = field(body, "comm", dict, default={"kind": "local"})
+    if spec.get("kind") != "local":
+        raise UsageError(f"unknown MPC link kind {spec.get('kind')!r}; this node supports 'local'")
+    hub = find_hub(session)
+    if hub.n_parties != n:
+        raise UsageError("the session's hub has another number of parties")
+    return hub.comm(endpoint)
+
+
+@route("mpc.join", MEMBERS)
+def join(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    session = field(body, "session", str)
+    if len(session) < 16:
+        raise UsageError("an MPC session id must be at least 16 characters (make it random)")
+    role = field(body, "role", str)
+    n = field(body, "n", int)
+    if not 2 <= n <= MAX_PARTIES:
+        raise UsageError(f"an MPC session has 2 to {MAX_PARTIES} parties, not {n}")
+    from unseen.mpc import Dealer, FixedPoint
+    from unseen.node._mpc_party import NodeParty
+
+    frac_bits = field(body, "frac_bits", int, default=16)
+    FixedPoint(frac_bits)  # range check
+    timeout = float(field(body, "timeout", (int, float), default=60.0))
+    sessions = _sessions(node)
+    if session in sessions:
+        raise UsageError("this node takes part in this MPC session already: one role per node")
+    if role == "party":
+        rank = field(body, "rank", int)
+        if not 0 <= rank < n:
+            raise UsageError(f"party rank {rank} out of range for {n} parties")
+        comm = _comm(body, session, rank, n, timeout)
+        party = NodeParty(node, principal.user_id, session, comm, rank, n, frac_bits)
+        thread = threading.Thread(target=party.serve, daemon=True, name=f"mpc-{node.name}-{rank}")
+        runtime = Runtime(principal.user_id, role, thread, party=party)
+    elif role == "dealer":
+        comm = _comm(body, session, n, n, timeout)
+        dealer = Dealer(comm, n)
+        thread = threading.Thread(target=dealer.serve, daemon=True, name=f"mpc-{node.name}-dealer")
+        runtime = Runtime(principal.user_id, role, thread, dealer=dealer)
+    else:
+        raise UsageError(f"an MPC role is 'party' or 'dealer', not {role!r}")
+    with _LOCK:
+        sessions[session] = runtime
+    thread.start()
+    node.audit(principal, f"mpc.join.{role}", session)
+    return {"node": node.name, "node_id": node.id, "role": role}
+
+
+@route("mpc.input", MEMBERS)
+def load_input(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    """Load an object the caller may use into the party's plaintext inputs (it stays here)."""
+    from unseen.node._mpc_party import as_tensor
+
+    runtime = _runtime(node, principal, body)
+    party = runtime.party
+    if party is None:
+        raise UsageError("the crypto provider holds no inputs: share from a party's node")
+    object_id = field(body, "object_id", str)
+    record = node.stores.objects.get(object_id)
+    check_use(principal, record)
+    if record.error is not None:
+        raise RemoteError(f"{record.failed_op} failed on the node: this result has no value")
+    value = as_tensor(node.stores.objects.value(object_id))
+    declared = field(body, "shape", (list, tuple))
+    if [int(d) for d in declared] != list(value.shape):
+        raise UsageError(
+            "the value's shape is not the public one you gave (a result computed from private "
+            "data has no public shape; the mock's may differ): share an asset, or a "
+            "reduction such as .sum()"
+        )
+    try:
+        party.ctx.fp.encode(value, warn=False)
+    except UnseenError:
+        raise UsageError(
+            "this value cannot be shared: it is outside the fixed-point range (or not finite)"
+        ) from None
+    name = field(body, "name", str)
+    party.plain[name] = value
+    party.plain_sources[name] = frozenset({(party.rank, object_id)})
+    node.audit(principal, "mpc.input", object_id)
+    return {"shape": list(value.shape), "dtype": str(value.dtype).replace("torch.", "")}
+
+
+@route("mpc.request", MEMBERS)
+def request_release(node: Node, principal: Principal, body: dict[str, Any]) -> Any:
+    """Ask this node's owner to release share ``sid`` (a value derived from data here).
+
+    Returns the request's view, or None when the value derives from nothing on this node."""
+    from unseen.node._requests import create
+
+    runtime = _runtime(node, principal, body)
+    party = runtime.party
+    if party is None:
+        return None
+    sid = field(body, "sid", str)
+    own = party.own_sources(sid)
+    if not own:
+        return None
+    records = [node.stores.objects.get(o) for o in own]
+    with party.lock:
+        version = party.versions.get(sid)
+    if version is None:
+        raise NotFound(f"no share {sid!r} in this MPC session")
+    described = ", ".join(f"{r.id[:8]} ({r.description or r.family})" for r in records)
+    standin = ObjectRecord(
+        id=uuid.uuid4().hex,
+        family="mpc",
+        creator=principal.user_id,
+        sources=frozenset().union(*(r.sources for r in records)),
+        parents=tuple(own),
+        description=f"MPC result {sid} of session {party.session[:8]}",
+        public_meta={"family": "mpc", "mpc_session": party.session, "sid": sid},
+        recipe=(
+            f"secure multi-party computation on {party.world} parties, result {sid!r}",
+            f"derived from this node's objects: {described}",
+            "accepting reveals the result to the requester once every source node accepted",
+        ),
+        created_at=time.time(),
+    )
+    node.stores.objects.put(
+        standin, "MPC result: reveal it with .get() on the shared tensor once accepted"
+    )
+    with party.lock:
+        if party.versions.get(sid) == version:
+            party.approvals[sid] = (standin.id, version)
+    name = field(body, "name", str, default="") or f"MPC result {sid}"
+    reason = field(body, "reason", str, default="")
+    return create(node, principal, {"object_id": standin.id, "name": name, "reason": reason})
+
+
+@route("mpc.leave", MEMBERS)
+def leave(node: Node, principal: Principal, body: dict[str, Any]) -> None:
+    """End this node's part in a session (the orchestrator stops the runtimes first)."""
+    runtime = _runtime(node, principal, body)
+    with _LOCK:
+        _sessions(node).pop(str(body["session"]), None)
+    if runtime.dealer is not None:
+        runtime.dealer.stop_event.set()
+    runtime.thread.join(timeout=2.0)

@@ -1,0 +1,25 @@
+"""The domain server: a node with persistent stores behind an HTTP and WebSocket API.
+
+``launch_domain(...)`` runs one in a background thread (``unseen launch domain`` in the
+foreground); ``create_app(domain)`` is the FastAPI app for other ASGI servers.
+"""
+
+from unseen.server._app import ACCESS, create_app
+from unseen.server._domain import Domain, default_data_dir, open_domain, slug
+from unseen.server._identity import NodeIdentity
+from unseen.server._launch import RunningDomain, describe, launch_domain
+from unseen.server._service import ServerSettings
+
+__all__ = [
+    "ACCESS",
+    "Domain",
+    "NodeIdentity",
+    "RunningDomain",
+    "ServerSettings",
+    "create_app",
+    "default_data_dir",
+    "describe",
+    "launch_domain",
+    "open_domain",
+    "slug",
+]

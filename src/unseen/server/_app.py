@@ -1,0 +1,234 @@
+"""The domain server's HTTP API (FastAPI): login, messages, health, node info, WebSocket.
+
+Every endpoint declares who may call it in :data:`ACCESS`; an endpoint missing there stops
+the app from being built (default deny). Anonymous callers reach only login, health, node
+info and the API docs; everything else needs a token, and the node's route table then
+checks the caller's role for each message kind.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Request, Security
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from unseen._version import __version__
+from unseen.errors import AuthError, DecodeError
+from unseen.messages import PROTOCOL_VERSION, Reply, encode_reply_parts
+from unseen.server._body import BodyTooLarge, binary_response, read_body
+from unseen.server._domain import Domain
+from unseen.server._service import ServerSettings, Service
+from unseen.server._websocket import install_websocket
+
+API = "/api/v1"
+SMALL_BODY = 64 * 1024  # bodies up to this size are read before the token is checked
+
+#: Who may call each endpoint. "anonymous": anyone; "token": a logged-in user (the node's
+#: route table then checks the role for each message kind).
+ACCESS: dict[str, str] = {
+    f"{API}/health": "anonymous",
+    f"{API}/info": "anonymous",
+    f"{API}/login": "anonymous",
+    f"{API}/message": "token",
+    f"{API}/reply/{{ticket}}": "token",
+    f"{API}/ws": "token",
+    "/docs": "anonymous",
+    "/docs/oauth2-redirect": "anonymous",
+    "/openapi.json": "anonymous",
+}
+
+DESCRIPTION = """\
+An **unseen** domain node: private data stays here; data scientists compute through pointers,
+and values leave only through releases.
+
+Clients normally speak through `unseen.login(url, email, password)`. The binary endpoints carry
+serde-encoded messages (see `unseen.messages`): `POST /api/v1/message` over HTTP and
+`/api/v1/ws` over a WebSocket. Errors of the node travel *inside* the reply; HTTP 401 means a
+missing or invalid token, 413 a body over the node's limit, 400 an undecodable body.
+"""
+
+
+class LoginBody(BaseModel):
+    email: str = Field(max_length=320, examples=["ana@uni.edu"])
+    password: str = Field(max_length=1024, examples=["ana-pw-123"])
+
+
+class LoginReply(BaseModel):
+    token: str = Field(description="send as 'Authorization: Bearer <token>'")
+    expires_at: float = Field(description="Unix time after which the token is refused")
+    user_id: str
+    role: str
+    name: str
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class Health(BaseModel):
+    status: str
+    name: str
+    version: str
+
+
+class Info(BaseModel):
+    name: str
+    id: str
+    version: str
+    protocol_version: list[int]
+    public_key: str = Field(description="the node's ed25519 verify key, hex")
+    max_message_bytes: int
+
+
+_BINARY = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+# /message reads its token itself (no dependency to solve per message) and says so here
+_MESSAGE_DOC: dict[str, Any] = {
+    "requestBody": {"required": True, "content": _BINARY},
+    "security": [{"HTTPBearer": []}],
+}
+_MESSAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the encoded reply (the node's errors travel inside it)",
+        "content": _BINARY,
+    },
+    400: {
+        "description": "an undecodable message: an encoded DecodeError reply",
+        "content": _BINARY,
+    },
+    401: {"description": "missing, invalid or expired token", "model": Problem},
+    413: {"description": "the body exceeds the node's message limit", "model": Problem},
+}
+
+
+BEARER = HTTPBearer(auto_error=False, description="the token from POST /api/v1/login")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
+
+
+def _unauthorized(message: str) -> JSONResponse:
+    return JSONResponse(
+        {"detail": message}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def _header_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    return credentials.credentials if credentials is not None else None
+
+
+def create_app(domain: Domain, settings: ServerSettings | None = None) -> FastAPI:
+    """The ASGI app of a domain node."""
+    service = Service(domain, settings or ServerSettings())
+    node = domain.node
+    app = FastAPI(
+        title=f"unseen domain: {node.name}",
+        version=__version__,
+        description=DESCRIPTION,
+        redoc_url=None,
+    )
+    app.state.service = service
+
+    @app.get(f"{API}/health", response_model=Health, tags=["public"], summary="Is the node up?")
+    async def health() -> Health:
+        return Health(status="ok", name=node.name, version=__version__)
+
+    @app.get(
+        f"{API}/info", response_model=Info, tags=["public"], summary="The node's public identity"
+    )
+    async def info() -> Info:
+        return Info(
+            name=node.name,
+            id=node.id,
+            version=__version__,
+            protocol_version=list(PROTOCOL_VERSION),
+            public_key=domain.identity.public_key,
+            max_message_bytes=service.settings.max_message_bytes,
+        )
+
+    @app.post(
+        f"{API}/login",
+        response_model=LoginReply,
+        responses={
+            400: {"model": Problem, "description": "a body that is not JSON"},
+            401: {"model": Problem, "description": "wrong email or password, or too many failures"},
+        },
+        tags=["public"],
+        summary="Exchange an email and password for a short-lived token",
+    )
+    async def login(body: LoginBody, request: Request) -> Any:
+        address = request.client.host if request.client is not None else "unknown"
+        try:
+            result = await service.pool.run(node.auth.login, body.email, body.password, address)
+        except AuthError as exc:
+            return _unauthorized(exc.message)
+        return LoginReply(**result)
+
+    @app.post(
+        f"{API}/message",
+        response_class=Response,
+        responses=_MESSAGE_RESPONSES,
+        openapi_extra=_MESSAGE_DOC,
+        tags=["messages"],
+        summary="Send one encoded message to the node (any logged-in user; roles per kind)",
+    )
+    async def message(request: Request) -> Response:
+        token = _header_token(request)
+        declared = request.headers.get("content-length", "")
+        small = declared.isdigit() and int(declared) <= SMALL_BODY
+        if not small:  # check the token before accepting a large body
+            try:
+                await service.pool.run(service.authenticate, token)
+            except AuthError as exc:
+                return _unauthorized(exc.message)
+        try:
+            data = await read_body(request, service.settings.max_message_bytes)
+        except BodyTooLarge as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=413)
+        except DecodeError as exc:
+            return binary_response(encode_reply_parts(Reply.failure(exc)), 400)
+        status, parts = await service.pool.run(service.process_with_token, token, data)
+        del data
+        if status == 401:
+            return _unauthorized(b"".join(parts).decode())
+        return binary_response(parts, status, service.settings.stream_min)
+
+    @app.get(
+        f"{API}/reply/{{ticket}}",
+        response_class=Response,
+        responses={
+            200: _MESSAGE_RESPONSES[200],
+            401: _MESSAGE_RESPONSES[401],
+            404: {"model": Problem},
+        },
+        tags=["messages"],
+        summary="Fetch a large reply to a WebSocket message, once, by its ticket",
+    )
+    async def reply(ticket: str, credentials: Credentials) -> Response:
+        try:
+            principal = await service.pool.run(service.authenticate, _token(credentials))
+        except AuthError as exc:
+            return _unauthorized(exc.message)
+        parts = service.tickets.take(ticket, principal.user_id)
+        if parts is None:
+            return JSONResponse(
+                {"detail": "no such reply: tickets work once, for 2 minutes"}, status_code=404
+            )
+        return binary_response(parts, 200, service.settings.stream_min)
+
+    install_websocket(app, service)
+    check_access(app)
+    return app
+
+
+def check_access(app: FastAPI) -> None:
+    """Refuse to build an app with an endpoint whose callers are not declared."""
+    paths = {getattr(r, "path", "") for r in app.routes}
+    undeclared = sorted(p for p in paths if p not in ACCESS)
+    if undeclared:
+        raise RuntimeError(f"endpoints without a declared access rule (default deny): {undeclared}")

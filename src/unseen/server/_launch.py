@@ -1,0 +1,191 @@
+"""Running a domain server: uvicorn on a socket we bind ourselves, in a background thread.
+
+Binding the socket first makes ``port=0`` work (the OS picks a free port and ``.url`` is
+known before the server starts) and reports a port in use at once, with a clear message.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from unseen.errors import UsageError
+from unseen.server._domain import Domain, open_domain
+from unseen.server._service import ServerSettings
+
+START_TIMEOUT_S = 30.0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say so (else Nagle adds 40 ms)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise UsageError(
+                f"port {port} on {host} is in use: pick another with --port (0 picks a free one)"
+            ) from None
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url(host: str, port: int) -> str:
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+class RunningDomain:
+    """A domain node serving in a background thread. ``stop()`` it (or use ``with``)."""
+
+    def __init__(
+        self, domain: Domain, host: str, port: int, settings: ServerSettings | None = None
+    ) -> None:
+        import uvicorn
+
+        from unseen.server._app import create_app
+
+        self.domain = domain
+        self.node = domain.node
+        self.name = domain.node.name
+        self.data_dir: Path = domain.data_dir
+        self.owner_email: str = domain.owner_email
+        self.owner_password: str | None = domain.owner_password
+        self._sock = _bind(host, port)
+        self.port: int = self._sock.getsockname()[1]
+        self.url = _url(host, self.port)
+        app = create_app(domain, settings)
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,
+            lifespan="off",
+            ws_max_size=app.state.service.settings.ws_frame_max,
+            ws_ping_interval=20.0,
+            ws_ping_timeout=60.0,
+            timeout_graceful_shutdown=3,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._run, name=f"unseen-domain-{self.port}", daemon=True
+        )
+        self._error: BaseException | None = None
+        self._stopped = False
+        self._thread.start()
+        self._wait_started()
+
+    def _run(self) -> None:
+        try:
+            self._server.run(sockets=[self._sock])
+        except BaseException as exc:
+            self._error = exc
+
+    def _wait_started(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise UsageError(f"the domain server did not start: {self._error or 'timed out'}")
+            time.sleep(0.005)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving, close the stores and release the data directory (idempotent)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._server.should_exit = True
+        self.domain.node.notify_decision()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._server.force_exit = True
+            self._thread.join(timeout)
+        try:
+            self._sock.close()
+        finally:
+            self.domain.close()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive() and not self._stopped
+
+    def __enter__(self) -> RunningDomain:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<RunningDomain {self.name!r} at {self.url} ({state})>"
+
+
+def launch_domain(
+    name: str,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    data_dir: str | os.PathLike[str] | None = None,
+    database: str | None = None,
+    owner_email: str | None = None,
+    owner_password: str | None = None,
+    *,
+    settings: ServerSettings | None = None,
+) -> RunningDomain:
+    """Start a domain node in a background thread; returns once it answers.
+
+    Data lives in ``data_dir`` (default ``~/.unseen/<slug of name>``): SQLite ``node.db``
+    unless ``database`` is a PostgreSQL URL, object values in ``blobs/``, the node identity
+    in ``identity.json``. The first launch creates the owner (a password is generated unless
+    given here or by ``UNSEEN_OWNER_PASSWORD``); read it from ``.owner_password``.
+    """
+    if not isinstance(port, int) or not 0 <= port <= 65535:
+        raise UsageError(f"port must be 0 (any free port) to 65535, not {port!r}")
+    domain = open_domain(
+        name,
+        data_dir=data_dir,
+        database=database,
+        owner_email=owner_email,
+        owner_password=owner_password,
+    )
+    try:
+        return RunningDomain(domain, host, port, settings)
+    except BaseException:
+        domain.close()
+        raise
+
+
+def describe(running: RunningDomain) -> list[str]:
+    """What the launcher prints: URL, data, owner credentials (a password only when new)."""
+    domain = running.domain
+    stores: Any = domain.stores
+    url = getattr(getattr(stores, "engine", None), "url", None)
+    database = url.render_as_string(hide_password=True) if url is not None else "in memory"
+    lines = [
+        f"unseen domain {running.name!r} is running at {running.url}",
+        f"  data:      {domain.data_dir}  (database: {database})",
+        f"  node id:   {domain.node.id}",
+        f"  node key:  {domain.identity.public_key}",
+    ]
+    if domain.owner_created:
+        lines.append(f"  owner:     {domain.owner_email}")
+        lines.append(f"  password:  {domain.owner_password}")
+    else:
+        lines.append(f"  owner:     {domain.owner_email} (exists already; password unchanged)")
+    lines += [f"  note:      {note}" for note in domain.notes]
+    lines.append(f"  log in:    unseen.login(url={running.url!r}, email=..., password=...)")
+    return lines

@@ -1,0 +1,256 @@
+"""The HTTP transport: a logged-in session with a domain server and messages over HTTP.
+
+``Session`` holds a node's URL, the user's credentials (in memory only) and the current
+token; it logs in again by itself when the token is about to expire or the node rejects
+it. ``HTTPConnection`` posts encoded messages to ``/api/v1/message`` over one keep-alive
+``httpx.Client``: bodies above 1 MiB stream from :func:`unseen.serde.encode_parts` without
+being joined, and replies stream into one preallocated buffer that is decoded zero-copy.
+Transfers above 8 MiB show a progress bar.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from unseen.errors import AuthError, DecodeError, TransportError, UsageError
+from unseen.messages import Message, Reply, decode_reply, encode_message_parts
+
+API = "/api/v1"
+STREAM_MIN = 1 << 20  # bodies at least this large stream in chunks
+CHUNK = 1 << 20
+PROGRESS_MIN = 8 << 20  # transfers at least this large show a progress bar
+REFRESH_MARGIN_S = 30.0
+
+Parts = list[bytes | memoryview]
+
+
+def nbytes(parts: Parts) -> int:
+    return sum(memoryview(p).nbytes for p in parts)
+
+
+def normalize_url(url: Any) -> str:
+    """``"127.0.0.1:8081/"`` -> ``"http://127.0.0.1:8081"``; UsageError if it is no HTTP URL."""
+    if not isinstance(url, str) or not url.strip():
+        raise UsageError("give the node's URL, such as url='http://127.0.0.1:8081'")
+    text = url.strip().rstrip("/")
+    if "://" not in text:
+        text = "http://" + text
+    if text.split("://", 1)[0].lower() not in ("http", "https"):
+        raise UsageError(f"{url!r} is not an http:// or https:// URL")
+    return text
+
+
+def unreachable(url: str, exc: BaseException) -> TransportError:
+    return TransportError(
+        f"could not reach {url}: is the node running? ({type(exc).__name__}: {exc})"
+    )
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+        if isinstance(data, dict) and "detail" in data:
+            return str(data["detail"])
+    except ValueError:
+        pass
+    return response.text[:300]
+
+
+def _progress(total: int, desc: str) -> Any:
+    if total < PROGRESS_MIN:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, leave=False)
+
+
+class Session:
+    """One user's login to one node: URL, credentials in memory, and a fresh token."""
+
+    def __init__(
+        self, url: str, email: str, password: str, *, connect_timeout: float = 5.0
+    ) -> None:
+        if not isinstance(email, str) or not email or not isinstance(password, str) or not password:
+            raise UsageError(
+                "log in with an email and a password: login(url, email=..., password=...)"
+            )
+        self.url = normalize_url(url)
+        self.email = email
+        self._password = password
+        self.http = httpx.Client(
+            base_url=self.url,
+            timeout=httpx.Timeout(connect=connect_timeout, read=None, write=None, pool=None),
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+        )
+        self._lock = threading.Lock()
+        self._token = ""
+        self._expires = 0.0
+        self.account: dict[str, Any] = {}
+        try:
+            self.info: dict[str, Any] = self._public_info()
+            self._login()
+        except BaseException:
+            self.http.close()
+            raise
+
+    def _public_info(self) -> dict[str, Any]:
+        try:
+            response = self.http.get(f"{API}/info")
+        except httpx.TransportError as exc:
+            raise unreachable(self.url, exc) from None
+        if response.status_code != 200:
+            raise TransportError(
+                f"{self.url} answered {response.status_code} to {API}/info: is it an unseen node?"
+            )
+        info = response.json()
+        if not isinstance(info, dict) or "name" not in info:
+            raise TransportError(f"{self.url} does not look like an unseen node")
+        return info
+
+    def _login(self) -> None:
+        try:
+            response = self.http.post(
+                f"{API}/login", json={"email": self.email, "password": self._password}
+            )
+        except httpx.TransportError as exc:
+            raise unreachable(self.url, exc) from None
+        if response.status_code == 401:
+            raise AuthError(_detail(response))
+        if response.status_code != 200:
+            raise TransportError(
+                f"login at {self.url} failed ({response.status_code}): {_detail(response)}"
+            )
+        self.account = response.json()
+        self._token = str(self.account["token"])
+        self._expires = float(self.account["expires_at"])
+
+    def token(self) -> str:
+        """A token valid for at least a little while; logs in again when needed."""
+        with self._lock:
+            if self._expires - REFRESH_MARGIN_S < time.time():
+                self._login()
+            return self._token
+
+    def refresh(self, stale: str) -> str:
+        """A new token after the node rejected ``stale`` (one login for many threads)."""
+        with self._lock:
+            if self._token == stale:
+                self._login()
+            return self._token
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class HTTPConnection:
+    """Messages over HTTP POST, streamed both ways when large."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.node_name = str(session.info["name"])
+
+    def call(self, kind: str, body: dict[str, Any] | None = None) -> Any:
+        return self.send_parts(kind, encode_message_parts(Message(kind, body or {}))).unwrap()
+
+    def _chunks(self, parts: Parts, total: int, kind: str) -> Iterator[memoryview]:
+        bar = _progress(total, f"upload {kind}")
+        try:
+            for part in parts:
+                view = memoryview(part).cast("B")
+                for start in range(0, len(view), CHUNK):
+                    chunk = view[start : start + CHUNK]
+                    yield chunk
+                    if bar is not None:
+                        bar.update(len(chunk))
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def send_parts(self, kind: str, parts: Parts) -> Reply:
+        """Post an encoded message; the node's reply (errors inside it, not raised)."""
+        total = nbytes(parts)
+        limit = self.session.info.get("max_message_bytes")
+        if isinstance(limit, int) and total > limit:
+            raise UsageError(
+                f"this message is {total:,} bytes but {self.session.url} accepts at most "
+                f"{limit:,}: send the data in smaller pieces"
+            )
+        for attempt in range(2):
+            token = self.session.token()
+            content: Any = (
+                b"".join(parts) if total < STREAM_MIN else self._chunks(parts, total, kind)
+            )
+            headers = {
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/octet-stream",
+                "Content-Length": str(total),
+            }
+            try:
+                with self.session.http.stream(
+                    "POST", f"{API}/message", content=content, headers=headers
+                ) as response:
+                    if response.status_code == 401 and attempt == 0:
+                        response.read()
+                        self.session.refresh(token)
+                        continue
+                    return self._reply(response, kind)
+            except httpx.TransportError as exc:
+                raise unreachable(self.session.url, exc) from None
+        raise AuthError("the node rejected a fresh token: log in again")  # pragma: no cover
+
+    def fetch(self, path: str, kind: str) -> Reply:
+        """GET an encoded reply (a large WebSocket reply parked on the node)."""
+        headers = {"Authorization": f"Bearer {self.session.token()}"}
+        try:
+            with self.session.http.stream("GET", f"{API}{path}", headers=headers) as response:
+                return self._reply(response, kind)
+        except httpx.TransportError as exc:
+            raise unreachable(self.session.url, exc) from None
+
+    def _reply(self, response: httpx.Response, kind: str) -> Reply:
+        status = response.status_code
+        binary = response.headers.get("content-type", "").startswith("application/octet-stream")
+        if binary and status in (200, 400):
+            return decode_reply(self._download(response, kind))
+        response.read()
+        if status == 401:
+            raise AuthError(_detail(response))
+        if status == 413:
+            raise DecodeError(_detail(response))
+        raise TransportError(
+            f"{self.session.url} answered {status} to the message {kind!r}: {_detail(response)}"
+        )
+
+    def _download(self, response: httpx.Response, kind: str) -> bytearray:
+        declared = response.headers.get("content-length")
+        if declared is None:
+            return bytearray(response.read())
+        size = int(declared)
+        buf = bytearray(size)
+        pos = 0
+        bar = _progress(size, f"download {kind}")
+        try:
+            for chunk in response.iter_raw(CHUNK):
+                end = pos + len(chunk)
+                if end > size:
+                    raise DecodeError("the node sent more bytes than it announced")
+                buf[pos:end] = chunk
+                pos = end
+                if bar is not None:
+                    bar.update(len(chunk))
+        finally:
+            if bar is not None:
+                bar.close()
+        if pos != size:
+            raise TransportError(
+                f"the reply from {self.session.url} broke off after {pos:,} of {size:,} bytes"
+            )
+        return buf
+
+    def close(self) -> None:
+        self.session.close()
