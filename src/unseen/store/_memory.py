@@ -30,10 +30,12 @@ R = TypeVar("R")
 def _clone(record: R) -> R:
     """A copy that shares no mutable state with the original (records are flat dataclasses:
     only their dict and list fields need copying, which is far cheaper than deepcopy)."""
-    clone = copy.copy(record)
-    for name, value in vars(clone).items():
-        if isinstance(value, (dict, list)):
-            setattr(clone, name, copy.deepcopy(value))
+    fields = dict(record.__dict__)
+    for name, value in fields.items():
+        if type(value) is dict or type(value) is list:
+            fields[name] = copy.deepcopy(value) if value else type(value)()
+    clone = object.__new__(type(record))
+    clone.__dict__.update(fields)
     return clone
 
 
