@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     )
     from unseen.client._login import GridClient, login
     from unseen.client._namespaces import Namespace
+    from unseen.client._network import connect_network
+    from unseen.network import launch_network
     from unseen.server import launch_domain
 
     np: Namespace
@@ -57,6 +59,8 @@ _LAZY = {
     "GridClient": "unseen.client._login",
     "login": "unseen.client._login",
     "launch_domain": "unseen.server",
+    "connect_network": "unseen.client._network",
+    "launch_network": "unseen.network",
     "np": "unseen.client._namespaces",
     "torch": "unseen.client._namespaces",
     "pd": "unseen.client._namespaces",
@@ -86,7 +90,9 @@ __all__ = [
     "UnseenError",
     "UsageError",
     "VirtualWorker",
+    "connect_network",
     "launch_domain",
+    "launch_network",
     "login",
     "np",
     "pd",

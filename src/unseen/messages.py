@@ -65,9 +65,13 @@ KINDS: dict[str, str] = {
     "dp.spend": "every user's privacy spend, per dataset (owners and admins)",
     "dp.settings": "the node's DP delta (the owner sets it before the first release)",
     "mpc.join": "take part in an MPC session as a party or the crypto provider (dealer)",
+    "mpc.mesh": "the addresses of a remote MPC session's endpoints: join its encrypted mesh",
     "mpc.input": "load an object the caller may use as this party's private MPC input",
     "mpc.request": "ask the owner to release an MPC result derived from data on this node",
     "mpc.leave": "end this node's part in an MPC session",
+    "network.join": "register this domain with a network (signed by its node key); keep it listed",
+    "network.leave": "stop heartbeats and the tunnel to a network",
+    "network.list": "the networks this domain has joined, with their status",
 }
 
 

@@ -97,9 +97,14 @@ def bodies(world: dict[str, Any], owner: unseen.Client) -> dict[str, Callable[[]
         # bodies that reach the handler and fail there (no hub for a made-up session on a
         # server): enough to tell a role refusal from a handler's own error
         "mpc.join": lambda: {"session": uuid.uuid4().hex, "role": "dealer", "n": 2},
+        "mpc.mesh": lambda: {"session": uuid.uuid4().hex, "peers": {}},
         "mpc.input": lambda: {"session": uuid.uuid4().hex, "object_id": asset, "name": "x"},
         "mpc.request": lambda: {"session": uuid.uuid4().hex, "sid": "s1", "name": "r"},
         "mpc.leave": lambda: {"session": uuid.uuid4().hex},
+        # a URL that is not HTTP: the handler refuses it before contacting anything
+        "network.join": lambda: {"url": "ftp://no-network.invalid"},
+        "network.leave": lambda: {"url": "http://127.0.0.1:9"},
+        "network.list": dict,
     }
 
 

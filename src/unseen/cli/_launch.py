@@ -1,4 +1,4 @@
-"""``unseen launch domain``: run a domain node in the foreground until Ctrl-C."""
+"""``unseen launch domain`` and ``unseen launch network``: run a node in the foreground until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ def domain(
     ),
 ) -> None:
     """Start a domain node: private data with an HTTP and WebSocket API."""
+    import unseen.network  # noqa: F401  (lets this domain join networks: owner.join_network)
     from unseen.errors import UnseenError
     from unseen.server import ServerSettings, describe, launch_domain
 
@@ -77,3 +78,82 @@ def domain(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _serve_until_stopped(start: Any, describe: Any) -> None:
+    """Start a node with ``start()``, print ``describe(node)``, serve until Ctrl-C/SIGTERM."""
+    from unseen.errors import UnseenError
+
+    stop = threading.Event()
+    previous: dict[signal.Signals, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    try:
+        try:
+            running = start()
+        except UnseenError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        for line in describe(running):
+            typer.echo(line)
+        typer.echo("Press Ctrl-C to stop.", err=True)
+        while not stop.wait(0.5):
+            if not running.running:
+                typer.echo("the server stopped unexpectedly", err=True)
+                break
+        typer.echo("Stopping...", err=True)
+        running.stop()
+        typer.echo("Stopped.", err=True)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@launch_app.command("network")
+def network(
+    name: str = typer.Option("unseen network", "--name", help="The network's name."),
+    port: int = typer.Option(8080, "--port", help="TCP port (0 picks a free one)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 for all)."),
+    data_dir: str | None = typer.Option(
+        None, "--data-dir", help="Where the network keeps its data [default: ~/.unseen/<name>]."
+    ),
+    database: str | None = typer.Option(
+        None, "--database", help="A PostgreSQL URL; default: SQLite in the data directory."
+    ),
+    owner_email: str | None = typer.Option(
+        None, "--owner-email", envvar="UNSEEN_OWNER_EMAIL", help="The owner's email (first launch)."
+    ),
+    owner_password: str | None = typer.Option(
+        None,
+        "--owner-password",
+        envvar="UNSEEN_OWNER_PASSWORD",
+        help="The owner's password (first launch); generated if not given.",
+    ),
+    auto_approve: bool = typer.Option(
+        False, "--auto-approve", help="Accept every correctly signed registration at once."
+    ),
+    offline_after: float = typer.Option(
+        30.0, "--offline-after", help="Seconds without a heartbeat before a domain is offline."
+    ),
+) -> None:
+    """Start a network node: a registry of domains, search across them, a relay for NAT.
+
+    (The Duet rendezvous and relay service will be served here too, in a later release.)
+    """
+    from unseen.network import describe as describe_network
+    from unseen.network import launch_network
+
+    _serve_until_stopped(
+        lambda: launch_network(
+            name,
+            port=port,
+            host=host,
+            data_dir=data_dir,
+            database=database,
+            owner_email=owner_email,
+            owner_password=owner_password,
+            auto_approve=auto_approve,
+            offline_after=offline_after,
+        ),
+        describe_network,
+    )

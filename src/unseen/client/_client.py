@@ -308,5 +308,23 @@ class Client:
         self._conn.call("dataset.upload", dataset._to_wire())
         print(f"Uploaded dataset {dataset.name!r} with {len(dataset.assets)} asset(s).")
 
+    # -- networks ----------------------------------------------------------------------------
+    def join_network(self, url: str, **options: Any) -> dict[str, Any]:
+        """Register this domain with the network at ``url`` (owners and admins); the
+        registration is signed by the domain's node key. Options: ``domain_url`` (default: the
+        URL of this session), ``description``, ``publish`` (dataset names; default all,
+        ``[]`` none: only metadata is published), ``models`` (metadata maps), ``tunnel=True``
+        (behind NAT: reached through the network), ``heartbeat_s``. See docs/network.md."""
+        from unseen.client._network import join_network
+
+        return join_network(self, url, **options)
+
+    @property
+    def registrations(self) -> Any:
+        """On a network node: domains' registrations, ``[i].approve()`` / ``.reject(reason)``."""
+        from unseen.client._network import RegistrationList
+
+        return RegistrationList(self)
+
     def close(self) -> None:
         self._conn.close()

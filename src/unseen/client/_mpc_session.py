@@ -23,8 +23,8 @@ import torch
 
 from unseen.errors import CannotRequestPrivateData, RequestTimeout, UsageError
 from unseen.mpc import Cluster, MPCTensor, share_module
+from unseen.mpc.comm import Comm
 from unseen.mpc.comm_local import close_hub, open_hub
-from unseen.transport import InProcConnection
 
 if TYPE_CHECKING:
     from unseen.client._client import Client
@@ -63,7 +63,10 @@ def _check_parties(parties: Sequence[Any], dealer: Any) -> None:
 
 
 class NodeCluster(Cluster):
-    """An MPC session whose parties and dealer are hosted by nodes of this process."""
+    """An MPC session whose parties and dealer are hosted by nodes.
+
+    In-process nodes (VirtualWorkers) link through the session's in-process hub; domain
+    servers (``unseen.login``) through an encrypted TCP mesh (:mod:`._mpc_remote`)."""
 
     def __init__(
         self,
@@ -73,34 +76,40 @@ class NodeCluster(Cluster):
         frac_bits: int = 16,
         timeout: float = 60.0,
     ) -> None:
+        from unseen.client._mpc_remote import join_remote, link_kind
+
         _check_parties(parties, dealer)
         clients = [*parties, dealer]
-        if not all(isinstance(c._conn, InProcConnection) for c in clients):
-            raise UsageError(
-                "MPC across remote nodes is not available yet: the parties and the crypto "
-                "provider must be in-process nodes (VirtualWorkers) for now"
-            )
+        self.link = link_kind(clients)
         n = len(parties)
         self.clients = list(parties)
         self.dealer_client = dealer
         self.session = secrets.token_hex(16)
+        self._joined: list[Client] = []
+        common = {"session": self.session, "n": n, "frac_bits": frac_bits, "timeout": timeout}
+        try:
+            if self.link == "tcp":
+                comm: Comm = join_remote(clients, common, self._joined, timeout)
+            else:
+                comm = self._join_local(clients, common, timeout)
+        except BaseException:
+            self._leave()
+            raise
+        super().__init__(comm, n, frac_bits=frac_bits, timeout=timeout)
+
+    def _join_local(self, clients: list[Client], common: dict[str, Any], timeout: float) -> Comm:
+        n = len(clients) - 1
         hub = open_hub(self.session, n, timeout)
         labels = {i: c.node_name for i, c in enumerate(clients)}
         labels[n + 1] = "me"
         for ep in range(n + 2):
             hub.comm(ep).names.update(labels)
-        self._joined: list[Client] = []
-        common = {"session": self.session, "n": n, "frac_bits": frac_bits, "timeout": timeout}
-        try:
-            for rank, c in enumerate(parties):
-                c.call("mpc.join", {**common, "role": "party", "rank": rank})
-                self._joined.append(c)
-            dealer.call("mpc.join", {**common, "role": "dealer"})
-            self._joined.append(dealer)
-        except BaseException:
-            self._leave()
-            raise
-        super().__init__(hub.comm(n + 1), n, frac_bits=frac_bits, timeout=timeout)
+        for rank, c in enumerate(clients[:n]):
+            c.call("mpc.join", {**common, "role": "party", "rank": rank})
+            self._joined.append(c)
+        clients[n].call("mpc.join", {**common, "role": "dealer"})
+        self._joined.append(clients[n])
+        return hub.comm(n + 1)
 
     def matches(self, parties: Sequence[Client], dealer: Client) -> bool:
         return (
@@ -205,6 +214,8 @@ class NodeCluster(Cluster):
             return
         super().close()
         self._leave()
+        if self.link == "tcp":
+            self.comm.close()
 
     def __repr__(self) -> str:
         names = ", ".join(c.node_name for c in self.clients)

@@ -144,9 +144,13 @@ class Cluster:
         self._pending[seq] = set(ranks)
         if want_reply:
             self._want_replies.add(seq)
-        for r in ranks:
-            payload = per_party[r] if per_party is not None else tensors
-            self.comm.send(r, "cmd", payload, meta)
+        try:
+            for r in ranks:
+                payload = per_party[r] if per_party is not None else tensors
+                self.comm.send(r, "cmd", payload, meta)
+        except ProtocolError as exc:  # some parties may have the command and others not
+            self._fail(exc.message)
+            raise
         return seq
 
     def _flush_garbage(self) -> None:

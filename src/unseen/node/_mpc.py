@@ -12,6 +12,10 @@ A party releases its share of a value to the orchestrator only if, for every sou
 lives on ITS node, the session's principal may read it, or the owner accepted a request
 for this very MPC result (``mpc.request``, a stand-in object under the usual request
 routes). Reconstruction needs every share, so it needs every source node's release.
+
+Nodes of one process link through the session's in-process hub; domain servers reached over
+the network join an encrypted TCP mesh (``comm = {"kind": "tcp", ...}`` in ``mpc.join``, then
+``mpc.mesh`` with the addresses; see :mod:`unseen.node._mpc_mesh`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import threading
 import time
 import uuid
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +37,7 @@ from unseen.store import ObjectRecord
 if TYPE_CHECKING:
     from unseen.mpc import Dealer
     from unseen.mpc.comm import Comm
+    from unseen.node._mpc_mesh import PendingMesh
     from unseen.node._mpc_party import NodeParty
     from unseen.node._node import Node
 
@@ -47,10 +53,24 @@ class Runtime:
     thread: threading.Thread
     party: NodeParty | None = None
     dealer: Dealer | None = None
+    mesh: PendingMesh | None = None  # remote sessions: the node's place in the TCP mesh
 
 
 _RUNTIMES: weakref.WeakKeyDictionary[Node, dict[str, Runtime]] = weakref.WeakKeyDictionary()
 _LOCK = threading.RLock()
+
+
+_HOSTS: weakref.WeakKeyDictionary[Node, str] = weakref.WeakKeyDictionary()
+
+
+def serve_mesh_on(node: Node, host: str) -> None:
+    """Open this node's MPC mesh listeners on ``host`` (a server calls it with its own host;
+    without it a node listens on loopback only)."""
+    _HOSTS[node] = host
+
+
+def listen_host(node: Node) -> str:
+    return _HOSTS.get(node, "127.0.0.1")
 
 
 def _sessions(node: Node) -> dict[str, Runtime]:
@@ -66,16 +86,29 @@ def _runtime(node: Node, principal: Principal, body: dict[str, Any]) -> Runtime:
     return found
 
 
-def _comm(body: dict[str, Any], session: str, endpoint: int, n: int, timeout: float) -> Comm:
+def _comm(
+    node: Node, body: dict[str, Any], session: str, endpoint: int, n: int, timeout: float
+) -> tuple[Comm, PendingMesh | None]:
+    """The endpoint's comm: the in-process hub's, or a mesh endpoint for a remote session."""
     from unseen.mpc.comm_local import find_hub
+    from unseen.node._mpc_mesh import PendingMesh
 
     spec = field(body, "comm", dict, default={"kind": "local"})
-    if spec.get("kind") != "local":
-        raise UsageError(f"unknown MPC link kind {spec.get('kind')!r}; this node supports 'local'")
+    kind = spec.get("kind")
+    if kind == "tcp":
+        mesh = PendingMesh(node, spec, endpoint, n, timeout)
+        return mesh.comm, mesh
+    if kind != "local":
+        raise UsageError(f"unknown MPC link kind {kind!r}; this node supports 'local' and 'tcp'")
     hub = find_hub(session)
     if hub.n_parties != n:
         raise UsageError("the session's hub has another number of parties")
-    return hub.comm(endpoint)
+    return hub.comm(endpoint), None
+
+
+def _thread(mesh: PendingMesh | None, serve: Callable[[], None], name: str) -> threading.Thread:
+    target = serve if mesh is None else (lambda: mesh.run(serve))
+    return threading.Thread(target=target, daemon=True, name=name)
 
 
 @route("mpc.join", MEMBERS)
@@ -100,22 +133,37 @@ def join(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, An
         rank = field(body, "rank", int)
         if not 0 <= rank < n:
             raise UsageError(f"party rank {rank} out of range for {n} parties")
-        comm = _comm(body, session, rank, n, timeout)
+        comm, mesh = _comm(node, body, session, rank, n, timeout)
         party = NodeParty(node, principal.user_id, session, comm, rank, n, frac_bits)
-        thread = threading.Thread(target=party.serve, daemon=True, name=f"mpc-{node.name}-{rank}")
-        runtime = Runtime(principal.user_id, role, thread, party=party)
+        thread = _thread(mesh, party.serve, f"mpc-{node.name}-{rank}")
+        runtime = Runtime(principal.user_id, role, thread, party=party, mesh=mesh)
     elif role == "dealer":
-        comm = _comm(body, session, n, n, timeout)
+        comm, mesh = _comm(node, body, session, n, n, timeout)
         dealer = Dealer(comm, n)
-        thread = threading.Thread(target=dealer.serve, daemon=True, name=f"mpc-{node.name}-dealer")
-        runtime = Runtime(principal.user_id, role, thread, dealer=dealer)
+        thread = _thread(mesh, dealer.serve, f"mpc-{node.name}-dealer")
+        runtime = Runtime(principal.user_id, role, thread, dealer=dealer, mesh=mesh)
     else:
         raise UsageError(f"an MPC role is 'party' or 'dealer', not {role!r}")
     with _LOCK:
         sessions[session] = runtime
     thread.start()
     node.audit(principal, f"mpc.join.{role}", session)
-    return {"node": node.name, "node_id": node.id, "role": role}
+    reply: dict[str, Any] = {"node": node.name, "node_id": node.id, "role": role}
+    if mesh is not None:
+        reply["address"] = mesh.address()
+    return reply
+
+
+@route("mpc.mesh", MEMBERS)
+def mesh(node: Node, principal: Principal, body: dict[str, Any]) -> None:
+    """A remote session's address table: the runtime joins the mesh in its own thread."""
+    from unseen.node._mpc_mesh import parse_peers
+
+    runtime = _runtime(node, principal, body)
+    if runtime.mesh is None:
+        raise UsageError("this MPC session is in-process: it has no mesh to join")
+    me = runtime.mesh.me
+    runtime.mesh.start(parse_peers(body.get("peers"), me, runtime.mesh.n))
 
 
 @route("mpc.input", MEMBERS)
@@ -206,6 +254,23 @@ def leave(node: Node, principal: Principal, body: dict[str, Any]) -> None:
     runtime = _runtime(node, principal, body)
     with _LOCK:
         _sessions(node).pop(str(body["session"]), None)
+    _stop(runtime)
+
+
+def _stop(runtime: Runtime) -> None:
     if runtime.dealer is not None:
         runtime.dealer.stop_event.set()
+    if runtime.mesh is not None:
+        runtime.thread.join(timeout=0.5)
+        runtime.mesh.close()
     runtime.thread.join(timeout=2.0)
+
+
+def close_sessions(node: Node) -> None:
+    """Stop every MPC runtime of ``node`` (when its server stops): its links break, so its
+    peers and the orchestrator get a ProtocolError at once instead of waiting."""
+    with _LOCK:
+        runtimes = list(_sessions(node).values())
+        _sessions(node).clear()
+    for runtime in runtimes:
+        _stop(runtime)

@@ -13,7 +13,7 @@ from unseen import ops
 from unseen._version import __version__
 from unseen.errors import NotFound, PermissionDenied, RemoteError, UnseenError, UsageError
 from unseen.messages import KINDS, Message, Reply
-from unseen.node import _datasets, _dp, _mpc, _objects, _requests, _users  # noqa: F401  (they declare routes)
+from unseen.node import _datasets, _dp, _mpc, _network, _objects, _requests, _users  # noqa: F401  (they declare routes)
 from unseen.node._auth import Authenticator
 from unseen.node._principal import ANYONE, Principal, Role
 from unseen.node._routes import ROUTES, route
@@ -62,6 +62,7 @@ class Node:
         # audit ids: a random prefix per node object and a counter (cheaper than a uuid4 each)
         self._audit_prefix = uuid.uuid4().hex[:16]
         self._audit_count = itertools.count()
+        self.uploads = _objects.Uploads()  # values streamed ahead of their message
         _requests.repair_grants(self)
         _dp.init_delta(self, dp_delta)
 
@@ -89,6 +90,11 @@ class Node:
     def principal(self, user_id: str) -> Principal:
         user = self.stores.users.get(user_id)
         return Principal(user.id, user.role, user.name)  # type: ignore[arg-type]
+
+    def begin_upload(self, principal: Principal) -> _objects.StagedUpload:
+        """Start receiving a large value ahead of the ``object.send`` or ``dataset.upload``
+        that will refer to it as ``{"upload": id}`` (see :class:`unseen.node._objects.StagedUpload`)."""
+        return _objects.begin_upload(self, principal)
 
     # -- the entry point --------------------------------------------------------------
     def handle(self, message: Message, principal: Principal) -> Reply:

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from unseen import ops
+from unseen import ops, serde
 from unseen.errors import (
     CannotRequestPrivateData,
     NotFound,
     OperationNotAllowed,
+    PermissionDenied,
     RemoteError,
     UsageError,
 )
 from unseen.node._meta import public_meta
 from unseen.node._policy import check_release, check_use, may_read
 from unseen.node._principal import ANYONE, MEMBERS, Principal
-from unseen.node._routes import field, route, str_list
+from unseen.node._routes import ROUTES, field, route, str_list
 from unseen.store import ObjectRecord
 
 if TYPE_CHECKING:
@@ -56,8 +59,156 @@ def object_view(record: ObjectRecord, principal: Principal) -> dict[str, Any]:
     return view
 
 
+# -- streamed uploads -----------------------------------------------------------------------
+#: a staged upload not used by an object.send or dataset.upload within this time is dropped
+UPLOAD_TTL_S = 600.0
+
+
+class StagedUpload:
+    """A value streamed to the node ahead of the message that uses it (a large ``object.send``
+    or ``dataset.upload``): its serde encoding goes straight into the object store's writer
+    (``begin_put``) while it arrives, so that receiving and writing overlap. Nothing is
+    visible until :meth:`commit` (one fsync, then the row); :meth:`abort` leaves nothing."""
+
+    def __init__(self, node: Node, principal: Principal) -> None:
+        begin_put = getattr(node.stores.objects, "begin_put", None)
+        if begin_put is None:
+            raise UsageError("this node's object store does not take streamed uploads")
+        self.id = new_id()
+        self.user_id = principal.user_id
+        self.record = ObjectRecord(
+            id=self.id,
+            family="value",
+            creator=principal.user_id,
+            sources=frozenset({principal.user_id}),
+        )
+        self._writer = begin_put(self.record)
+        self.value: Any = None
+        self.meta: dict[str, Any] | None = None
+        self.expires = time.monotonic() + UPLOAD_TTL_S
+
+    def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        """The next chunk of the value's serde encoding."""
+        self._writer.write(chunk)
+
+    def finish(self, node: Node, encoded: bytes | bytearray | memoryview) -> dict[str, Any]:
+        """Check that ``encoded`` (the bytes written, whole) decodes to a value the node
+        keeps (``DecodeError`` or ``UsageError`` otherwise, and the upload is dropped); then
+        stage the upload for the caller's next message."""
+        try:
+            self.value = serde.decode(encoded)
+            self.meta = public_meta(self.value)
+            ops.family_of(self.value)
+        except BaseException:
+            self.abort()
+            raise
+        node.uploads.add(self)
+        return {"upload": self.id, "meta": dict(self.meta)}
+
+    def commit(self) -> None:
+        self.value = None
+        self._writer.commit()
+
+    def abort(self) -> None:
+        self.value = None
+        self._writer.abort()
+
+
+class Uploads:
+    """Staged uploads by id, each usable once and only by its uploader."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[str, StagedUpload] = {}
+
+    def add(self, upload: StagedUpload) -> None:
+        with self._lock:
+            self._items[upload.id] = upload
+        self.expire()
+
+    def take(self, principal: Principal, upload_id: Any) -> StagedUpload:
+        if not isinstance(upload_id, str):
+            raise UsageError("the field 'upload' must be an upload id string")
+        with self._lock:
+            item = self._items.get(upload_id)
+            if item is None or item.user_id != principal.user_id:
+                raise NotFound(
+                    f"no upload {upload_id!r} of yours: uploads are used once, within "
+                    f"{UPLOAD_TTL_S:.0f} seconds"
+                )
+            del self._items[upload_id]
+        if item.expires < time.monotonic():
+            item.abort()
+            raise NotFound(f"the upload {upload_id!r} expired: send the value again")
+        return item
+
+    def expire(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            old = [k for k, v in self._items.items() if v.expires < now]
+            gone = [self._items.pop(k) for k in old]
+        for item in gone:
+            item.abort()
+
+    def clear(self) -> None:
+        with self._lock:
+            gone = list(self._items.values())
+            self._items.clear()
+        for item in gone:
+            item.abort()
+
+
+def begin_upload(node: Node, principal: Principal) -> StagedUpload:
+    """Start a streamed upload for a caller who may send objects or upload datasets."""
+    roles = set(ROUTES["object.send"].roles) | set(ROUTES["dataset.upload"].roles)
+    if principal.role not in roles:
+        raise PermissionDenied(f"uploads are not allowed for the role {principal.role!r}")
+    return StagedUpload(node, principal)
+
+
+def upload_ref(value: Any) -> str | None:
+    """The upload id of a reference ``{"upload": id}`` in place of a value, else None."""
+    if type(value) is dict and len(value) == 1 and isinstance(value.get("upload"), str):
+        return str(value["upload"])
+    return None
+
+
+def resolve_dataset_uploads(node: Node, principal: Principal, body: dict[str, Any]) -> None:
+    """Replace ``{"upload": id}`` references in the assets of a ``dataset.upload`` body by
+    the staged values (checked when they arrived); their staged writes are dropped, since
+    the dataset stores its assets under ids of its own."""
+    assets = body.get("assets")
+    if not isinstance(assets, (list, tuple)):
+        return
+    for asset in assets:
+        if not isinstance(asset, dict):
+            continue
+        for key in ("data", "mock"):
+            upload_id = upload_ref(asset.get(key))
+            if upload_id is not None:
+                staged = node.uploads.take(principal, upload_id)
+                asset[key] = staged.value
+                staged.abort()
+
+
 @route("object.send", MEMBERS)
 def send(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    if "upload" in body:  # the value was streamed ahead (StagedUpload)
+        staged = node.uploads.take(principal, body.get("upload"))
+        record = staged.record
+        assert staged.meta is not None
+        try:
+            record.family = staged.meta["family"]
+            record.public_meta = staged.meta
+            record.tags = tuple(str_list(body, "tags"))
+            record.description = field(body, "description", str, default="")
+            record.searchable = field(body, "searchable", bool, default=False)
+        except BaseException:
+            staged.abort()
+            raise
+        staged.commit()
+        node.audit(principal, "object.send", record.id)
+        return object_view(record, principal)
     object_id = check_new_id(node, body.get("id") or new_id())
     value = body.get("value")
     meta = public_meta(value)
@@ -180,17 +331,42 @@ def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[st
 
     env = {i: node.stores.objects.value(i) for i in inputs}
     keep_ids = (keep | set(wanted)) & set(lineage)
+    # Actions on data the caller may read run first, on their own: whether they succeed, and
+    # what they return, must not depend on how an action on private data fared.
+    readable_ids = {
+        i for i, (s, _, _) in lineage.items() if principal.is_admin or s <= {principal.user_id}
+    }
+    public_part = [a for a in actions if a.id in readable_ids]
+    private_part = [a for a in actions if a.id not in readable_ids]
+    needed_later = {r for a in private_part for r in ops.refs_of(a) if r in readable_ids}
     failure: tuple[str, str] | None = None
     results: dict[str, Any] = {}
     try:
-        results = ops.execute(actions, env, keep=keep_ids, limits=node.limits)
-    except ops.ExecutionError as exc:
-        detail = f"{type(exc.original).__name__}: {exc.original}"
-        private = lineage[exc.action.id][0] - {principal.user_id}
+        if public_part:
+            results = ops.execute(
+                public_part, env, keep=(keep_ids & readable_ids) | needed_later,
+                limits=node.limits,
+            )  # fmt: skip
+        if private_part:
+            later = {**env, **{i: results[i] for i in needed_later}}
+            results.update(
+                ops.execute(private_part, later, keep=keep_ids - readable_ids, limits=node.limits)
+            )
+    except (ops.ExecutionError, OperationNotAllowed) as exc:
+        action = getattr(exc, "action", None)  # an OperationNotAllowed has one if run time
+        private = lineage[action.id][0] - {principal.user_id} if action is not None else set()
         if not private or principal.is_admin:
+            if isinstance(exc, OperationNotAllowed):
+                raise
+            detail = f"{type(exc.original).__name__}: {exc.original}"
             raise RemoteError(f"{exc.op} failed on the node: {detail}", operation=exc.op) from None
-        log.info("graph of %s failed at %s: %s", principal.user_id, exc.op, detail)
-        failure = (exc.op, detail)
+        assert action is not None
+        if isinstance(exc, ops.ExecutionError):
+            detail = f"{type(exc.original).__name__}: {exc.original}"
+        else:
+            detail = f"OperationNotAllowed: {exc}"
+        log.info("graph of %s failed at %s: %s", principal.user_id, action.label, detail)
+        failure = (action.label, detail)
 
     index = {a.id: i for i, a in enumerate(actions)}
 
@@ -210,24 +386,25 @@ def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[st
         lineage_sources, lineage_tags, parent_ids = lineage[object_id]
         value = results.get(object_id)
         # Only results the caller may not read can become requests that an owner reviews.
-        readable = principal.is_admin or lineage_sources <= {principal.user_id}
+        readable = object_id in readable_ids
+        failed = failure if failure is not None and not readable else None
         record = ObjectRecord(
             id=object_id,
-            family="failed" if failure else ops.family_of(value),
+            family="failed" if failed else ops.family_of(value),
             creator=principal.user_id,
             sources=lineage_sources,
             parents=parent_ids,
             tags=lineage_tags,
             recipe=() if readable else recipe(object_id),
-            error=failure[1] if failure else None,
-            failed_op=failure[0] if failure else None,
+            error=failed[1] if failed else None,
+            failed_op=failed[0] if failed else None,
         )
         node.stores.objects.put(record, value)
         kept[object_id] = record.family if readable else None
     node.audit(principal, "graph.run", ",".join(sorted(inputs)) or "-")
     values = []
     for object_id in wanted:
-        if object_id in lineage and failure is None:
+        if object_id in lineage:  # readable (checked above), so computed in the first part
             values.append(results[object_id])  # the release rule passed on its lineage above
             continue
         check_release(principal, node.stores.objects.get(object_id))

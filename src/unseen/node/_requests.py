@@ -87,7 +87,10 @@ def create(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, 
     object_id = field(body, "object_id", str)
     obj = node.stores.objects.get(object_id)
     check_use(principal, obj)
-    name = field(body, "name", str, default="") or obj.failed_op or "request"
+    # a failed operation's name only where the caller may read it: whether an operation on
+    # private data failed is private too
+    failed_op = obj.failed_op if may_read(principal, obj) else None
+    name = field(body, "name", str, default="") or failed_op or "request"
     reason = field(body, "reason", str, default="")
     for existing in node.stores.requests.list():
         if (

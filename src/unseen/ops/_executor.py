@@ -261,6 +261,13 @@ def _infer(spec: OpSpec | None, action: Action, fams: dict[str, str]) -> str:
         return "value"
 
 
+def _at_run_time(exc: OperationNotAllowed, step: _Step) -> OperationNotAllowed:
+    """Mark a refusal made while running (a size guard, a result's family): it may depend on
+    the values, so ``exc.action`` names the action and a node treats it like a failure."""
+    exc.action = step.action  # type: ignore[attr-defined]
+    return exc
+
+
 def _recheck(step: _Step, actual: str) -> None:
     step.set_spec(check_action(step.action, actual), actual)
 
@@ -286,7 +293,10 @@ def execute(
     actual: dict[str, str] = {rid: fams[rid] for rid in vals}
     for step in steps:
         if step.recv is not None and step.recv_family != actual[step.recv]:
-            _recheck(step, actual[step.recv])
+            try:
+                _recheck(step, actual[step.recv])
+            except OperationNotAllowed as exc:
+                raise _at_run_time(exc, step) from None
         spec = step.spec
         assert spec is not None and step.fn is not None
         args = step.args
@@ -304,7 +314,10 @@ def execute(
             for key, value in step.kw_nested:
                 kwargs[key] = _substitute(value, vals)
         if spec.guard is not None:
-            check_guard(spec, tuple(args), kwargs, limits)
+            try:
+                check_guard(spec, tuple(args), kwargs, limits)
+            except OperationNotAllowed as exc:
+                raise _at_run_time(exc, step) from None
         try:
             result = None
             if step.reuse is not None:
@@ -317,10 +330,11 @@ def execute(
         try:
             fam = family_of(result)
         except UsageError as exc:
-            raise OperationNotAllowed(
+            refusal = OperationNotAllowed(
                 f"{spec.name} returned a {type(result).__module__}.{type(result).__qualname__}, "
                 f"which unseen does not allow on a node: {exc}"
-            ) from None
+            )
+            raise _at_run_time(refusal, step) from None
         for rid in step.frees:
             del vals[rid]
         if step.store:

@@ -16,11 +16,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from unseen._version import __version__
-from unseen.errors import AuthError, DecodeError
+from unseen.errors import AuthError, DecodeError, PermissionDenied, UnseenError
 from unseen.messages import PROTOCOL_VERSION, Reply, encode_reply_parts
 from unseen.server._body import BodyTooLarge, binary_response, read_body
 from unseen.server._domain import Domain
 from unseen.server._service import ServerSettings, Service
+from unseen.server._uploads import receive_upload
 from unseen.server._websocket import install_websocket
 
 API = "/api/v1"
@@ -34,6 +35,7 @@ ACCESS: dict[str, str] = {
     f"{API}/login": "anonymous",
     f"{API}/message": "token",
     f"{API}/reply/{{ticket}}": "token",
+    f"{API}/upload": "token",
     f"{API}/ws": "token",
     "/docs": "anonymous",
     "/docs/oauth2-redirect": "anonymous",
@@ -66,6 +68,11 @@ class LoginReply(BaseModel):
 
 class Problem(BaseModel):
     detail: str
+
+
+class UploadReply(BaseModel):
+    upload: str = Field(description='refer to the value as {"upload": <id>} in the next message')
+    bytes: int
 
 
 class Health(BaseModel):
@@ -192,11 +199,56 @@ def create_app(domain: Domain, settings: ServerSettings | None = None) -> FastAP
             return JSONResponse({"detail": str(exc)}, status_code=413)
         except DecodeError as exc:
             return binary_response(encode_reply_parts(Reply.failure(exc)), 400)
-        status, parts = await service.pool.run(service.process_with_token, token, data)
+        here, work = service.triage(data)  # small reads are answered on the event loop
         del data
+        if here:
+            status, parts = service.process_with_token(token, work)
+        else:
+            status, parts = await service.pool.run(service.process_with_token, token, work)
+        del work
         if status == 401:
             return _unauthorized(b"".join(parts).decode())
         return binary_response(parts, status, service.settings.stream_min)
+
+    @app.post(
+        f"{API}/upload",
+        response_model=UploadReply,
+        responses={
+            400: {"model": Problem, "description": "an undecodable value"},
+            401: _MESSAGE_RESPONSES[401],
+            403: {"model": Problem, "description": "the caller's role may not upload"},
+            413: _MESSAGE_RESPONSES[413],
+        },
+        openapi_extra=_MESSAGE_DOC,
+        tags=["messages"],
+        summary="Stream one large serde-encoded value ahead of the message that uses it",
+    )
+    async def upload(request: Request) -> Any:
+        try:
+            principal = await service.pool.run(service.authenticate, _header_token(request))
+        except AuthError as exc:
+            return _unauthorized(exc.message)
+        try:
+            staged = await service.pool.run(node.begin_upload, principal)
+        except PermissionDenied as exc:
+            return JSONResponse({"detail": exc.message}, status_code=403)
+        except UnseenError as exc:
+            return JSONResponse({"detail": exc.message}, status_code=400)
+        try:
+            buf = await receive_upload(request, staged, service.settings.max_message_bytes)
+            await service.pool.run(staged.finish, node, buf)  # decodes: the check
+            size = len(buf)
+            del buf
+        except BodyTooLarge as exc:
+            staged.abort()
+            return JSONResponse({"detail": str(exc)}, status_code=413)
+        except UnseenError as exc:
+            staged.abort()
+            return JSONResponse({"detail": exc.message}, status_code=400)
+        except BaseException:
+            staged.abort()
+            raise
+        return UploadReply(upload=staged.id, bytes=size)
 
     @app.get(
         f"{API}/reply/{{ticket}}",

@@ -48,6 +48,7 @@ class Domain:
 
     def close(self) -> None:
         self.node.notify_decision()
+        self.node.uploads.clear()
         self.stores.close()
 
 

@@ -56,8 +56,10 @@ class RunningDomain:
     ) -> None:
         import uvicorn
 
+        from unseen.node._mpc import serve_mesh_on
         from unseen.server._app import create_app
 
+        serve_mesh_on(domain.node, host)  # MPC mesh listeners open on the host we serve on
         self.domain = domain
         self.node = domain.node
         self.name = domain.node.name
@@ -107,6 +109,9 @@ class RunningDomain:
         if self._stopped:
             return
         self._stopped = True
+        from unseen.node._mpc import close_sessions
+
+        close_sessions(self.domain.node)  # MPC peers see the links break, not a timeout
         self._server.should_exit = True
         self.domain.node.notify_decision()
         self._thread.join(timeout)

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from unseen.errors import AuthError, DecodeError, RemoteError, UnseenError
-from unseen.messages import Reply, decode_message, encode_reply_parts
-from unseen.node import Principal
+from unseen.messages import Message, Reply, decode_message, encode_reply_parts
+from unseen.node import ROUTES, Principal
+from unseen.node._objects import resolve_dataset_uploads
 from unseen.server._domain import Domain
 from unseen.server._pool import WorkerPool
 from unseen.server._tickets import TicketBox
@@ -27,6 +28,28 @@ log = logging.getLogger("unseen.server")
 
 GIB = 1 << 30
 MIB = 1 << 20
+
+#: Message kinds that only read the store and never wait: small messages of these kinds are
+#: handled on the event loop itself (a hop to a worker thread would cost more than they do).
+#: Everything that writes durably (an SQLite commit, a blob fsync, an audit entry) or may
+#: block (``request.wait``) runs in the worker pool.
+INLINE_KINDS = frozenset(
+    {
+        "node.info",
+        "object.info",
+        "search",
+        "store.list",
+        "dataset.list",
+        "user.me",
+        "request.list",
+        "handler.list",
+        "user.list",
+        "dp.budget",
+        "dp.history",
+    }
+)
+#: messages at most this large are decoded on the event loop (to learn their kind)
+INLINE_MAX = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -103,12 +126,10 @@ class Service:
             self._checked[token] = (principal, now, expires)
         return principal
 
-    def process(
-        self, principal: Principal, data: bytes | bytearray | memoryview
-    ) -> tuple[int, Parts]:
-        """Decode a message, handle it, encode the reply: (HTTP status, reply parts)."""
+    def decode(self, data: bytes | bytearray | memoryview) -> Message | tuple[int, Parts]:
+        """The message in ``data``, or (400, an encoded DecodeError reply)."""
         try:
-            message = decode_message(data)
+            return decode_message(data)
         except DecodeError as exc:
             return 400, encode_reply_parts(Reply.failure(exc))
         except Exception as exc:  # the codec promises DecodeError; never let bytes crash us
@@ -116,7 +137,15 @@ class Service:
             return 400, encode_reply_parts(
                 Reply.failure(DecodeError(f"could not decode the message: {exc}"))
             )
+
+    def answer(self, principal: Principal, message: Message) -> tuple[int, Parts]:
+        """Handle a decoded message and encode the reply: (HTTP status, reply parts)."""
         kind = message.kind
+        if kind == "dataset.upload" and principal.role in ROUTES[kind].roles:
+            try:  # assets streamed ahead as {"upload": id}
+                resolve_dataset_uploads(self.node, principal, message.body)
+            except UnseenError as exc:
+                return 200, encode_reply_parts(Reply.failure(exc))
         reply = self.node.handle(message, principal)
         del message
         try:
@@ -128,8 +157,21 @@ class Service:
             )
             return 200, encode_reply_parts(Reply.failure(failure))
 
+    def process(
+        self,
+        principal: Principal,
+        data: bytes | bytearray | memoryview | Message | tuple[int, Parts],
+    ) -> tuple[int, Parts]:
+        """Decode a message (unless decoded already), handle it, encode the reply:
+        (HTTP status, reply parts)."""
+        message = data if isinstance(data, (Message, tuple)) else self.decode(data)
+        del data
+        if not isinstance(message, Message):
+            return message
+        return self.answer(principal, message)
+
     def process_with_token(
-        self, token: Any, data: bytes | bytearray | memoryview
+        self, token: Any, data: bytes | bytearray | memoryview | Message | tuple[int, Parts]
     ) -> tuple[int, Parts]:
         """As :meth:`process`, after checking the token (401 and no reply parts if bad)."""
         try:
@@ -138,7 +180,9 @@ class Service:
             return 401, [exc.message.encode()]
         return self.process(principal, data)
 
-    def process_frame(self, token: str, data: memoryview) -> tuple[int, bytes]:
+    def process_frame(
+        self, token: str, data: bytes | bytearray | memoryview | Message | tuple[int, Parts]
+    ) -> tuple[int, bytes]:
         """One WebSocket message: (flag, payload) as the frame format says."""
         try:
             principal = self.authenticate(token)
@@ -148,3 +192,16 @@ class Service:
         if nbytes(parts) > self.settings.ws_inline_max:
             return FLAG_TICKET, self.tickets.put(principal.user_id, parts).encode()
         return FLAG_REPLY, b"".join(parts)
+
+    def triage(
+        self, data: bytes | bytearray | memoryview
+    ) -> tuple[bool, bytes | bytearray | memoryview | Message | tuple[int, Parts]]:
+        """On the event loop: (whether to handle it right there, what to hand on). Small
+        messages are decoded at once; those of an :data:`INLINE_KINDS` kind, and undecodable
+        ones, are cheap to answer inline; the rest go to the worker pool (decoded already)."""
+        if memoryview(data).nbytes > INLINE_MAX:
+            return False, data
+        message = self.decode(data)
+        if isinstance(message, Message):
+            return message.kind in INLINE_KINDS, message
+        return True, message

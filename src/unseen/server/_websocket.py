@@ -1,6 +1,8 @@
 """The WebSocket endpoint: one persistent connection carrying many small messages.
 
-The frame format is documented in :mod:`unseen.transport._ws`. Each message runs as its own
+The frame format is documented in :mod:`unseen.transport._ws`. Small messages of kinds that
+only read (:data:`unseen.server._service.INLINE_KINDS`) are answered on the event loop at
+once: a hop to a thread would cost more than they do. Every other message runs as its own
 task in the worker pool, so a blocked ``request.wait`` does not hold up the others; replies go
 back tagged with the request id, in whatever order they finish. The token is checked again
 for every message (a deleted user or an expired token stops at once).
@@ -66,13 +68,12 @@ async def _serve(ws: WebSocket, service: Service, token: str) -> None:
     tasks: set[asyncio.Task[None]] = set()
     state = {"token": token}
 
-    async def one(data: bytes) -> None:
+    async def one(request_id: int, work: Any) -> None:
         try:
-            (request_id,) = REQUEST_HEAD.unpack_from(data)
-            view = memoryview(data)[REQUEST_HEAD.size :]
-            flag, payload = await service.pool.run(service.process_frame, state["token"], view)
+            flag, payload = await service.pool.run(service.process_frame, state["token"], work)
+            del work
             frame = pack_reply(request_id, flag, payload)
-            del payload, view
+            del payload
             async with send_lock:
                 await ws.send_bytes(frame)
         except Exception as exc:  # a closed socket: the client reconnects
@@ -97,8 +98,17 @@ async def _serve(ws: WebSocket, service: Service, token: str) -> None:
                 continue
             if len(data) < REQUEST_HEAD.size:
                 continue
+            (request_id,) = REQUEST_HEAD.unpack_from(data)
+            here, work = service.triage(memoryview(data)[REQUEST_HEAD.size :])
+            del data
+            if here:
+                flag, payload = service.process_frame(state["token"], work)
+                del work
+                async with send_lock:
+                    await ws.send_bytes(pack_reply(request_id, flag, payload))
+                continue
             await in_flight.acquire()
-            task = asyncio.create_task(one(data))
+            task = asyncio.create_task(one(request_id, work))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
     except Exception as exc:

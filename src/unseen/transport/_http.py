@@ -5,7 +5,9 @@ token; it logs in again by itself when the token is about to expire or the node 
 it. ``HTTPConnection`` posts encoded messages to ``/api/v1/message`` over one keep-alive
 ``httpx.Client``: bodies above 1 MiB stream from :func:`unseen.serde.encode_parts` without
 being joined, and replies stream into one preallocated buffer that is decoded zero-copy.
-Transfers above 8 MiB show a progress bar.
+Transfers above 8 MiB show a progress bar. Values of at least 16 MiB in an ``object.send`` or
+``dataset.upload`` are streamed ahead to ``/api/v1/upload`` (the node writes them to disk
+while they arrive) and the message refers to them as ``{"upload": id}``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from unseen import serde
 from unseen.errors import AuthError, DecodeError, TransportError, UsageError
 from unseen.messages import Message, Reply, decode_reply, encode_message_parts
 
@@ -25,6 +28,7 @@ STREAM_MIN = 1 << 20  # bodies at least this large stream in chunks
 CHUNK = 1 << 20
 PROGRESS_MIN = 8 << 20  # transfers at least this large show a progress bar
 REFRESH_MARGIN_S = 30.0
+UPLOAD_MIN = 16 << 20  # values at least this large are streamed ahead to /api/v1/upload
 
 Parts = list[bytes | memoryview]
 
@@ -155,7 +159,83 @@ class HTTPConnection:
         self.node_name = str(session.info["name"])
 
     def call(self, kind: str, body: dict[str, Any] | None = None) -> Any:
-        return self.send_parts(kind, encode_message_parts(Message(kind, body or {}))).unwrap()
+        body = self.stage_uploads(kind, body or {})
+        return self.send_parts(kind, encode_message_parts(Message(kind, body))).unwrap()
+
+    # -- large values streamed ahead ------------------------------------------------------
+    _uploads_supported = True
+
+    def stage_uploads(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``body`` with its large values (of an ``object.send`` or the assets of a
+        ``dataset.upload``) uploaded ahead and replaced by ``{"upload": id}``."""
+        if not self._uploads_supported:
+            return body
+        if kind == "object.send" and "value" in body and "upload" not in body:
+            upload_id = self._maybe_upload(body["value"], kind)
+            if upload_id is not None:
+                body = {k: v for k, v in body.items() if k != "value"}
+                body["upload"] = upload_id
+        elif kind == "dataset.upload" and isinstance(body.get("assets"), (list, tuple)):
+            assets = []
+            for asset in body["assets"]:
+                if isinstance(asset, dict):
+                    asset = dict(asset)
+                    for key in ("data", "mock"):
+                        upload_id = self._maybe_upload(asset.get(key), kind)
+                        if upload_id is not None:
+                            asset[key] = {"upload": upload_id}
+                assets.append(asset)
+            body = {**body, "assets": assets}
+        return body
+
+    def _maybe_upload(self, value: Any, kind: str) -> str | None:
+        if value is None or not self._uploads_supported:
+            return None
+        try:
+            parts = serde.encode_parts(value)
+        except Exception:  # not encodable: the message itself will say why
+            return None
+        if nbytes(parts) < UPLOAD_MIN:
+            return None
+        return self.upload_parts(parts, kind)
+
+    def upload_parts(self, parts: Parts, kind: str = "upload") -> str | None:
+        """Stream one serde-encoded value to ``/api/v1/upload``; its upload id (None if the
+        node has no such endpoint: the value then travels inside the message)."""
+        total = nbytes(parts)
+        for attempt in range(2):
+            token = self.session.token()
+            headers = {
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/octet-stream",
+                "Content-Length": str(total),
+            }
+            try:
+                content: Any = self._chunks(parts, total, kind)
+                response = self.session.http.post(f"{API}/upload", content=content, headers=headers)
+            except httpx.TransportError as exc:
+                raise unreachable(self.session.url, exc) from None
+            if response.status_code == 401 and attempt == 0:
+                self.session.refresh(token)
+                continue
+            if response.status_code in (404, 405):  # an older node: send values inline
+                self._uploads_supported = False
+                return None
+            if response.status_code == 200:
+                return str(response.json()["upload"])
+            if response.status_code == 401:
+                raise AuthError(_detail(response))
+            if response.status_code == 403:
+                from unseen.errors import PermissionDenied
+
+                raise PermissionDenied(_detail(response))
+            if response.status_code in (400, 413):
+                raise DecodeError(_detail(response))
+            raise TransportError(
+                f"{self.session.url} answered {response.status_code} to an upload: "
+                f"{_detail(response)}"
+            )
+        raise AuthError("the node rejected a fresh token: log in again")  # pragma: no cover
 
     def _chunks(self, parts: Parts, total: int, kind: str) -> Iterator[memoryview]:
         bar = _progress(total, f"upload {kind}")

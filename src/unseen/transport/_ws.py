@@ -125,7 +125,8 @@ class WebSocketConnection:
 
     # -- calls -----------------------------------------------------------------------------
     def call(self, kind: str, body: dict[str, Any] | None = None) -> Any:
-        return self.send_encoded(kind, encode_message(Message(kind, body or {}))).unwrap()
+        body = self.http.stage_uploads(kind, body or {})
+        return self.send_encoded(kind, encode_message(Message(kind, body))).unwrap()
 
     def send_encoded(self, kind: str, data: bytes | bytearray) -> Reply:
         """Send one encoded message and return the node's reply."""
@@ -219,7 +220,8 @@ class RoutingConnection:
         self.node_name = http.node_name
 
     def call(self, kind: str, body: dict[str, Any] | None = None) -> Any:
-        parts = encode_message_parts(Message(kind, body or {}))
+        body = self.http.stage_uploads(kind, body or {})
+        parts = encode_message_parts(Message(kind, body))
         if self.ws is not None and nbytes(parts) <= self.ws_max:
             try:
                 return self.ws.send_encoded(kind, b"".join(parts)).unwrap()

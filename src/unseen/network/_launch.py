@@ -1,0 +1,208 @@
+"""Running a network node: its data directory, store, owner, and uvicorn in a background thread.
+
+A network opens like a domain (``unseen.server.open_domain``: data directory, identity key, SQLite
+or PostgreSQL store, an owner without a default password) but answers with a
+:class:`~unseen.network._node.NetworkNode` and serves the registry endpoints beside the login and
+message endpoints (``unseen.network._app``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from unseen.errors import UsageError
+from unseen.network._app import TUNNEL_FRAME_MAX, create_network_app
+from unseen.network._node import NetworkNode
+from unseen.network._registry import Registry
+from unseen.server import Domain, ServerSettings, open_domain
+from unseen.server._launch import START_TIMEOUT_S, _bind, _url
+
+
+def open_network(
+    name: str,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    database: str | None = None,
+    owner_email: str | None = None,
+    owner_password: str | None = None,
+    auto_approve: bool = False,
+    offline_after: float = 30.0,
+) -> Domain:
+    """Open (or create) a network node's directory, store, identity, owner and registry."""
+    domain = open_domain(
+        name,
+        data_dir=data_dir,
+        database=database,
+        owner_email=owner_email,
+        owner_password=owner_password,
+    )
+    try:
+        base = domain.node
+        node = NetworkNode(
+            name,
+            node_id=base.id,
+            stores=domain.stores,
+            secret=domain.identity.token_secret,
+            public_key=domain.identity.public_key,
+        )
+        node.registry = Registry(
+            domain.stores.settings,
+            node.id,
+            auto_approve=auto_approve,
+            offline_after=offline_after,
+        )
+    except BaseException:
+        domain.close()
+        raise
+    return dataclasses.replace(domain, node=node)
+
+
+class RunningNetwork:
+    """A network node serving in a background thread. ``stop()`` it (or use ``with``)."""
+
+    def __init__(
+        self, domain: Domain, host: str, port: int, settings: ServerSettings | None = None
+    ) -> None:
+        import uvicorn
+
+        self.domain = domain
+        self.node: NetworkNode = domain.node  # type: ignore[assignment]
+        self.registry = self.node.registry
+        self.name = domain.node.name
+        self.data_dir: Path = domain.data_dir
+        self.owner_email: str = domain.owner_email
+        self.owner_password: str | None = domain.owner_password
+        self._sock = _bind(host, port)
+        self.port: int = self._sock.getsockname()[1]
+        self.url = _url(host, self.port)
+        app = create_network_app(domain, settings)
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,
+            lifespan="off",
+            ws_max_size=TUNNEL_FRAME_MAX,
+            ws_ping_interval=20.0,
+            ws_ping_timeout=60.0,
+            timeout_graceful_shutdown=3,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._run, name=f"unseen-network-{self.port}", daemon=True
+        )
+        self._error: BaseException | None = None
+        self._stopped = False
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise UsageError(f"the network server did not start: {self._error or 'timed out'}")
+            time.sleep(0.005)
+
+    def _run(self) -> None:
+        try:
+            self._server.run(sockets=[self._sock])
+        except BaseException as exc:
+            self._error = exc
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving, close the store and release the data directory (idempotent)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._server.should_exit = True
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._server.force_exit = True
+            self._thread.join(timeout)
+        try:
+            self._sock.close()
+        finally:
+            self.domain.close()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive() and not self._stopped
+
+    def __enter__(self) -> RunningNetwork:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<RunningNetwork {self.name!r} at {self.url} ({state})>"
+
+
+def launch_network(
+    name: str = "unseen network",
+    port: int = 0,
+    host: str = "127.0.0.1",
+    data_dir: str | os.PathLike[str] | None = None,
+    database: str | None = None,
+    owner_email: str | None = None,
+    owner_password: str | None = None,
+    *,
+    auto_approve: bool = False,
+    offline_after: float = 30.0,
+    settings: ServerSettings | None = None,
+) -> RunningNetwork:
+    """Start a network node in a background thread; returns once it answers.
+
+    Like :func:`unseen.launch_domain`: data in ``data_dir`` (default ``~/.unseen/<slug of
+    name>``), SQLite unless ``database`` is a PostgreSQL URL, the owner created on the first
+    launch (read a generated password from ``.owner_password``). ``auto_approve`` accepts every
+    correctly signed registration; ``offline_after`` is the seconds without a heartbeat after
+    which a domain shows as offline.
+    """
+    if not isinstance(port, int) or not 0 <= port <= 65535:
+        raise UsageError(f"port must be 0 (any free port) to 65535, not {port!r}")
+    if not 0 < offline_after < float("inf"):
+        raise UsageError("offline_after must be a positive number of seconds")
+    domain = open_network(
+        name,
+        data_dir=data_dir,
+        database=database,
+        owner_email=owner_email,
+        owner_password=owner_password,
+        auto_approve=auto_approve,
+        offline_after=offline_after,
+    )
+    try:
+        return RunningNetwork(domain, host, port, settings)
+    except BaseException:
+        domain.close()
+        raise
+
+
+def describe(running: RunningNetwork) -> list[str]:
+    """What ``unseen launch network`` prints."""
+    domain = running.domain
+    stores: Any = domain.stores
+    url = getattr(getattr(stores, "engine", None), "url", None)
+    database = url.render_as_string(hide_password=True) if url is not None else "in memory"
+    approve = "automatic" if running.registry.auto_approve else "by the owner"
+    lines = [
+        f"unseen network {running.name!r} is running at {running.url}",
+        f"  registry:  {running.url}/  (approval: {approve})",
+        f"  data:      {domain.data_dir}  (database: {database})",
+        f"  node key:  {domain.identity.public_key}",
+    ]
+    if domain.owner_created:
+        lines += [f"  owner:     {domain.owner_email}", f"  password:  {domain.owner_password}"]
+    else:
+        lines.append(f"  owner:     {domain.owner_email} (exists already; password unchanged)")
+    lines += [f"  note:      {note}" for note in domain.notes]
+    lines.append(f"  domains:   owner.join_network({running.url!r})")
+    return lines

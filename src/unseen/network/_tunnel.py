@@ -1,0 +1,192 @@
+"""The domain's end of a reverse tunnel: answer sealed messages that arrive through the network.
+
+A domain behind NAT dials out to ``/network/v1/tunnel`` and keeps the WebSocket open (it dials
+again, with backoff, when the link drops). Each request is sealed by the client to the domain:
+
+    request = client's ephemeral X25519 public key (32 bytes) + Box(ciphertext, random nonce)
+
+with the NaCl ``Box`` of the client's ephemeral key and the domain's X25519 key, derived from
+its ed25519 node key (the one its signed registration names, which the client pins). Only the
+domain can open it, and only the domain can seal an answer the client accepts; the network
+sees lengths and timing. Inside is a serde map: ``{"op": "login", "email", "password"}`` or
+``{"op": "message", "token", "message": <an encoded message>}``; the answer carries a token or
+the encoded reply. A request whose nonce was seen before (a replay by the relay) is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from unseen import serde
+from unseen.errors import AuthError, DecodeError, UnseenError, UsageError, error_to_wire
+from unseen.messages import decode_message, encode_reply
+from unseen.network._hub import HEAD, TUNNEL_FRAME_MAX
+from unseen.node._network import TUNNEL, curve_secret_key, sign_document
+
+if TYPE_CHECKING:
+    from unseen.network._agent import Membership
+
+log = logging.getLogger("unseen.network")
+
+MAX_SESSIONS = 1024
+MAX_NONCES = 100_000
+WORKERS = 64
+
+
+class Opener:
+    """Opens sealed requests to one node and seals the answers (thread-safe)."""
+
+    def __init__(self, seed: bytes) -> None:
+        from nacl.public import PrivateKey
+
+        self._secret = PrivateKey(curve_secret_key(seed))
+        self._boxes: OrderedDict[bytes, tuple[Any, set[bytes]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _box(self, ephemeral: bytes) -> tuple[Any, set[bytes]]:
+        from nacl.public import Box, PublicKey
+
+        with self._lock:
+            found = self._boxes.get(ephemeral)
+            if found is None:
+                found = (Box(self._secret, PublicKey(ephemeral)), set())
+                self._boxes[ephemeral] = found
+                if len(self._boxes) > MAX_SESSIONS:
+                    self._boxes.popitem(last=False)
+            else:
+                self._boxes.move_to_end(ephemeral)
+            return found
+
+    def open(self, payload: bytes) -> tuple[Any, dict[str, Any]]:
+        """(the session's box, the request); DecodeError when it cannot be opened."""
+        from nacl.exceptions import CryptoError
+
+        if len(payload) < 32 + 24 + 16:
+            raise DecodeError("a sealed request is too short")
+        box, seen = self._box(bytes(payload[:32]))
+        nonce = bytes(payload[32:56])
+        try:
+            plain = box.decrypt(bytes(payload[32:]))
+        except CryptoError:
+            raise DecodeError("a sealed request did not open with this node's key") from None
+        with self._lock:
+            if nonce in seen:
+                raise AuthError("this sealed request was seen before (a replay): refused")
+            if len(seen) >= MAX_NONCES:
+                seen.clear()
+            seen.add(nonce)
+        request = serde.decode(plain)
+        if not isinstance(request, dict):
+            raise DecodeError("a sealed request holds a map")
+        return box, request
+
+
+def answer(membership: Membership, opener: Opener, payload: bytes) -> bytes:
+    """The sealed answer to one sealed request (empty when it could not be opened)."""
+    try:
+        box, request = opener.open(payload)
+    except UnseenError as exc:
+        log.info("refused a tunnelled request: %s", exc)
+        return b""
+    try:
+        out = _serve(membership, request)
+    except UnseenError as exc:
+        out = {"ok": False, "error": error_to_wire(exc)}
+    return bytes(box.encrypt(bytes(serde.encode(out))))
+
+
+def _serve(membership: Membership, request: dict[str, Any]) -> dict[str, Any]:
+    node = membership.node
+    op = request.get("op")
+    if op == "login":
+        email, password = request.get("email"), request.get("password")
+        if not isinstance(email, str) or not isinstance(password, str):
+            raise UsageError("log in with an email and a password")
+        return {"ok": True, **node.auth.login(email, password, "tunnel")}
+    if op == "message":
+        principal = node.auth.authenticate(str(request.get("token")))
+        data = request.get("message")
+        if not isinstance(data, bytes):
+            raise DecodeError("a tunnelled message carries its encoded bytes")
+        reply = node.handle(decode_message(data), principal)
+        return {"ok": True, "reply": bytes(encode_reply(reply))}
+    raise UsageError(f"unknown tunnel operation {op!r}")
+
+
+class TunnelClient:
+    """Keeps one reverse tunnel open while the membership lives."""
+
+    def __init__(self, membership: Membership) -> None:
+        self.membership = membership
+        self.opener = Opener(membership.seed)
+        self.connected = threading.Event()
+        self._stop = threading.Event()
+        self._ws: Any = None
+        self._send_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="unseen-tunnel")
+        base = membership.url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+        self.ws_url = f"{base}/network/v1/tunnel"
+        self._thread = threading.Thread(target=self._run, name="unseen-tunnel", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        ws = self._ws
+        if ws is not None:
+            try:
+                ws.close()
+            except Exception:
+                pass
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self) -> None:
+        backoff = 0.1
+        while self.membership.alive() and not self._stop.is_set():
+            try:
+                self._session()
+                backoff = 0.1
+            except Exception as exc:
+                log.debug("tunnel to %s: %s", self.membership.url, exc)
+            self.connected.clear()
+            self._ws = None
+            if self._stop.wait(backoff):
+                break
+            backoff = min(backoff * 2, 10.0)
+
+    def _session(self) -> None:
+        from websockets.sync.client import connect
+
+        hello = sign_document(self.membership.document(TUNNEL), self.membership.seed)
+        with connect(
+            self.ws_url, max_size=TUNNEL_FRAME_MAX, open_timeout=5, compression=None
+        ) as ws:
+            self._ws = ws
+            ws.send(json.dumps(hello))
+            if json.loads(ws.recv(timeout=10)).get("ok") is not True:
+                return
+            self.connected.set()
+            interval = self.membership.options["heartbeat_s"]
+            while self.membership.alive() and not self._stop.is_set():
+                try:
+                    frame = ws.recv(timeout=interval)
+                except TimeoutError:
+                    ws.send("ping")
+                    continue
+                if isinstance(frame, bytes) and len(frame) >= HEAD.size:
+                    self._pool.submit(self._one, ws, frame)
+
+    def _one(self, ws: Any, frame: bytes) -> None:
+        head = frame[: HEAD.size]
+        sealed = answer(self.membership, self.opener, memoryview(frame)[HEAD.size :].tobytes())
+        try:
+            with self._send_lock:
+                ws.send(head + sealed)
+        except Exception as exc:
+            log.debug("tunnel reply lost: %s", exc)
