@@ -28,6 +28,12 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _password_stamp(user: UserRecord) -> str:
+    """A short digest of the stored password hash: a token carries it, so changing the
+    password revokes every token issued before."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
 def check_password_strength(password: str) -> None:
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
         raise UsageError(f"passwords need at least {MIN_PASSWORD_LENGTH} characters")
@@ -104,7 +110,13 @@ class Authenticator:
 
     def issue(self, user: UserRecord) -> dict[str, Any]:
         now = time.time()
-        payload = {"sub": user.id, "iat": now, "exp": now + self._ttl, "jti": secrets.token_hex(8)}
+        payload = {
+            "sub": user.id,
+            "iat": now,
+            "exp": now + self._ttl,
+            "jti": secrets.token_hex(8),
+            "pw": _password_stamp(user),
+        }
         body = _b64(json.dumps(payload, separators=(",", ":")).encode())
         signature = _b64(hmac.new(self._secret, body.encode(), hashlib.sha256).digest())
         return {
@@ -132,4 +144,6 @@ class Authenticator:
             user = self._users.get(user_id)
         except NotFound:
             raise AuthError("this account no longer exists") from None
+        if not hmac.compare_digest(str(payload.get("pw", "")), _password_stamp(user)):
+            raise AuthError("the password changed since this session began: log in again")
         return Principal(user.id, user.role, user.name)

@@ -191,6 +191,18 @@ def resolve_dataset_uploads(node: Node, principal: Principal, body: dict[str, An
                 staged.abort()
 
 
+def handler_tags(
+    parents: list[tuple[frozenset[str], tuple[str, ...]]], caller: str
+) -> tuple[str, ...]:
+    """Tags of a result, which owner handlers match on. Only inputs holding someone else's
+    data count, and a tag passes only if every one of them carries it: otherwise a scientist
+    could steer private data into an auto-accepting handler with tags of her own uploads."""
+    foreign = [set(tags) for sources, tags in parents if sources - {caller}]
+    if not foreign:
+        return tuple(sorted({t for _, tags in parents for t in tags}))
+    return tuple(sorted(set.intersection(*foreign)))
+
+
 @route("object.send", MEMBERS)
 def send(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
     if "upload" in body:  # the value was streamed ahead (StagedUpload)
@@ -253,6 +265,13 @@ def tag(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any
     record = _usable(node, principal, body.get("id"))
     if record.creator != principal.user_id and not principal.is_admin:
         raise NotFound(f"no object with id {record.id!r} of yours")
+    if record.sources - {principal.user_id} and not principal.is_admin:
+        # Tags steer owner handlers and searchable exposes the object to others: neither is
+        # the scientist's to set on a value derived from someone else's data.
+        raise PermissionDenied(
+            "this value derives from data that is not yours: only the owner may tag it or "
+            "make it searchable"
+        )
     if "tags" in body:
         record.tags = tuple(str_list(body, "tags"))
     if "description" in body:
@@ -304,18 +323,19 @@ def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[st
         if action.id in lineage:
             raise UsageError(f"the graph defines {action.id!r} twice")
         sources: set[str] = set()
-        tags: set[str] = set()
+        parent_tags: list[tuple[frozenset[str], tuple[str, ...]]] = []
         parents = tuple(ops.refs_of(action))
         for ref in parents:
             if ref in lineage:
-                sources.update(lineage[ref][0])
-                tags.update(lineage[ref][1])
+                src, tg, _ = lineage[ref]
             else:
                 if ref not in inputs:
                     inputs[ref] = _usable(node, principal, ref)
-                sources.update(inputs[ref].sources)
-                tags.update(inputs[ref].tags)
-        lineage[action.id] = (frozenset(sources), tuple(sorted(tags)), parents)
+                src, tg = inputs[ref].sources, inputs[ref].tags
+            sources.update(src)
+            parent_tags.append((src, tg))
+        tags = handler_tags(parent_tags, principal.user_id)
+        lineage[action.id] = (frozenset(sources), tags, parents)
 
     for object_id in wanted:
         if object_id in lineage:

@@ -1,0 +1,201 @@
+"""Leaking private values without a .get(): through result shapes, row counts of filters, error
+messages, exception types, whether an operation failed, and size refusals.
+
+The rule (docs/architecture.md, "Errors are data too"): for a computation on data the caller
+may not read, every reply must be the same whatever the private values are. Three leaks found
+by this suite are fixed in src (see docs/security.md):
+
+- a graph.run whose private part failed also failed the caller's own readable results, with
+  the private error's text (unseen/node/_objects.py run_graph: readable actions now run first,
+  on their own);
+- a size guard refusing an allocation sized by a private value named the value
+  (unseen/ops/_executor.py marks run-time refusals; run_graph treats them as failures);
+- request.create named a request after the operation that failed (unseen/node/_requests.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import numpy as np
+import pytest
+from security_support import SECRET_NUMBERS, Attacks, World, assert_clean, asset
+
+import unseen
+from unseen import ops
+
+OFFSET = 7_000_000.0  # graphs compare col - OFFSET, so that no literal looks like a secret
+THRESHOLDS = tuple(float(t - OFFSET) for t in (SECRET_NUMBERS[0] - 1, SECRET_NUMBERS[10] + 0.5,
+                                                SECRET_NUMBERS[-1] + 1))  # fmt: skip
+
+
+def nid() -> str:
+    return uuid.uuid4().hex
+
+
+def scrub(reply: Any, ids: dict[str, str]) -> str:
+    """A reply with its (random) ids replaced by their role in the graph."""
+    if isinstance(reply, dict) and isinstance(reply.get("kept"), dict):
+        reply = {**reply, "kept": sorted((ids.get(k, k), v) for k, v in reply["kept"].items())}
+    text = repr(reply)
+    for real, role in ids.items():
+        text = text.replace(real, role)
+    return text
+
+
+def filtered_graph(
+    src: str, threshold: float, then: str, args: tuple[Any, ...]
+) -> list[ops.Action]:
+    """col = src[:, 0] - OFFSET; rows = col[col > threshold]; out = rows.<then>(*args)"""
+    raw = ops.Action(nid(), "method", "__getitem__", (ops.Ref(src), (slice(None), 0)))
+    col = ops.Action(nid(), "method", "__sub__", (ops.Ref(raw.id), OFFSET))
+    mask = ops.Action(nid(), "method", "__gt__", (ops.Ref(col.id), threshold))
+    rows = ops.Action(nid(), "method", "__getitem__", (ops.Ref(col.id), ops.Ref(mask.id)))
+    out = ops.Action(nid(), "method", then, (ops.Ref(rows.id), *args))
+    return [raw, col, mask, rows, out]
+
+
+def test_a_filters_row_count_is_not_reported(world: World, attacks: Attacks) -> None:
+    data = asset(world, world.eve, "ndarray")
+    views = []
+    for threshold in THRESHOLDS:
+        rows = data[data[:, 0] - OFFSET > threshold].compute()
+        info = world.eve.call("object.info", {"id": rows.id})
+        listed = [o for o in world.eve.call("store.list") if o["id"] == rows.id]
+        attacks.tried(3)
+        assert info["meta"] == {} and all(o["meta"] == {} for o in listed)
+        text = repr(rows)
+        assert "shape from the mock" in text or "(0," in text or "6" not in text
+        views.append((info["meta"], [o["meta"] for o in listed], rows.shape))
+        attacks.refuse(rows.get, expect=unseen.CannotRequestPrivateData)
+        attacks.refuse(len, rows, expect=unseen.UsageError)
+    assert views[0] == views[1] == views[2]  # 24 rows, 13 rows, 0 rows: all look the same
+
+
+def test_graph_run_replies_do_not_depend_on_private_values(world: World, attacks: Attacks) -> None:
+    """The same graph, cut at thresholds keeping all, some or no rows, and ops that then
+    succeed or fail (reshape to a fixed size): the replies must be identical."""
+    src = world.asset_ids["ndarray"]
+    replies = set()
+    for threshold in THRESHOLDS:
+        for then, args in (("reshape", ((3, 2),)), ("sum", ()), ("__getitem__", (5,)),
+                           ("argmax", ()), ("astype", ("int8",))):  # fmt: skip
+            graph = filtered_graph(src, threshold, then, args)
+            roles = {a.id: f"a{i}" for i, a in enumerate(graph)}
+            reply = world.eve.call(
+                "graph.run", {"actions": graph, "keep": [graph[-1].id], "get": []}
+            )
+            attacks.tried()
+            assert_clean(reply)
+            replies.add((then, scrub(reply, roles)))
+            info = world.eve.call("object.info", {"id": graph[-1].id})
+            assert info["meta"] == {}
+            replies.add(
+                (then, "info", scrub({k: v for k, v in info.items() if k != "created_at"}, roles))
+            )
+            # asking for the failed or succeeded value: the same refusal
+            exc = attacks.refuse(world.eve.call, "object.get", {"id": graph[-1].id},
+                                 expect=unseen.CannotRequestPrivateData)  # fmt: skip
+            replies.add((then, "get", str(exc)))
+    per_op: dict[str, set[str]] = {}
+    for entry in replies:
+        per_op.setdefault(entry[0] + str(entry[1:-1]), set()).add(entry[-1])
+    assert all(len(v) == 1 for v in per_op.values()), per_op
+
+
+def test_a_private_failure_does_not_touch_own_results(world: World, attacks: Attacks) -> None:
+    """FIXED: one graph, a private reshape that fails only for some thresholds, and the
+    caller's own computation asked for: the reply was a RemoteError quoting the private
+    failure ("cannot reshape array of size 6 ...") exactly when the private part failed."""
+    own = world.eve.send(np.arange(3.0))
+    replies = []
+    for threshold in THRESHOLDS:
+        graph = filtered_graph(world.asset_ids["ndarray"], threshold, "reshape", ((3,),))
+        mine = ops.Action(nid(), "method", "__add__", (ops.Ref(own.id), 1.0))
+        graph.append(mine)
+        roles = {a.id: f"a{i}" for i, a in enumerate(graph)}
+        reply = world.eve.call(
+            "graph.run", {"actions": graph, "keep": [graph[-2].id], "get": [mine.id]}
+        )
+        attacks.tried()
+        assert_clean(reply)
+        np.testing.assert_array_equal(reply["values"][0], [1.0, 2.0, 3.0])
+        replies.append(scrub(reply, roles))
+        # the private result: refused the same way, failed or not
+        attacks.refuse(world.eve.call, "object.get", {"id": graph[-2].id},
+                       expect=unseen.CannotRequestPrivateData)  # fmt: skip
+    assert len(set(replies)) == 1
+
+
+def test_size_refusals_do_not_reveal_private_values(world: World, attacks: Attacks) -> None:
+    """FIXED: numpy.zeros(private) refused with "would allocate 7314159000000 elements"."""
+    src = world.asset_ids["ndarray"]
+    replies = []
+    for scale in (1e-6, 1e3, 1e6):  # 7 elements, 7e9 (over the limit), 7e12
+        first = ops.Action(nid(), "method", "__getitem__", (ops.Ref(src), (0, 0)))
+        scaled = ops.Action(nid(), "method", "__mul__", (ops.Ref(first.id), scale))
+        count = ops.Action(nid(), "method", "astype", (ops.Ref(scaled.id), "int64"))
+        zeros = ops.Action(nid(), "function", "numpy.zeros", (ops.Ref(count.id),))
+        graph = [first, scaled, count, zeros]
+        roles = {a.id: f"a{i}" for i, a in enumerate(graph)}
+        try:
+            reply = world.eve.call("graph.run", {"actions": graph, "keep": [zeros.id], "get": []})
+        except unseen.UnseenError as exc:
+            reply = exc
+        attacks.tried()
+        assert_clean(reply)
+        replies.append(scrub(reply, roles))
+    assert len(set(replies)) == 1, replies
+
+
+def test_request_names_do_not_reveal_failures(world: World, attacks: Attacks) -> None:
+    """FIXED: request.create without a name named the request after the failed operation."""
+    views = []
+    for threshold in THRESHOLDS:
+        graph = filtered_graph(world.asset_ids["ndarray"], threshold, "reshape", ((3,),))
+        world.eve.call("graph.run", {"actions": graph, "keep": [graph[-1].id], "get": []})
+        view = world.eve.call("request.create", {"object_id": graph[-1].id, "name": ""})
+        attacks.tried()
+        assert_clean(view)
+        views.append((view["name"], view["status"], len(view["graph"])))
+        world.owner.call("request.decide", {"id": view["id"], "action": "deny", "reason": "test"})
+    assert len(set(views)) == 1, views
+
+
+def test_error_types_on_private_data_are_uniform(world: World, attacks: Attacks) -> None:
+    """Whatever fails on private data, a scientist sees one refusal, with no detail."""
+    data = asset(world, world.eve, "ndarray")
+    frame = asset(world, world.eve, "dataframe")
+    failing = [
+        data.reshape((5, 5)),
+        data[:, 0].astype("int8"),
+        frame["value"] / frame["group"],
+        unseen.np.linalg.inv(data[:4, :4] * 0),
+        frame.set_index("name").loc[["nope"]] if hasattr(frame, "set_index") else data.T,
+    ]
+    texts = set()
+    for ptr in failing:
+        try:
+            ptr.compute()
+        except unseen.UnseenError as exc:  # refused by the client on the mock: fine
+            attacks.tried()
+            assert_clean(exc)
+            continue
+        exc = attacks.refuse(ptr.get, expect=unseen.CannotRequestPrivateData)
+        texts.add(str(exc))
+        request = world.eve.call("request.create", {"object_id": ptr.id, "name": "x"})
+        assert_clean(request)
+        world.owner.call("request.decide", {"id": request["id"], "action": "deny"})
+    assert len(texts) == 1
+
+
+@pytest.mark.parametrize("family", ["ndarray", "tensor", "dataframe"])
+def test_reprs_and_metadata_hold_no_values(world: World, attacks: Attacks, family: str) -> None:
+    ptr = asset(world, world.eve, family)
+    for p in (ptr, ptr.mean() if family != "dataframe" else ptr["value"].mean()):
+        attacks.tried()
+        assert_clean(repr(p), p._meta, world.eve.call("object.info", {"id": p.compute().id}))
+    attacks.tried()
+    assert_clean(world.eve.call("dataset.list"), world.eve.call("store.list"),
+                 world.eve.call("search", {"query": "#sec"}))  # fmt: skip
