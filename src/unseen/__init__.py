@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from unseen.client._login import GridClient, login
     from unseen.client._namespaces import Namespace
     from unseen.client._network import connect_network
+    from unseen.duet import join_duet, launch_duet
     from unseen.network import launch_network
     from unseen.server import launch_domain
 
@@ -61,6 +62,8 @@ _LAZY = {
     "launch_domain": "unseen.server",
     "connect_network": "unseen.client._network",
     "launch_network": "unseen.network",
+    "launch_duet": "unseen.duet",
+    "join_duet": "unseen.duet",
     "np": "unseen.client._namespaces",
     "torch": "unseen.client._namespaces",
     "pd": "unseen.client._namespaces",
@@ -91,6 +94,8 @@ __all__ = [
     "UsageError",
     "VirtualWorker",
     "connect_network",
+    "join_duet",
+    "launch_duet",
     "launch_domain",
     "launch_network",
     "login",

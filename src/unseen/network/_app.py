@@ -18,6 +18,7 @@ from unseen.errors import AuthError, NotFound, UnseenError
 from unseen.network._hub import RELAY_MAX, TUNNEL_FRAME_MAX, Hub
 from unseen.network._node import NetworkNode
 from unseen.network._page import render_page
+from unseen.network._rendezvous import Rendezvous
 from unseen.server import ACCESS, Domain, ServerSettings, create_app
 
 __all__ = ["NETWORK_ACCESS", "RELAY_MAX", "TUNNEL_FRAME_MAX", "create_network_app"]
@@ -37,6 +38,11 @@ NETWORK_ACCESS: dict[str, str] = {
     f"{NET}/models": "anonymous",
     f"{NET}/relay/{{ident}}": "anonymous (sealed end to end: the network cannot read it)",
     f"{NET}/tunnel": "signed by an approved domain's node key (first frame)",
+    f"{NET}/duet/offer": "signed by the Duet owner's session key",
+    f"{NET}/duet/withdraw": "signed by the Duet owner's session key",
+    f"{NET}/duet/claim/{{ident}}": "anyone holding the id (single-use, 128 random bits)",
+    f"{NET}/duet/relay/{{ident}}": "anonymous (sealed end to end to the Duet owner's key)",
+    f"{NET}/duet/tunnel": "signed by a live Duet offer's key (first frame)",
 }
 
 
@@ -54,6 +60,9 @@ def create_network_app(domain: Domain, settings: ServerSettings | None = None) -
     pool = app.state.service.pool
     hub = Hub(registry)
     app.state.hub = hub
+    rendezvous = Rendezvous()
+    duet_hub = Hub(rendezvous)
+    app.state.rendezvous, app.state.duet_hub = rendezvous, duet_hub
 
     async def _signed(request: Request, action: Any) -> Response:
         try:
@@ -112,8 +121,7 @@ def create_network_app(domain: Domain, settings: ServerSettings | None = None) -
         except UnseenError as exc:
             return _problem(exc)
 
-    @app.post(f"{NET}/relay/{{ident}}", tags=["network"], summary="Sealed bytes to a domain")
-    async def relay(ident: str, request: Request) -> Response:
+    async def _relay(through: Hub, find: Any, ident: str, request: Request) -> Response:
         declared = request.headers.get("content-length", "")
         if not declared.isdigit() or int(declared) > RELAY_MAX:
             return JSONResponse(
@@ -121,14 +129,41 @@ def create_network_app(domain: Domain, settings: ServerSettings | None = None) -
                 status_code=413,
             )
         try:
-            key = registry.approved(ident).key
+            key = find(ident)
         except UnseenError as exc:
             return _problem(exc)
         body = await request.body()
-        status, payload = await hub.relay(key, body)
+        status, payload = await through.relay(key, body)
         if status != 200:
             return JSONResponse({"detail": payload.decode()}, status_code=status)
         return Response(payload, media_type="application/octet-stream")
+
+    @app.post(f"{NET}/relay/{{ident}}", tags=["network"], summary="Sealed bytes to a domain")
+    async def relay(ident: str, request: Request) -> Response:
+        return await _relay(hub, lambda i: registry.approved(i).key, ident, request)
+
+    @app.post(f"{NET}/duet/offer", tags=["duet"], summary="A Duet owner's signed offer")
+    async def duet_offer(request: Request) -> Response:
+        return await _signed(request, rendezvous.offer)
+
+    @app.post(f"{NET}/duet/withdraw", tags=["duet"], summary="A Duet owner ends its offers")
+    async def duet_withdraw(request: Request) -> Response:
+        return await _signed(request, lambda body: {"ended": rendezvous.withdraw(body)})
+
+    @app.post(f"{NET}/duet/claim/{{ident}}", tags=["duet"], summary="Claim a Duet id (once)")
+    async def duet_claim(ident: str) -> Response:
+        try:
+            return JSONResponse(rendezvous.claim(ident))
+        except UnseenError as exc:
+            return _problem(exc)
+
+    @app.post(f"{NET}/duet/relay/{{ident}}", tags=["duet"], summary="Sealed bytes to a Duet owner")
+    async def duet_relay(ident: str, request: Request) -> Response:
+        return await _relay(duet_hub, rendezvous.key_of, ident, request)
+
+    @app.websocket(f"{NET}/duet/tunnel")
+    async def duet_tunnel(ws: WebSocket) -> None:
+        await duet_hub.serve(ws)
 
     @app.websocket(f"{NET}/tunnel")
     async def tunnel(ws: WebSocket) -> None:

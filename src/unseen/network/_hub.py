@@ -14,14 +14,11 @@ import itertools
 import json
 import logging
 import struct
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from fastapi import WebSocket
 
 from unseen.errors import UnseenError
-
-if TYPE_CHECKING:
-    from unseen.network._registry import Registry
 
 log = logging.getLogger("unseen.network")
 
@@ -48,8 +45,18 @@ class Link:
         self.pending.clear()
 
 
+class TunnelKeys(Protocol):
+    """What a hub needs of whoever admits tunnels: the registry, or the Duet rendezvous."""
+
+    tunnels: set[str]
+
+    def check_tunnel(self, signed: Any) -> str: ...
+
+    def seen(self, key: str) -> None: ...
+
+
 class Hub:
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: TunnelKeys) -> None:
         self.registry = registry
         self.links: dict[str, Link] = {}
 

@@ -64,6 +64,14 @@ class Opener:
 
     def open(self, payload: bytes) -> tuple[Any, dict[str, Any]]:
         """(the session's box, the request); DecodeError when it cannot be opened."""
+        box, plain = self.open_raw(payload)
+        request = serde.decode(plain)
+        if not isinstance(request, dict):
+            raise DecodeError("a sealed request holds a map")
+        return box, request
+
+    def open_raw(self, payload: bytes) -> tuple[Any, bytes]:
+        """(the session's box, the plaintext); DecodeError when it cannot be opened."""
         from nacl.exceptions import CryptoError
 
         if len(payload) < 32 + 24 + 16:
@@ -80,10 +88,7 @@ class Opener:
             if len(seen) >= MAX_NONCES:
                 seen.clear()
             seen.add(nonce)
-        request = serde.decode(plain)
-        if not isinstance(request, dict):
-            raise DecodeError("a sealed request holds a map")
-        return box, request
+        return box, bytes(plain)
 
 
 def answer(membership: Membership, opener: Opener, payload: bytes) -> bytes:
