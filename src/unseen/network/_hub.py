@@ -72,7 +72,7 @@ class Hub:
             async with link.send_lock:
                 await link.ws.send_bytes(HEAD.pack(request_id) + payload)
             return 200, await asyncio.wait_for(future, RELAY_TIMEOUT_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return 504, b"the domain did not answer through its tunnel in time"
         except Exception as exc:
             return 502, f"the domain's tunnel broke: {exc}".encode()
@@ -84,7 +84,7 @@ class Hub:
         try:
             first = await asyncio.wait_for(ws.receive_text(), HELLO_TIMEOUT_S)
             key = self.registry.check_tunnel(json.loads(first))
-        except (UnseenError, ValueError, asyncio.TimeoutError, KeyError, RuntimeError) as exc:
+        except (TimeoutError, UnseenError, ValueError, KeyError, RuntimeError) as exc:
             reason = exc.message if isinstance(exc, UnseenError) else "send a signed hello first"
             await ws.close(code=4403, reason=reason[:120])
             return

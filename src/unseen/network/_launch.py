@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import threading
-import time
-from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from unseen.errors import UsageError
@@ -21,7 +17,7 @@ from unseen.network._app import TUNNEL_FRAME_MAX, create_network_app
 from unseen.network._node import NetworkNode
 from unseen.network._registry import Registry
 from unseen.server import Domain, ServerSettings, open_domain
-from unseen.server._launch import START_TIMEOUT_S, _bind, _url
+from unseen.server._launch import BackgroundServer
 
 
 def open_network(
@@ -63,86 +59,18 @@ def open_network(
     return dataclasses.replace(domain, node=node)
 
 
-class RunningNetwork:
+class RunningNetwork(BackgroundServer):
     """A network node serving in a background thread. ``stop()`` it (or use ``with``)."""
+
+    kind = "network"
 
     def __init__(
         self, domain: Domain, host: str, port: int, settings: ServerSettings | None = None
     ) -> None:
-        import uvicorn
-
-        self.domain = domain
         self.node: NetworkNode = domain.node  # type: ignore[assignment]
         self.registry = self.node.registry
-        self.name = domain.node.name
-        self.data_dir: Path = domain.data_dir
-        self.owner_email: str = domain.owner_email
-        self.owner_password: str | None = domain.owner_password
-        self._sock = _bind(host, port)
-        self.port: int = self._sock.getsockname()[1]
-        self.url = _url(host, self.port)
         app = create_network_app(domain, settings)
-        config = uvicorn.Config(
-            app,
-            log_level="warning",
-            access_log=False,
-            proxy_headers=False,
-            lifespan="off",
-            ws_max_size=TUNNEL_FRAME_MAX,
-            ws_ping_interval=20.0,
-            ws_ping_timeout=60.0,
-            timeout_graceful_shutdown=3,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._run, name=f"unseen-network-{self.port}", daemon=True
-        )
-        self._error: BaseException | None = None
-        self._stopped = False
-        self._thread.start()
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise UsageError(f"the network server did not start: {self._error or 'timed out'}")
-            time.sleep(0.005)
-
-    def _run(self) -> None:
-        try:
-            self._server.run(sockets=[self._sock])
-        except BaseException as exc:
-            self._error = exc
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop serving, close the store and release the data directory (idempotent)."""
-        if self._stopped:
-            return
-        self._stopped = True
-        self._server.should_exit = True
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            self._server.force_exit = True
-            self._thread.join(timeout)
-        try:
-            self._sock.close()
-        finally:
-            self.domain.close()
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive() and not self._stopped
-
-    def __enter__(self) -> RunningNetwork:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        state = "running" if self.running else "stopped"
-        return f"<RunningNetwork {self.name!r} at {self.url} ({state})>"
+        super().__init__(domain, host, port, app, TUNNEL_FRAME_MAX)
 
 
 def launch_network(

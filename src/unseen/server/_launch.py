@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from unseen.errors import UsageError
 from unseen.server._domain import Domain, open_domain
@@ -48,20 +48,16 @@ def _url(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
-class RunningDomain:
-    """A domain node serving in a background thread. ``stop()`` it (or use ``with``)."""
+class BackgroundServer:
+    """A node's FastAPI app served by uvicorn in a background thread, on a socket bound here.
+    ``stop()`` it (or use ``with``). Subclasses build the app and add what stopping needs."""
 
-    def __init__(
-        self, domain: Domain, host: str, port: int, settings: ServerSettings | None = None
-    ) -> None:
+    kind = "node"
+
+    def __init__(self, domain: Domain, host: str, port: int, app: Any, ws_max_size: int) -> None:
         import uvicorn
 
-        from unseen.node._mpc import serve_mesh_on
-        from unseen.server._app import create_app
-
-        serve_mesh_on(domain.node, host)  # MPC mesh listeners open on the host we serve on
         self.domain = domain
-        self.node = domain.node
         self.name = domain.node.name
         self.data_dir: Path = domain.data_dir
         self.owner_email: str = domain.owner_email
@@ -69,26 +65,32 @@ class RunningDomain:
         self._sock = _bind(host, port)
         self.port: int = self._sock.getsockname()[1]
         self.url = _url(host, self.port)
-        app = create_app(domain, settings)
         config = uvicorn.Config(
             app,
             log_level="warning",
             access_log=False,
             proxy_headers=False,
             lifespan="off",
-            ws_max_size=app.state.service.settings.ws_frame_max,
+            ws_max_size=ws_max_size,
             ws_ping_interval=20.0,
             ws_ping_timeout=60.0,
             timeout_graceful_shutdown=3,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
-            target=self._run, name=f"unseen-domain-{self.port}", daemon=True
+            target=self._run, name=f"unseen-{self.kind}-{self.port}", daemon=True
         )
         self._error: BaseException | None = None
         self._stopped = False
         self._thread.start()
-        self._wait_started()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise UsageError(
+                    f"the {self.kind} server did not start: {self._error or 'timed out'}"
+                )
+            time.sleep(0.005)
 
     def _run(self) -> None:
         try:
@@ -96,24 +98,16 @@ class RunningDomain:
         except BaseException as exc:
             self._error = exc
 
-    def _wait_started(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise UsageError(f"the domain server did not start: {self._error or 'timed out'}")
-            time.sleep(0.005)
+    def _before_stop(self) -> None:
+        """Hook: what must end before the server does (a subclass's sessions and waits)."""
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving, close the stores and release the data directory (idempotent)."""
         if self._stopped:
             return
         self._stopped = True
-        from unseen.node._mpc import close_sessions
-
-        close_sessions(self.domain.node)  # MPC peers see the links break, not a timeout
+        self._before_stop()
         self._server.should_exit = True
-        self.domain.node.notify_decision()
         self._thread.join(timeout)
         if self._thread.is_alive():
             self._server.force_exit = True
@@ -127,7 +121,7 @@ class RunningDomain:
     def running(self) -> bool:
         return self._thread.is_alive() and not self._stopped
 
-    def __enter__(self) -> RunningDomain:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -137,7 +131,30 @@ class RunningDomain:
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
-        return f"<RunningDomain {self.name!r} at {self.url} ({state})>"
+        return f"<{type(self).__name__} {self.name!r} at {self.url} ({state})>"
+
+
+class RunningDomain(BackgroundServer):
+    """A domain node serving in a background thread. ``stop()`` it (or use ``with``)."""
+
+    kind = "domain"
+
+    def __init__(
+        self, domain: Domain, host: str, port: int, settings: ServerSettings | None = None
+    ) -> None:
+        from unseen.node._mpc import serve_mesh_on
+        from unseen.server._app import create_app
+
+        serve_mesh_on(domain.node, host)  # MPC mesh listeners open on the host we serve on
+        self.node = domain.node
+        app = create_app(domain, settings)
+        super().__init__(domain, host, port, app, app.state.service.settings.ws_frame_max)
+
+    def _before_stop(self) -> None:
+        from unseen.node._mpc import close_sessions
+
+        close_sessions(self.domain.node)  # MPC peers see the links break, not a timeout
+        self.domain.node.notify_decision()  # blocked request waits return at once
 
 
 def launch_domain(

@@ -45,7 +45,7 @@ def install_websocket(app: FastAPI, service: Service) -> None:
         await ws.accept()
         try:
             first = await asyncio.wait_for(ws.receive(), FIRST_FRAME_TIMEOUT_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await ws.close(code=AUTH_CLOSE_CODE, reason="send a token as the first frame")
             return
         if first.get("type") == "websocket.disconnect":
