@@ -196,3 +196,16 @@ def test_duet_style_store(hospital: unseen.VirtualWorker) -> None:
         )
     finally:
         hook.unhook()
+
+
+def test_own_tags_cannot_steer_private_data_into_a_handler(hospital: unseen.VirtualWorker) -> None:
+    hospital.send(np.arange(6.0), tags=["#private"], searchable=True)
+    hospital.requests.add_handler(action="accept", tags=["#open"])
+    ana = hospital.new_client("Ana")
+    mixed = ana.store["#private"] + ana.send(np.zeros(6), tags=["#open"])
+    assert mixed.request(name="mixed", reason="r").status == "pending"
+    with pytest.raises(unseen.CannotRequestPrivateData):
+        mixed.get()
+    derived = (ana.store["#private"] * 1).compute()
+    with pytest.raises(unseen.PermissionDenied):
+        ana.call("object.tag", {"id": derived.id, "tags": ["#open"]})
