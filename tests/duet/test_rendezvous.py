@@ -76,6 +76,7 @@ def test_single_use_and_a_third_party(network: Any) -> None:
         intruder._box = Box(mine, PublicKey(curve_public_key(duet.node.public_key)))
         intruder._prefix = bytes(mine.public_key)
         intruder._http = httpx.Client()
+        intruder._direct_http = None
         intruder._url = f"{network.url}/network/v1/duet/relay/{duet.id}"
         message = encode_message(Message("object.list", {}))
         with pytest.raises(unseen.AuthError, match="another partner"):
