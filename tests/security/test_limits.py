@@ -2,9 +2,11 @@
 each with a clear error, quickly, and the server keeps answering.
 
 Stopped by unseen/ops/_limits.py (Limits.max_elements: size guards before an allocation;
+Limits.max_work: work estimates before an expensive operation; Limits.max_graph_bytes: the
+bytes one graph holds; Limits.max_seconds: a graph's deadline, checked between actions;
 Limits.max_actions: graph length), unseen/server/_body.py (max_message_bytes: 413) and the
-WebSocket frame limit (ServerSettings.ws_frame_max). NOT limited (docs/security.md): the time
-an operation may run, and the total memory of one graph's kept results.
+WebSocket frame limit (ServerSettings.ws_frame_max). NOT limited (docs/security.md): the
+bytes one user stores.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from security_support import EVE, Attacks, World, login_token
+from security_support import EVE, Attacks, World, assert_clean, login_token
 
 import unseen
 from unseen import ops
@@ -85,6 +87,73 @@ def test_a_graph_of_200k_actions_is_refused(world: World, attacks: Attacks) -> N
     assert "200000 actions is over this node's limit" in str(exc)
     assert time.perf_counter() - start < 60
     assert world.eve.call("user.me")["email"] == EVE[0]
+
+
+def test_huge_matmuls_are_refused_before_they_run(world: World, attacks: Attacks) -> None:
+    one = world.eve.send(np.ones((1, 1)))
+    # 20000 x 20000 @ 20000 x 20000: its operands alone are over the element limit
+    a = ops.Action(nid(), "function", "numpy.broadcast_to", (ops.Ref(one.id), (20_000, 20_000)))
+    p = ops.Action(nid(), "function", "numpy.matmul", (ops.Ref(a.id), ops.Ref(a.id)))
+    quick(attacks, lambda: world.eve.call("graph.run", {"actions": [a, p], "keep": [p.id]}),
+          unseen.OperationNotAllowed, "limit")  # fmt: skip
+    # 16384 x 16384 (2^28 elements, allowed; a view, no memory): 4.4e12 multiply-adds
+    a = ops.Action(nid(), "function", "numpy.broadcast_to", (ops.Ref(one.id), (16_384, 16_384)))
+    p = ops.Action(nid(), "function", "numpy.matmul", (ops.Ref(a.id), ops.Ref(a.id)))
+    exc = attacks.refuse(world.eve.call, "graph.run", {"actions": [a, p], "keep": [p.id]},
+                         expect=unseen.OperationNotAllowed)  # fmt: skip
+    assert "numpy.matmul would do about 4.4e+12 elementary operations" in str(exc)
+    assert "limit of 1e+11" in str(exc) and "split the computation" in str(exc)
+    assert world.eve.call("user.me")["email"] == EVE[0]
+
+
+def test_a_graph_keeping_many_large_results_is_refused(world: World, attacks: Attacks) -> None:
+    # five kept arrays of 2^27 float64 (1 GiB each; zeros are not touched, so cost nothing)
+    actions = [ops.Action(nid(), "function", "numpy.zeros", (2**27,)) for _ in range(5)]
+    start = time.perf_counter()
+    exc = attacks.refuse(world.eve.call, "graph.run",
+                         {"actions": actions, "keep": [a.id for a in actions]},
+                         expect=unseen.OperationNotAllowed)  # fmt: skip
+    assert "numpy.zeros would bring the results this graph holds to about 5,120 MiB" in str(exc)
+    assert "limit of 4,096 MiB per graph" in str(exc)
+    assert time.perf_counter() - start < 10
+    assert world.eve.call("user.me")["email"] == EVE[0]
+
+
+def test_budget_refusals_on_private_data_do_not_reveal_values(
+    world: World, attacks: Attacks
+) -> None:
+    """A work refusal whose estimate depends on a private value (rows = first * scale) looks
+    like success to the caller, the same for every scale; only the owner sees the failure."""
+    src = world.asset_ids["ndarray"]
+    replies = []
+    for scale in (1e-6, 1e-2):  # ~7 rows (runs), ~70,000 rows (2.8e11 multiply-adds: refused)
+        first = ops.Action(nid(), "method", "__getitem__", (ops.Ref(src), (0, 0)))
+        scaled = ops.Action(nid(), "method", "__mul__", (ops.Ref(first.id), scale))
+        rows = ops.Action(nid(), "method", "astype", (ops.Ref(scaled.id), "int64"))
+        zeros = ops.Action(nid(), "function", "numpy.zeros", ((ops.Ref(rows.id), 2000),))
+        tr = ops.Action(nid(), "function", "numpy.transpose", (ops.Ref(zeros.id),))
+        prod = ops.Action(nid(), "function", "numpy.matmul", (ops.Ref(tr.id), ops.Ref(zeros.id)))
+        graph = [first, scaled, rows, zeros, tr, prod]
+        roles = {a.id: f"a{i}" for i, a in enumerate(graph)}
+        try:
+            reply = world.eve.call("graph.run", {"actions": graph, "keep": [prod.id], "get": []})
+        except unseen.UnseenError as exc:
+            reply = exc
+        attacks.tried()
+        assert_clean(reply)
+        assert "elementary" not in repr(reply)
+        text = repr(reply)
+        for real, role in roles.items():
+            text = text.replace(real, role)
+        replies.append(text)
+        info = world.eve.call("object.info", {"id": prod.id})
+        assert info["meta"] == {} and "elementary" not in repr(info)
+        try:
+            seen_by_owner = repr(world.owner.call("object.get", {"id": prod.id}))
+        except unseen.UnseenError as exc:
+            seen_by_owner = str(exc)
+        assert ("numpy.matmul would do about" in seen_by_owner) == (scale > 1e-3), seen_by_owner
+    assert len(set(replies)) == 1, replies
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ lookups per action and an intermediate result is freed as soon as nothing later 
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
@@ -18,9 +19,10 @@ from unseen.ops._check import check_action, check_args_only, split_receiver
 from unseen.ops._families import family_of
 from unseen.ops._graph import Action, Ref, iter_refs
 from unseen.ops._infer import infer_family
-from unseen.ops._limits import DEFAULT_LIMITS, Limits, check_guard
+from unseen.ops._limits import DEFAULT_LIMITS, Limits, check_guard, check_work
 from unseen.ops._resolve import resolve_callable
 from unseen.ops._spec import OpSpec
+from unseen.ops._work import Work, work_of
 
 __all__ = ["ExecutionError", "execute"]
 
@@ -48,13 +50,14 @@ class _Step:
 
     __slots__ = (
         "action", "spec", "fn", "args", "ref_slots", "nested", "kwargs", "kw_refs", "kw_nested",
-        "reads", "frees", "store", "recv", "recv_family", "reuse",
+        "reads", "frees", "store", "recv", "recv_family", "reuse", "work",
     )  # fmt: skip
 
     def __init__(self, action: Action) -> None:
         self.action = action
         self.spec: OpSpec | None = None
         self.fn: Callable[..., Any] | None = None
+        self.work: Work | None = None
         self.recv: str | None = None
         # The family the spec was checked for; re-checked if the receiver's differs.
         self.recv_family: str | None = None
@@ -101,6 +104,7 @@ class _Step:
     def set_spec(self, spec: OpSpec | None, recv_family: str | None) -> None:
         self.spec = spec
         self.fn = resolve_callable(spec) if spec is not None else None
+        self.work = work_of(spec) if spec is not None else None
         self.recv_family = recv_family
 
 
@@ -268,6 +272,49 @@ def _at_run_time(exc: OperationNotAllowed, step: _Step) -> OperationNotAllowed:
     return exc
 
 
+def _nbytes(value: Any, env_ids: Collection[int]) -> int:
+    """The memory a result holds: an array's or tensor's buffer (a view counts its base, which
+    it keeps alive, unless that base is on the node already), a pandas object's columns."""
+    cls = type(value)
+    if cls is np.ndarray:
+        base = value.base
+        if base is None:
+            return value.nbytes
+        if id(base) in env_ids:
+            return 0
+        return base.nbytes if type(base) is np.ndarray else value.nbytes
+    if cls in _PLAIN:
+        return 0
+    nbytes = getattr(value, "nbytes", None)
+    if type(nbytes) is int:  # numpy scalars, torch tensors
+        return nbytes
+    usage = getattr(value, "memory_usage", None)
+    if usage is not None:
+        try:
+            total = usage(deep=False)
+            return int(total.sum()) if hasattr(total, "sum") else int(total)
+        except Exception:
+            return 0
+    if isinstance(value, (list, tuple)):
+        return sys.getsizeof(value) + sum(_nbytes(v, env_ids) for v in value)
+    if isinstance(value, dict):
+        return sys.getsizeof(value) + sum(_nbytes(v, env_ids) for v in value.values())
+    return 0
+
+
+def _over_memory(step: _Step, live: int, more: int, limits: Limits) -> OperationNotAllowed:
+    assert step.spec is not None
+    return _at_run_time(
+        OperationNotAllowed(
+            f"{step.spec.name} would bring the results this graph holds to about "
+            f"{(live + more) / 2**20:,.0f} MiB, above this node's limit of "
+            f"{limits.max_graph_bytes / 2**20:,.0f} MiB per graph; keep fewer results, or work "
+            "on smaller pieces."
+        ),
+        step,
+    )
+
+
 def _recheck(step: _Step, actual: str) -> None:
     step.set_spec(check_action(step.action, actual), actual)
 
@@ -289,9 +336,21 @@ def execute(
     raised by a library call.
     """
     limits = limits or DEFAULT_LIMITS
+    deadline = time.monotonic() + limits.max_seconds
     steps, vals, fams = _plan(list(actions), env, keep, limits)
     actual: dict[str, str] = {rid: fams[rid] for rid in vals}
+    env_ids = {id(v) for v in vals.values()}
+    held: dict[str, int] = {}  # bytes of each result this graph holds
+    live = 0
     for step in steps:
+        if time.monotonic() > deadline:
+            raise _at_run_time(
+                OperationNotAllowed(
+                    f"the graph ran past the node's limit of {limits.max_seconds:g} s (stopped "
+                    f"before {step.action.label}); split it into smaller graphs."
+                ),
+                step,
+            )
         if step.recv is not None and step.recv_family != actual[step.recv]:
             try:
                 _recheck(step, actual[step.recv])
@@ -315,7 +374,14 @@ def execute(
                 kwargs[key] = _substitute(value, vals)
         if spec.guard is not None:
             try:
-                check_guard(spec, tuple(args), kwargs, limits)
+                words = check_guard(spec, tuple(args), kwargs, limits)
+            except OperationNotAllowed as exc:
+                raise _at_run_time(exc, step) from None
+            if words is not None and live + 8 * words > limits.max_graph_bytes:
+                raise _over_memory(step, live, 8 * words, limits)
+        if step.work is not None:
+            try:
+                check_work(spec, step.work, tuple(args), kwargs, limits)
             except OperationNotAllowed as exc:
                 raise _at_run_time(exc, step) from None
         try:
@@ -337,10 +403,21 @@ def execute(
             raise _at_run_time(refusal, step) from None
         for rid in step.frees:
             del vals[rid]
+            if rid in held:
+                live -= held.pop(rid)
         if step.store:
+            if type(result) is np.ndarray and result.base is None:
+                size = result.nbytes
+            else:
+                size = _nbytes(result, env_ids)
+            if live + size > limits.max_graph_bytes:
+                del result
+                raise _over_memory(step, live, size, limits)
             aid = step.action.id
             vals[aid] = result
             actual[aid] = fam
+            held[aid] = size
+            live += size
         del result
     wanted = [s.action.id for s in steps] if keep is None else list(keep)
     return {kid: vals[kid] if kid in vals else env[kid] for kid in wanted}

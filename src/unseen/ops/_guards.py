@@ -16,7 +16,7 @@ from unseen.ops._guard_util import first, ints, numel, prod, shape_of, split
 from unseen.ops._guards_special import SPECIAL_GUARDS
 from unseen.ops._spec import OpSpec
 
-__all__ = ["GUARDS", "Guard"]
+__all__ = ["GUARDS", "Guard", "einsum_dims", "tensordot_contracted"]
 
 Guard = Callable[[OpSpec, tuple[Any, ...], Mapping[str, Any]], "int | None"]
 
@@ -171,26 +171,36 @@ def _tensordot(
     sa: tuple[int, ...],
     sb: tuple[int, ...],
 ) -> int:
+    contracted = tensordot_contracted(spec, args, kwargs, sa, sb)
+    return math.prod(sa) // max(1, contracted) * (math.prod(sb) // max(1, contracted))
+
+
+def tensordot_contracted(
+    spec: OpSpec,
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    sa: tuple[int, ...],
+    sb: tuple[int, ...],
+) -> int:
+    """The product of the sizes that a tensordot sums over."""
     _, bound = split(spec, args, kwargs)
     axes = bound.get("axes", bound.get("dims", 2))
     if isinstance(axes, (int, np.integer)):
         k = int(axes)
-        return math.prod(sa[: len(sa) - k]) * math.prod(sb[k:])
-    first, second = (ints(part) for part in axes)
-    free_a = [d for i, d in enumerate(sa) if i not in {x % len(sa) for x in first}]
-    free_b = [d for i, d in enumerate(sb) if i not in {x % len(sb) for x in second}]
-    return math.prod(free_a) * math.prod(free_b)
+        return math.prod(sa[len(sa) - k :]) if k else 1
+    first, _ = (ints(part) for part in axes)
+    return math.prod(sa[x % len(sa)] for x in {x % len(sa) for x in first})
 
 
 _LETTERS = re.compile(r"[A-Za-z]")
 
 
-def _einsum(spec: OpSpec, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> int | None:
+def einsum_dims(args: tuple[Any, ...]) -> tuple[dict[str, int], int, int]:
+    """(size of each named index, size of the ``...`` part, number of operands)."""
     subscripts, operands = args[0], list(args[1:])
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = list(operands[0])
-    text = subscripts.replace(" ", "")
-    inputs, _, output = text.partition("->")
+    inputs = subscripts.replace(" ", "").partition("->")[0]
     dims: dict[str, int] = {}
     ellipsis = 1
     for term, op in zip(inputs.split(","), operands):
@@ -207,6 +217,13 @@ def _einsum(spec: OpSpec, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> i
             ordered = list(shape)
         for letter, size in zip(letters, ordered):
             dims[letter] = max(dims.get(letter, 1), int(size))
+    return dims, ellipsis, len(operands)
+
+
+def _einsum(spec: OpSpec, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> int | None:
+    text = args[0].replace(" ", "")
+    inputs, _, output = text.partition("->")
+    dims, ellipsis, _ = einsum_dims(args)
     if "->" not in text:
         counts = {c: inputs.count(c) for c in set(_LETTERS.findall(inputs))}
         output = "".join(sorted(c for c, n in counts.items() if n == 1))
