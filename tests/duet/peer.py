@@ -1,8 +1,9 @@
 """One side of a Duet, run as its own process by the tests: ``peer.py owner|scientist ...``.
 
-owner NETWORK_URL DIR MODE: launch a Duet (MODE ``direct``/``relay``: with or without a direct
-link; ``leave``: exit as soon as a request arrives), send the seed's tensor, write the id to
-DIR/id, accept the first request, and stay until DIR/done exists.
+owner NETWORK_URL DIR MODE: launch a Duet (MODE ``direct``: with a direct link; ``relay`` or
+``webrtc``: without one; ``leave``/``leave-webrtc``: exit as soon as a request arrives), send
+the seed's tensor, write the id to DIR/id, accept the first request, and stay until DIR/done
+exists.
 scientist NETWORK_URL DIR LINK: join with the id from DIR/id, run the seed's walkthrough, print
 ``LINK <link>`` and ``RESULT <value>`` (or ``ERROR <kind>: <message>``), then write DIR/done.
 """
@@ -19,7 +20,7 @@ import unseen
 
 
 def owner(url: str, workdir: Path, mode: str) -> None:
-    duet = unseen.launch_duet(network_url=url, direct=mode != "relay")
+    duet = unseen.launch_duet(network_url=url, direct=mode in ("direct", "leave"))
     hook = unseen.TorchHook(torch)
     data = torch.tensor([[0, 0], [0, 1]]).tag("data")
     data.send(duet, searchable=True)
@@ -29,7 +30,7 @@ def owner(url: str, workdir: Path, mode: str) -> None:
     deadline = time.monotonic() + 60
     while not len(duet.requests) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if mode == "leave":
+    if mode.startswith("leave"):
         duet.close()
         print("OWNER LEFT", flush=True)
         return

@@ -10,7 +10,9 @@ a serde map with an ``op``:
   requests sealed by that key reach the node, as that user;
 * ``message``: an encoded node message from the pinned partner;
 * ``leave``: the partner ends the session; their key is unpinned;
-* ``chunk``: one chunk of a large answer (see below).
+* ``chunk``: one chunk of a large answer (see below);
+* ``webrtc``: the pinned partner's SDP offer; the answer carries the owner's SDP answer (the
+  signalling of the WebRTC link, :mod:`unseen.duet._webrtc`).
 
 Large answers (more than :data:`STREAM_MIN` bytes) are not sealed in one piece: the owner keeps
 the encoded reply and answers ``{"stream": id, "size", "chunk"}``; the partner fetches the
@@ -28,6 +30,7 @@ import secrets
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,6 +100,7 @@ class Host:
         self.closed = False
         self._lock = threading.Lock()
         self._streams: dict[bytes, _Stream] = {}
+        self.webrtc: Callable[[str], str] | None = None  # an SDP offer -> the SDP answer
 
     def open_offer(self, ident: str) -> None:
         """Accept one join with ``ident`` (the previous partner, if any, is dropped)."""
@@ -199,6 +203,13 @@ class Host:
                 raise DecodeError("a Duet message carries its encoded bytes")
             reply = self.node.handle(decode_message(data), partner)
             return {"ok": True, "reply": encode_reply(reply)}
+        if op == "webrtc":
+            sdp = request.get("sdp")
+            if self.webrtc is None:
+                raise UsageError("the Duet owner offers no WebRTC link")
+            if not isinstance(sdp, str) or len(sdp) > 1 << 16:
+                raise DecodeError("a WebRTC offer carries its SDP text")
+            return {"ok": True, "sdp": self.webrtc(sdp)}
         if op == "leave":
             self.end_partner("the Duet partner left")
             return {"ok": True}

@@ -16,6 +16,7 @@ import httpx
 
 from unseen.client._client import Client
 from unseen.client._network import _normalize
+from unseen.duet import _webrtc
 from unseen.duet._host import Host
 from unseen.duet._links import DirectServer, OwnerTunnel, session_document
 from unseen.errors import TransportError, error_from_wire
@@ -55,6 +56,8 @@ class Duet(Client):
         name: str = "Duet",
         direct: bool = True,
         direct_host: str = "127.0.0.1",
+        webrtc: bool = True,
+        ice_servers: list[Any] | None = None,
         verbose: bool = True,
     ) -> None:
         from nacl.signing import SigningKey
@@ -69,11 +72,15 @@ class Duet(Client):
         self._http = httpx.Client(base_url=self.network_url, timeout=TIMEOUT_S)
         self.direct: DirectServer | None = None
         self.tunnel: OwnerTunnel | None = None
+        self.webrtc: Any = None
         self.id = ""
         self._closed = False
         try:
             if direct:
                 self.direct = DirectServer(self.host, direct_host)
+            if webrtc and _webrtc.available():
+                self.webrtc = _webrtc.OwnerWebRTC(self.host.answer, ice_servers)
+                self.host.webrtc = self.webrtc.accept
             self.invite(verbose=verbose)
         except BaseException:
             self.close()
@@ -135,6 +142,8 @@ class Duet(Client):
             self.tunnel.stop()
         if self.direct is not None:
             self.direct.stop()
+        if self.webrtc is not None:
+            self.webrtc.stop()
         self.node.notify_decision()
         self._http.close()
 
@@ -157,10 +166,22 @@ def launch_duet(
     name: str = "Duet",
     direct: bool = True,
     direct_host: str = "127.0.0.1",
+    webrtc: bool = True,
+    ice_servers: list[Any] | None = None,
     verbose: bool = True,
 ) -> Duet:
     """Start a Duet as the data owner: a node in this process, registered with the network's
     rendezvous. Prints the line to send to your partner. ``direct=False`` offers the relay
     only; ``direct_host="0.0.0.0"`` (or a LAN address) lets partners on your network connect
-    directly."""
-    return Duet(network_url, name=name, direct=direct, direct_host=direct_host, verbose=verbose)
+    directly. ``webrtc=False`` refuses the WebRTC link (it needs aiortc); ``ice_servers`` lists
+    STUN/TURN servers for it (URLs or ``{"urls", "username", "credential"}``; none: host
+    candidates only, enough on loopback and LANs)."""
+    return Duet(
+        network_url,
+        name=name,
+        direct=direct,
+        direct_host=direct_host,
+        webrtc=webrtc,
+        ice_servers=ice_servers,
+        verbose=verbose,
+    )

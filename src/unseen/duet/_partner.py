@@ -4,7 +4,8 @@ The scientist claims the single-use id at the network's rendezvous and gets the 
 offer; they pin the key it names (the signature must verify under it). They make an ephemeral
 X25519 key and seal every request to the owner's key (NaCl ``Box``); answers that do not open
 under the pinned key are refused. The link: ``"direct"`` (the owner's announced port, tried
-first with a short timeout) or ``"relay"`` (through the network's tunnel); ``link=`` forces one.
+first with a short timeout), ``"webrtc"`` (a data channel, signalled over the relay: see
+:mod:`unseen.duet._webrtc`) or ``"relay"`` (through the network's tunnel); ``link=`` forces one.
 The direct link speaks plain HTTP/1.1 with ``http.client`` (one kept-alive connection per
 thread: a response body is read in one call, without per-64-KiB Python loops). Large answers
 come as chunks fetched :data:`FETCH_THREADS` at a time (see :mod:`unseen.duet._host`).
@@ -23,6 +24,7 @@ import httpx
 from unseen import serde
 from unseen.client._client import Client
 from unseen.client._network import _normalize
+from unseen.duet import _webrtc
 from unseen.duet._host import chunk_key, open_chunk
 from unseen.errors import (
     ProtocolError,
@@ -80,15 +82,24 @@ class _DirectHTTP:
 
 
 class DuetConnection:
-    """Sealed messages to the owner's node, on the direct link or through the relay."""
+    """Sealed messages to the owner's node: on the direct link, a WebRTC data channel or
+    through the relay."""
 
-    def __init__(self, duet_id: str, network_url: str, link: str = "auto") -> None:
+    _rtc: _webrtc.PartnerWebRTC | None = None  # the WebRTC link, once open
+
+    def __init__(
+        self,
+        duet_id: str,
+        network_url: str,
+        link: str = "auto",
+        ice_servers: list[Any] | None = None,
+    ) -> None:
         from nacl.public import Box, PrivateKey, PublicKey
 
         if link not in LINKS:
             raise UsageError(f"link must be one of {', '.join(LINKS)}")
-        if link == "webrtc":
-            raise UsageError("the WebRTC link is not available yet: use 'direct' or 'relay'")
+        if link == "webrtc" and not _webrtc.available():
+            raise UsageError("link='webrtc' needs aiortc (pip install aiortc)")
         if not isinstance(duet_id, str) or len(duet_id) != 2 * ID_BYTES:
             raise UsageError(f"a Duet id is {2 * ID_BYTES} hex digits, as the owner printed it")
         self.duet_id = duet_id.lower()
@@ -100,12 +111,15 @@ class DuetConnection:
         self._chunk_key = chunk_key(bytes(self._box.shared_key()))
         self._http = httpx.Client(timeout=httpx.Timeout(CALL_TIMEOUT_S, connect=5.0))
         self._direct_http: _DirectHTTP | None = None
+        self._rtc = None
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self.node_name = "Duet"
         try:
             self.link, self._url = self._choose(link)
             joined = self._exchange({"op": "join", "id": self.duet_id, "name": "Duet partner"})
+            if link == "webrtc" or (link == "auto" and self.link == "relay"):
+                self._upgrade(ice_servers, forced=link == "webrtc")
         except BaseException:
             self._close_transports()
             raise
@@ -132,7 +146,7 @@ class DuetConnection:
 
     def _choose(self, link: str) -> tuple[str, str]:
         relay = f"{self.network_url}/network/v1/duet/relay/{self.duet_id}"
-        if link == "relay":
+        if link in ("relay", "webrtc"):  # WebRTC is signalled over the relay, once joined
             return "relay", relay
         if self._direct:
             try:
@@ -149,6 +163,24 @@ class DuetConnection:
             raise TransportError("the Duet owner offers no direct link: use link='relay'")
         return "relay", relay
 
+    def _upgrade(self, ice_servers: list[Any] | None, *, forced: bool) -> None:
+        """Open the WebRTC data channel (SDP offer and answer as sealed relay messages)."""
+        if not _webrtc.available():
+            return
+        rtc = _webrtc.PartnerWebRTC(ice_servers)
+        try:
+            answer = self._exchange({"op": "webrtc", "sdp": rtc.offer()})
+            wait = _webrtc.OPEN_TIMEOUT_S if forced else _webrtc.AUTO_OPEN_TIMEOUT_S
+            rtc.connect(str(answer.get("sdp") or ""), wait)
+        except Exception as exc:
+            rtc.close()
+            if not forced:
+                return
+            if isinstance(exc, UnseenError):
+                raise
+            raise TransportError(f"could not open the WebRTC link: {exc}") from None
+        self._rtc, self.link, self._url = rtc, "webrtc", "webrtc"
+
     def _seal(self, request: dict[str, Any]) -> bytes:
         if request.get("op") == "message":
             plain = b"M" + request["message"]
@@ -160,6 +192,11 @@ class DuetConnection:
         """The owner's sealed answer to sealed bytes, on the chosen link."""
         wait = CALL_TIMEOUT_S if timeout is None else timeout
         direct = self._direct_http
+        if self._rtc is not None and url is None:
+            content = self._rtc.post(sealed, wait)
+            if not content:
+                raise TransportError("the Duet partner refused the request; they may have left")
+            return content
         try:
             if direct is not None and (url or self._url) == self._direct:
                 status, content = direct.post(sealed, wait)
@@ -269,6 +306,8 @@ class DuetConnection:
         self._http.close()
         if self._direct_http is not None:
             self._direct_http.close()
+        if self._rtc is not None:
+            self._rtc.close()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
@@ -292,14 +331,17 @@ def join_duet(
     network_url: str = "http://127.0.0.1:8080",
     *,
     link: str = "auto",
+    ice_servers: list[Any] | None = None,
     verbose: bool = True,
 ) -> DuetClient:
     """Join the Duet the owner invited you to, with the id they sent you.
 
-    ``link="auto"`` tries the owner's direct link first, then the network's relay;
-    ``"direct"`` or ``"relay"`` forces one. Raises ``NotFound`` for a wrong or expired id and
-    ``AuthError`` for an id that was used already."""
-    connection = DuetConnection(duet_id, network_url, link)
+    ``link="auto"`` tries the owner's direct link first, then a WebRTC data channel (with
+    aiortc), then the network's relay; ``"direct"``, ``"webrtc"`` or ``"relay"`` forces one.
+    ``ice_servers`` lists STUN/TURN servers for WebRTC (none: host candidates only).
+    Raises ``NotFound`` for a wrong or expired id and ``AuthError`` for an id that was used
+    already."""
+    connection = DuetConnection(duet_id, network_url, link, ice_servers)
     try:
         client = DuetClient(connection)
     except BaseException:
