@@ -4,9 +4,35 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import Any
+from typing import Annotated, Any
 
 import typer
+
+# Options both launchers take.
+Host = Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0 for all).")]
+DataDir = Annotated[
+    str | None,
+    typer.Option("--data-dir", help="Where the node keeps its data (default: ~/.unseen/<name>)."),
+]
+Database = Annotated[
+    str | None,
+    typer.Option("--database", help="A PostgreSQL URL; default: SQLite in the data directory."),
+]
+OwnerEmail = Annotated[
+    str | None,
+    typer.Option(
+        "--owner-email", envvar="UNSEEN_OWNER_EMAIL", help="The owner's email (first launch)."
+    ),
+]
+OwnerPassword = Annotated[
+    str | None,
+    typer.Option(
+        "--owner-password",
+        envvar="UNSEEN_OWNER_PASSWORD",
+        help="The owner's password (first launch); generated if not given.",
+    ),
+]
+
 
 launch_app = typer.Typer(
     name="launch",
@@ -20,22 +46,11 @@ launch_app = typer.Typer(
 def domain(
     name: str = typer.Option(..., "--name", help="The node's name, e.g. 'May Clinic'."),
     port: int = typer.Option(8081, "--port", help="TCP port (0 picks a free one)."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 for all)."),
-    data_dir: str | None = typer.Option(
-        None, "--data-dir", help="Where the node keeps its data [default: ~/.unseen/<name>]."
-    ),
-    database: str | None = typer.Option(
-        None, "--database", help="A PostgreSQL URL; default: SQLite in the data directory."
-    ),
-    owner_email: str | None = typer.Option(
-        None, "--owner-email", envvar="UNSEEN_OWNER_EMAIL", help="The owner's email (first launch)."
-    ),
-    owner_password: str | None = typer.Option(
-        None,
-        "--owner-password",
-        envvar="UNSEEN_OWNER_PASSWORD",
-        help="The owner's password (first launch); generated if not given.",
-    ),
+    host: Host = "127.0.0.1",
+    data_dir: DataDir = None,
+    database: Database = None,
+    owner_email: OwnerEmail = None,
+    owner_password: OwnerPassword = None,
     max_message_gib: float = typer.Option(
         8.0, "--max-message-gib", help="Largest message accepted, in GiB."
     ),
@@ -113,22 +128,11 @@ def _serve_until_stopped(start: Any, describe: Any) -> None:
 def network(
     name: str = typer.Option("unseen network", "--name", help="The network's name."),
     port: int = typer.Option(8080, "--port", help="TCP port (0 picks a free one)."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 for all)."),
-    data_dir: str | None = typer.Option(
-        None, "--data-dir", help="Where the network keeps its data [default: ~/.unseen/<name>]."
-    ),
-    database: str | None = typer.Option(
-        None, "--database", help="A PostgreSQL URL; default: SQLite in the data directory."
-    ),
-    owner_email: str | None = typer.Option(
-        None, "--owner-email", envvar="UNSEEN_OWNER_EMAIL", help="The owner's email (first launch)."
-    ),
-    owner_password: str | None = typer.Option(
-        None,
-        "--owner-password",
-        envvar="UNSEEN_OWNER_PASSWORD",
-        help="The owner's password (first launch); generated if not given.",
-    ),
+    host: Host = "127.0.0.1",
+    data_dir: DataDir = None,
+    database: Database = None,
+    owner_email: OwnerEmail = None,
+    owner_password: OwnerPassword = None,
     auto_approve: bool = typer.Option(
         False, "--auto-approve", help="Accept every correctly signed registration at once."
     ),
@@ -136,10 +140,8 @@ def network(
         30.0, "--offline-after", help="Seconds without a heartbeat before a domain is offline."
     ),
 ) -> None:
-    """Start a network node: a registry of domains, search across them, a relay for NAT.
-
-    (The Duet rendezvous and relay service will be served here too, in a later release.)
-    """
+    """Start a network node: a registry of domains, search across them, a relay for NAT,
+    and the Duet rendezvous."""
     from unseen.network import describe as describe_network
     from unseen.network import launch_network
 

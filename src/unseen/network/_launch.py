@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any
 
 from unseen.errors import UsageError
 from unseen.network._app import TUNNEL_FRAME_MAX, create_network_app
 from unseen.network._node import NetworkNode
 from unseen.network._registry import Registry
 from unseen.server import Domain, ServerSettings, open_domain
-from unseen.server._launch import BackgroundServer
+from unseen.server._launch import BackgroundServer, check_port, database_label, owner_lines
 
 
 def open_network(
@@ -94,8 +93,7 @@ def launch_network(
     correctly signed registration; ``offline_after`` is the seconds without a heartbeat after
     which a domain shows as offline.
     """
-    if not isinstance(port, int) or not 0 <= port <= 65535:
-        raise UsageError(f"port must be 0 (any free port) to 65535, not {port!r}")
+    check_port(port)
     if not 0 < offline_after < float("inf"):
         raise UsageError("offline_after must be a positive number of seconds")
     domain = open_network(
@@ -117,20 +115,12 @@ def launch_network(
 def describe(running: RunningNetwork) -> list[str]:
     """What ``unseen launch network`` prints."""
     domain = running.domain
-    stores: Any = domain.stores
-    url = getattr(getattr(stores, "engine", None), "url", None)
-    database = url.render_as_string(hide_password=True) if url is not None else "in memory"
     approve = "automatic" if running.registry.auto_approve else "by the owner"
-    lines = [
+    return [
         f"unseen network {running.name!r} is running at {running.url}",
         f"  registry:  {running.url}/  (approval: {approve})",
-        f"  data:      {domain.data_dir}  (database: {database})",
+        f"  data:      {domain.data_dir}  (database: {database_label(domain)})",
         f"  node key:  {domain.identity.public_key}",
+        *owner_lines(domain),
+        f"  domains:   owner.join_network({running.url!r})",
     ]
-    if domain.owner_created:
-        lines += [f"  owner:     {domain.owner_email}", f"  password:  {domain.owner_password}"]
-    else:
-        lines.append(f"  owner:     {domain.owner_email} (exists already; password unchanged)")
-    lines += [f"  note:      {note}" for note in domain.notes]
-    lines.append(f"  domains:   owner.join_network({running.url!r})")
-    return lines

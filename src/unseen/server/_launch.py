@@ -175,8 +175,7 @@ def launch_domain(
     in ``identity.json``. The first launch creates the owner (a password is generated unless
     given here or by ``UNSEEN_OWNER_PASSWORD``); read it from ``.owner_password``.
     """
-    if not isinstance(port, int) or not 0 <= port <= 65535:
-        raise UsageError(f"port must be 0 (any free port) to 65535, not {port!r}")
+    check_port(port)
     domain = open_domain(
         name,
         data_dir=data_dir,
@@ -191,23 +190,35 @@ def launch_domain(
         raise
 
 
+def check_port(port: object) -> None:
+    if not isinstance(port, int) or not 0 <= port <= 65535:
+        raise UsageError(f"port must be 0 (any free port) to 65535, not {port!r}")
+
+
+def database_label(domain: Domain) -> str:
+    """The store's URL without its password, for what a launcher prints."""
+    stores: Any = domain.stores
+    url = getattr(getattr(stores, "engine", None), "url", None)
+    return str(url.render_as_string(hide_password=True)) if url is not None else "in memory"
+
+
+def owner_lines(domain: Domain) -> list[str]:
+    """The owner's credentials as a launcher prints them (a password only when new)."""
+    if domain.owner_created:
+        lines = [f"  owner:     {domain.owner_email}", f"  password:  {domain.owner_password}"]
+    else:
+        lines = [f"  owner:     {domain.owner_email} (exists already; password unchanged)"]
+    return lines + [f"  note:      {note}" for note in domain.notes]
+
+
 def describe(running: RunningDomain) -> list[str]:
     """What the launcher prints: URL, data, owner credentials (a password only when new)."""
     domain = running.domain
-    stores: Any = domain.stores
-    url = getattr(getattr(stores, "engine", None), "url", None)
-    database = url.render_as_string(hide_password=True) if url is not None else "in memory"
-    lines = [
+    return [
         f"unseen domain {running.name!r} is running at {running.url}",
-        f"  data:      {domain.data_dir}  (database: {database})",
+        f"  data:      {domain.data_dir}  (database: {database_label(domain)})",
         f"  node id:   {domain.node.id}",
         f"  node key:  {domain.identity.public_key}",
+        *owner_lines(domain),
+        f"  log in:    unseen.login(url={running.url!r}, email=..., password=...)",
     ]
-    if domain.owner_created:
-        lines.append(f"  owner:     {domain.owner_email}")
-        lines.append(f"  password:  {domain.owner_password}")
-    else:
-        lines.append(f"  owner:     {domain.owner_email} (exists already; password unchanged)")
-    lines += [f"  note:      {note}" for note in domain.notes]
-    lines.append(f"  log in:    unseen.login(url={running.url!r}, email=..., password=...)")
-    return lines
