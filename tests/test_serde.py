@@ -25,6 +25,7 @@ from unseen.serde import (
     DEFAULT_LIMITS,
     WIRE_VERSION,
     Limits,
+    _decode,
     _frame,
     _wire,
     decode,
@@ -725,6 +726,77 @@ def assert_same_deep(a: Any, b: Any) -> None:
 def test_hypothesis_nested_values_roundtrip(value: Any) -> None:
     assert_same_deep(value, roundtrip(value))
     assert_same_deep(value, decode(bytes(encode(value))))
+
+
+# -- the hook-free fast path for small plain headers ------------------------------------------------
+
+PLAIN = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20)
+    | st.binary(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=5)
+        | st.dictionaries(st.text(max_size=5) | st.integers(-5, 5), inner, max_size=5)
+    ),
+    max_leaves=30,
+)
+
+
+def _via_hooks(wire: Any, limits: Limits) -> Any:
+    """``decode`` with the fast path switched off (the reference)."""
+    saved = _decode._PLAIN_MAX
+    _decode._PLAIN_MAX = -1
+    try:
+        return decode(wire, limits)
+    finally:
+        _decode._PLAIN_MAX = saved
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=PLAIN, depth=st.integers(1, 6))
+def test_fast_path_agrees_with_the_hooks(value: Any, depth: int) -> None:
+    wire = encode(value)
+    limits = Limits(max_depth=depth)
+    try:
+        expected: Any = _via_hooks(wire, limits)
+    except DecodeError as exc:
+        with pytest.raises(DecodeError, match="max_depth"):
+            decode(wire, limits)
+        assert "max_depth" in str(exc)
+        return
+    assert_same_deep(expected, decode(wire, limits))
+
+
+def test_fast_path_is_taken_for_small_plain_headers(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    real = _decode._decode_plain
+    monkeypatch.setattr(_decode, "_decode_plain", lambda *a: calls.append(1) or real(*a))
+    assert decode(encode({"v": [1, 0], "kind": "node.info", "body": {}}))["kind"] == "node.info"
+    assert calls == [1]
+    # an ext byte anywhere (here inside a string) sends the header through the hooks
+    assert decode(encode(["\u00c7", b"\xd4"])) == ["\u00c7", b"\xd4"]
+    assert decode(encode((1, 2))) == (1, 2)
+    assert decode(encode(["x" * 5000])) == ["x" * 5000]
+    assert calls == [1]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b"\xd4\x05\x00", b"\x91\xd5\xff\x00\x00", b"\xc7\x01\x10\x00", b"\xd6\xff\x00\x00\x00\x00"],
+)
+def test_foreign_ext_values_are_refused_on_either_path(header: bytes) -> None:
+    with pytest.raises(DecodeError):
+        decode(_frame.assemble(header, []))
+
+
+def test_fast_path_counts_containers_and_keeps_many_small_keys() -> None:
+    with pytest.raises(DecodeError, match="max_containers"):
+        decode(encode([[] for _ in range(100)]), Limits(max_containers=50))
+    many = {i: 0 for i in range(1500)}  # 1500 distinct hashes: no flooding
+    assert decode(encode(many)) == many
 
 
 # -- import isolation ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ what to do next::
     ├── DecodeError                bytes that are not a valid, allowed, bounded message
     ├── OperationNotAllowed        an operation or argument outside the closed vocabulary
     ├── AuthError                  unknown user, wrong password, expired or forged token
+    │   └── TooManyAttempts        logins refused for a while after repeated failures
     ├── PermissionDenied           the caller's role may not do this
     │   └── CannotRequestPrivateData   the value derives from data the caller may not see
     ├── BudgetExhausted            a DP release would overspend the privacy budget
@@ -32,6 +33,7 @@ __all__ = [
     "DecodeError",
     "OperationNotAllowed",
     "AuthError",
+    "TooManyAttempts",
     "PermissionDenied",
     "CannotRequestPrivateData",
     "BudgetExhausted",
@@ -77,6 +79,17 @@ class AuthError(UnseenError):
     """Authentication failed: unknown user, wrong password, or a bad or expired token."""
 
     default_message = "authentication failed: check the email and password, then log in again"
+
+
+class TooManyAttempts(AuthError):
+    """Logins for this account or address are refused for a while after repeated failures
+    (HTTP 429); ``retry_after`` says for how many seconds."""
+
+    default_message = "too many failed logins: wait, then try again"
+
+    def __init__(self, message: str | None = None, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermissionDenied(UnseenError):
@@ -147,6 +160,7 @@ _BY_NAME: dict[str, type[UnseenError]] = {
         DecodeError,
         OperationNotAllowed,
         AuthError,
+        TooManyAttempts,
         PermissionDenied,
         CannotRequestPrivateData,
         BudgetExhausted,

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from server_support import OWNER_PASSWORD, ServerProcess, fresh_pg_database
@@ -186,7 +187,11 @@ def test_wrong_password_and_slowdown(fresh: ServerProcess) -> None:
     for _ in range(4):
         with pytest.raises(unseen.AuthError):
             fresh.login(password="not-the-password")
-    with pytest.raises(unseen.AuthError, match="too many failed logins"):
+    with pytest.raises(unseen.TooManyAttempts, match="too many failed logins") as refused:
         fresh.login()  # even the right password waits now
+    assert isinstance(refused.value, unseen.AuthError) and 0 < refused.value.retry_after <= 1
+    raw = httpx.post(f"{fresh.url}/api/v1/login", json={"email": "x@y.org", "password": "wrong-pw"})
+    assert raw.status_code == 429 and raw.headers["retry-after"] == "1"
+    assert "too many failed logins" in raw.json()["detail"]
     time.sleep(1.2)
     fresh.login().close()

@@ -6,12 +6,13 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import secrets
 import threading
 import time
 from typing import Any
 
-from unseen.errors import AuthError, NotFound, UsageError
+from unseen.errors import AuthError, NotFound, TooManyAttempts, UsageError
 from unseen.node._principal import Principal
 from unseen.store import UserRecord
 
@@ -89,7 +90,9 @@ class Authenticator:
         with self._lock:
             wait = max(self._locked_for(k) for k in keys)
         if wait > 0:
-            raise AuthError(f"too many failed logins: try again in {wait:.0f} s")
+            raise TooManyAttempts(
+                f"too many failed logins: try again in {math.ceil(wait)} s", retry_after=wait
+            )
         try:
             user = self._users.by_email(email)
         except NotFound:

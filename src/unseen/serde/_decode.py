@@ -1,7 +1,13 @@
-"""Wire bytes to objects: one bounded msgpack pass whose hooks build, check and count."""
+"""Wire bytes to objects: one bounded msgpack pass whose hooks build, check and count.
+
+A small header with no ext byte at all (most messages: maps, lists, strings and numbers)
+takes a fast path: msgpack decodes it without hooks and one walk over the containers checks
+depth, count and hash flooding, which is what the hooks would have checked.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from itertools import chain
 from typing import Any
@@ -38,6 +44,12 @@ _PRIMITIVES = frozenset({type(None), bool, int, float, str, bytes})
 _CONTAINERS = frozenset({list, dict, tuple, set, frozenset})
 # a dict or set may hold this many keys whose hashes equal another key's (hash flooding)
 _MAX_HASH_COLLISIONS = 1000
+# any msgpack ext format (fixext 1-16, ext 8/16/32); absent, the header holds no typed value
+_EXT_BYTE = re.compile(rb"[\xc7-\xc9\xd4-\xd8]")
+# headers up to this size without an ext byte skip the hooks (bytes inside strings may match:
+# then the hooks run, which is only slower). Small, because msgpack then builds dicts before
+# any check: at most ~700 keys with colliding hashes (each takes 5+ bytes) fit, a few ms.
+_PLAIN_MAX = 4096
 
 
 class Decoder:
@@ -198,6 +210,53 @@ _BUILDERS: dict[int, Builder] = {
 }
 
 
+def _check_plain(result: Any, limits: Limits) -> None:
+    """Depth, container count and hash flooding of a result that holds only dicts, lists
+    and primitives, as the hooks count them (a container of primitives has depth 1)."""
+    cls = type(result)
+    if cls is not list and cls is not dict:
+        return
+    stack: list[tuple[Any, int]] = [(result, 1)]
+    max_depth = limits.max_depth
+    count = 0
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if depth > max_depth:
+            raise DecodeError(f"nested deeper than Limits.max_depth={max_depth}")
+        if type(node) is dict:
+            if len(node) > _MAX_HASH_COLLISIONS:
+                Decoder.hashable(None, list(node))  # type: ignore[arg-type]
+            items: Iterable[Any] = node.values()
+        else:
+            items = node
+        for item in items:
+            cls = type(item)
+            if cls is list or cls is dict:
+                stack.append((item, depth + 1))
+    if count > limits.max_containers:
+        raise DecodeError(f"more than Limits.max_containers={limits.max_containers} containers")
+
+
+def _decode_plain(frame: _frame.Frame, limits: Limits) -> Any:
+    header = frame.header
+    hlen = header.nbytes
+    result = msgpack.unpackb(
+        header,
+        use_list=True,
+        raw=False,
+        strict_map_key=False,
+        unicode_errors="surrogatepass",
+        max_str_len=min(limits.max_str_len, hlen),
+        max_bin_len=min(limits.max_str_len, hlen),
+        max_array_len=min(limits.max_container_len, hlen),
+        max_map_len=min(limits.max_container_len, hlen // 2),
+        max_ext_len=0,
+    )
+    _check_plain(result, limits)
+    return result
+
+
 def decode(buf: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS) -> Any:
     """The object that :func:`encode` turned into ``buf``.
 
@@ -210,9 +269,11 @@ def decode(buf: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS)
         raise DecodeError(f"limits must be a Limits, got {type(limits).__name__}")
     try:
         frame = _frame.parse(buf, limits)
-        dec = Decoder(frame, limits)
         header = frame.header
         hlen = header.nbytes
+        if hlen <= _PLAIN_MAX and not frame.buffers and _EXT_BYTE.search(header) is None:
+            return _decode_plain(frame, limits)
+        dec = Decoder(frame, limits)
         result = msgpack.unpackb(
             header,
             use_list=True,

@@ -8,6 +8,7 @@ checks the caller's role for each message kind.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Request, Security
@@ -16,7 +17,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from unseen._version import __version__
-from unseen.errors import AuthError, DecodeError, PermissionDenied, UnseenError
+from unseen.errors import (
+    AuthError,
+    DecodeError,
+    PermissionDenied,
+    TooManyAttempts,
+    UnseenError,
+)
 from unseen.messages import PROTOCOL_VERSION, Reply, encode_reply_parts
 from unseen.server._body import BodyTooLarge, binary_response, read_body
 from unseen.server._domain import Domain
@@ -163,7 +170,12 @@ def create_app(domain: Domain, settings: ServerSettings | None = None) -> FastAP
         response_model=LoginReply,
         responses={
             400: {"model": Problem, "description": "a body that is not JSON"},
-            401: {"model": Problem, "description": "wrong email or password, or too many failures"},
+            401: {"model": Problem, "description": "wrong email or password"},
+            429: {
+                "model": Problem,
+                "description": "too many failed logins for this account or address: wait "
+                "Retry-After seconds",
+            },
         },
         tags=["public"],
         summary="Exchange an email and password for a short-lived token",
@@ -172,6 +184,12 @@ def create_app(domain: Domain, settings: ServerSettings | None = None) -> FastAP
         address = request.client.host if request.client is not None else "unknown"
         try:
             result = await service.pool.run(node.auth.login, body.email, body.password, address)
+        except TooManyAttempts as exc:
+            return JSONResponse(
+                {"detail": exc.message},
+                status_code=429,
+                headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))},
+            )
         except AuthError as exc:
             return _unauthorized(exc.message)
         return LoginReply(**result)

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from unseen import serde
-from unseen.errors import AuthError, DecodeError, TransportError, UsageError
+from unseen.errors import AuthError, DecodeError, TooManyAttempts, TransportError, UsageError
 from unseen.messages import Message, Reply, decode_reply, encode_message_parts
 
 API = "/api/v1"
@@ -125,6 +125,11 @@ class Session:
             raise unreachable(self.url, exc) from None
         if response.status_code == 401:
             raise AuthError(_detail(response))
+        if response.status_code == 429:
+            retry = response.headers.get("retry-after", "")
+            raise TooManyAttempts(
+                _detail(response), retry_after=float(retry) if retry.isdigit() else 0.0
+            )
         if response.status_code != 200:
             raise TransportError(
                 f"login at {self.url} failed ({response.status_code}): {_detail(response)}"
