@@ -235,20 +235,23 @@ def upload(url: str, pid: int) -> None:
     owner.close()
 
 
-def walkthrough(url: str) -> None:
+def walkthrough_times(url: str, rep: int = 0) -> dict[str, float]:
+    """The seed walkthrough over HTTP (a new scientist and dataset per ``rep``): its timings in s."""
     owner = unseen.login(url=url, email=EMAIL, password=PASSWORD, verbose=False)
-    owner.users.create(email="ana@bench.org", password="ana-pass-123", role="data_scientist")
+    suffix = str(rep) if rep else ""
+    email = f"ana{suffix}@bench.org"
+    owner.users.create(email=email, password="ana-pass-123", role="data_scientist")
     X = np.random.default_rng(0).random((100_000, 10))
-    ds = unseen.Dataset(name="Walk", description="walkthrough", tags=["#walk"])
+    ds = unseen.Dataset(name=f"Walk{suffix}", description="walkthrough", tags=[f"#walk{suffix}"])
     ds.add_asset(name="data", data=X, mock=np.zeros((100, 10)))
     start = time.perf_counter()
     owner.upload_dataset(ds)
     t_upload = time.perf_counter() - start
     start = time.perf_counter()
-    ana = unseen.login(url=url, email="ana@bench.org", password="ana-pass-123", verbose=False)
+    ana = unseen.login(url=url, email=email, password="ana-pass-123", verbose=False)
     t_login = time.perf_counter() - start
     start = time.perf_counter()
-    data = ana.search("#walk", verbose=False)[0]
+    data = ana.search(f"#walk{suffix}", verbose=False)[0]
     t_search = time.perf_counter() - start
     start = time.perf_counter()
     m = data.mean(axis=0)
@@ -257,13 +260,19 @@ def walkthrough(url: str) -> None:
     value = request.get()
     t_get = time.perf_counter() - start
     np.testing.assert_allclose(value, X.mean(axis=0))
-    print(
-        f"seed walkthrough over HTTP: upload of the 8 MB asset {t_upload * 1e3:.0f} ms (aim 30; PySyft 0.9.5 "
-        f"1.3-1.9 s), login {t_login * 1e3:.0f} ms, search {t_search * 1e3:.1f} ms, mean + request + accept + "
-        f"get {t_get * 1e3:.1f} ms (aim 50; PySyft 0.9.5 3.4-5.3 s)"
-    )
     ana.close()
     owner.close()
+    return {"upload": t_upload, "login": t_login, "search": t_search, "request_to_get": t_get}
+
+
+def walkthrough(url: str) -> None:
+    t = walkthrough_times(url)
+    print(
+        f"seed walkthrough over HTTP: upload of the 8 MB asset {t['upload'] * 1e3:.0f} ms (aim 30; "
+        f"PySyft 0.9.5 1.3-1.9 s), login {t['login'] * 1e3:.0f} ms, search {t['search'] * 1e3:.1f} "
+        f"ms, mean + request + accept + get {t['request_to_get'] * 1e3:.1f} ms (aim 50; PySyft "
+        f"0.9.5 3.4-5.3 s; bench/bench_pysyft.py measures both side by side)"
+    )
 
 
 def concurrency(url: str) -> None:
