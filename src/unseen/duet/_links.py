@@ -1,7 +1,8 @@
 """The owner's two ways in: a reverse tunnel through the network, and a direct HTTP listener.
 
 Both carry the same sealed bytes to :meth:`Host.answer`. The tunnel is the network's NAT
-tunnel (``/network/v1/duet/tunnel``, opened with a hello signed by the session key); the direct
+tunnel (``/network/v1/duet/tunnel``, opened with a hello signed by the session key: the
+:class:`~unseen.transport._tunnel.ReverseTunnel` a tunnelled domain keeps too); the direct
 link is a small threaded HTTP server (``POST /duet``) on a loopback or LAN port that the offer
 announces. Stopping either cuts its open connections, so a partner waiting on a request sees
 the owner leave at once.
@@ -9,20 +10,18 @@ the owner leave at once.
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import socket
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from unseen.duet._host import Host
-from unseen.network._hub import HEAD, TUNNEL_FRAME_MAX
 from unseen.network._rendezvous import DUET_TUNNEL
 from unseen.node._network import DOC_VERSION, sign_document
+from unseen.transport._tunnel import ReverseTunnel
 
 log = logging.getLogger("unseen.duet")
 
@@ -41,77 +40,17 @@ def session_document(kind: str, public_key: str, **fields: Any) -> dict[str, Any
     }
 
 
-class OwnerTunnel:
-    """Keeps the owner's reverse tunnel to the network open while the session lives."""
-
-    def __init__(self, host: Host, network_url: str, seed: bytes) -> None:
-        self.host = host
-        self.seed = seed
-        base = network_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
-        self.ws_url = f"{base}/network/v1/duet/tunnel"
-        self.connected = threading.Event()
-        self._stop = threading.Event()
-        self._ws: Any = None
-        self._send_lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(32, thread_name_prefix="unseen-duet-tunnel")
-        self._thread = threading.Thread(target=self._run, name="unseen-duet-tunnel", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        ws = self._ws
-        if ws is not None:
-            try:
-                ws.close()
-            except Exception:
-                pass
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-    def _run(self) -> None:
-        backoff = 0.1
-        while not self._stop.is_set():
-            try:
-                self._session()
-                backoff = 0.1
-            except Exception as exc:
-                log.debug("Duet tunnel: %s", exc)
-            self.connected.clear()
-            self._ws = None
-            if self._stop.wait(backoff):
-                break
-            backoff = min(backoff * 2, 5.0)
-
-    def _session(self) -> None:
-        from websockets.sync.client import connect
-
-        key = self.host.node.public_key
-        hello = sign_document(session_document(DUET_TUNNEL, key), self.seed)
-        with connect(
-            self.ws_url, max_size=TUNNEL_FRAME_MAX, open_timeout=5, compression=None
-        ) as ws:
-            self._ws = ws
-            ws.send(json.dumps(hello))
-            if json.loads(ws.recv(timeout=10)).get("ok") is not True:
-                return
-            self.connected.set()
-            while not self._stop.is_set():
-                try:
-                    frame = ws.recv(timeout=10)
-                except TimeoutError:
-                    ws.send("ping")
-                    continue
-                if isinstance(frame, bytes) and len(frame) >= HEAD.size:
-                    self._pool.submit(self._one, ws, frame)
-
-    def _one(self, ws: Any, frame: bytes) -> None:
-        sealed = self.host.answer(memoryview(frame)[HEAD.size :].tobytes())
-        try:
-            with self._send_lock:
-                ws.send(frame[: HEAD.size] + sealed)
-        except Exception as exc:
-            log.debug("Duet tunnel reply lost: %s", exc)
+def owner_tunnel(host: Host, network_url: str, seed: bytes) -> ReverseTunnel:
+    """The owner's reverse tunnel to the network (not started yet), open until stopped."""
+    return ReverseTunnel(
+        f"{network_url}/network/v1/duet/tunnel",
+        lambda: sign_document(session_document(DUET_TUNNEL, host.node.public_key), seed),
+        host.answer,
+        name="unseen-duet-tunnel",
+        workers=32,
+        heartbeat_s=10.0,
+        max_backoff=5.0,
+    )
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -18,12 +18,13 @@ from unseen.client._client import Client
 from unseen.client._network import _normalize
 from unseen.duet import _webrtc
 from unseen.duet._host import Host
-from unseen.duet._links import DirectServer, OwnerTunnel, session_document
+from unseen.duet._links import DirectServer, owner_tunnel, session_document
 from unseen.errors import TransportError, error_from_wire
 from unseen.network._rendezvous import DUET_TUNNEL, OFFER
 from unseen.node import Node
 from unseen.node._network import sign_document
 from unseen.transport import InProcConnection
+from unseen.transport._tunnel import ReverseTunnel
 
 TIMEOUT_S = 10.0
 TUNNEL_WAIT_S = 10.0
@@ -71,7 +72,7 @@ class Duet(Client):
         self.host = Host(self.node, self._seed)
         self._http = httpx.Client(base_url=self.network_url, timeout=TIMEOUT_S)
         self.direct: DirectServer | None = None
-        self.tunnel: OwnerTunnel | None = None
+        self.tunnel: ReverseTunnel | None = None
         self.webrtc: Any = None
         self.id = ""
         self._closed = False
@@ -99,7 +100,7 @@ class Duet(Client):
         self.host.end_partner("the Duet owner invited a new partner")
         self.host.open_offer(self.id)
         if self.tunnel is None:
-            self.tunnel = OwnerTunnel(self.host, self.network_url, self._seed)
+            self.tunnel = owner_tunnel(self.host, self.network_url, self._seed)
             self.tunnel.start()
             if not self.tunnel.connected.wait(TUNNEL_WAIT_S):
                 raise TransportError(f"could not open a tunnel to the network {self.network_url}")

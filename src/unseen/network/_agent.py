@@ -7,10 +7,19 @@ every ``heartbeat_s`` seconds and registers again when the published datasets ch
 ``tunnel=True`` it also keeps a reverse tunnel open (:mod:`unseen.network._tunnel`). The
 threads stop with :meth:`Agents.leave`, or when the domain's store is closed (its server
 stopped), or with the process.
+
+Memberships survive restarts. A successful join keeps, in the domain's settings
+(``network.membership.<network URL>``), the join options and the network's identity (its id and
+node key); :meth:`Agents.leave` deletes it. When the domain server starts it calls
+:meth:`Agents.resume`, which resumes each kept membership on a thread of its own: it checks that
+the network at the URL is the one joined, sends a fresh signed heartbeat, registers again and
+starts the heartbeats (and the tunnel), trying again with backoff while the network cannot be
+reached. Nothing secret is kept: the domain signs with its node key (``identity.json``).
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -20,18 +29,24 @@ from typing import Any
 
 import httpx
 
-from unseen.errors import TransportError, UnseenError, UsageError, error_from_wire
+from unseen.errors import NotFound, TransportError, UnseenError, UsageError, error_from_wire
 from unseen.node import Node
 from unseen.node._network import (
     DOC_VERSION,
     HEARTBEAT,
+    MEMBERSHIP_PREFIX,
     REGISTER,
     catalog_digest,
     public_catalog,
     sign_document,
 )
 
+log = logging.getLogger("unseen.network")
+
 TIMEOUT_S = 10.0
+RESUME_FIRST_S = 0.5  # the first pause before trying to resume a membership again
+RESUME_MAX_S = 30.0  # the pauses double up to this
+STORED_VERSION = 1
 
 
 def signing_seed(node: Node) -> bytes:
@@ -57,30 +72,93 @@ def domain_closed(node: Node) -> bool:
     return getattr(node.stores, "_lock", "open") is None
 
 
-class Membership:
-    """One domain in one network."""
+class Gone(Exception):
+    """The network no longer has this domain (removed, rejected, or another network now)."""
 
-    def __init__(self, node: Node, seed: bytes, options: dict[str, Any]) -> None:
+
+class Membership:
+    """One domain in one network. ``network`` (the network's kept identity) makes a membership
+    to resume: nothing is sent until :meth:`reconnect`."""
+
+    def __init__(
+        self,
+        node: Node,
+        seed: bytes,
+        options: dict[str, Any],
+        network: dict[str, Any] | None = None,
+    ) -> None:
         self.node = node
         self.seed = seed
         self.options = options
         self.url: str = options["url"]
         self.http = httpx.Client(base_url=self.url, timeout=TIMEOUT_S)
-        try:
-            info = self.http.get("/network/v1/info")
-            info.raise_for_status()
-            self.network: dict[str, Any] = info.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            self.http.close()
-            raise UsageError(f"could not reach a network at {self.url}: {exc}") from None
-        self.status = "new"
+        if network is None:
+            try:
+                self.network: dict[str, Any] = self._info()
+            except TransportError as exc:
+                self.http.close()
+                raise UsageError(
+                    f"could not reach a network at {self.url}: {exc.message}"
+                ) from None
+            self.status = "new"
+        else:
+            self.network = dict(network)
+            self.status = "resuming"
         self.digest = ""
         self.last_error: str | None = None
         self.last_beat: float | None = None
         self._issued = 0.0
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # start and stop
         self._thread: threading.Thread | None = None
         self.tunnel: Any = None
+
+    def _info(self) -> dict[str, Any]:
+        try:
+            response = self.http.get("/network/v1/info")
+            response.raise_for_status()
+            info = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise TransportError(str(exc)) from None
+        if not isinstance(info, dict) or not isinstance(info.get("id"), str):
+            raise TransportError("its /network/v1/info is not a network's")
+        return info
+
+    def stored(self) -> dict[str, Any]:
+        """What the domain keeps to resume this membership after a restart: the join options
+        and the network's identity. No secret: documents are signed with the node key."""
+        return {
+            "version": STORED_VERSION,
+            "options": self.options,
+            "network": {k: self.network.get(k) for k in ("id", "public_key", "name")},
+            "joined_at": time.time(),
+        }
+
+    def reconnect(self) -> None:
+        """Resume a kept membership: the network at the URL must be the one joined (same id and
+        key); a fresh signed heartbeat asks whether it still knows this domain; then register
+        again (the catalog may have changed while the domain was down). ``Gone`` when the
+        network no longer has this domain; other errors may pass (try again later)."""
+        try:
+            info = self._info()
+        except TransportError as exc:
+            raise TransportError(
+                f"could not reach the network at {self.url}: {exc.message}"
+            ) from None
+        pinned = (self.network.get("id"), self.network.get("public_key"))
+        if (info.get("id"), info.get("public_key")) != pinned:
+            raise Gone(
+                f"the network at {self.url} is not the one this domain joined (its id or key "
+                "changed)"
+            )
+        self.network = info
+        answer = self._post("/network/v1/heartbeat", self.document(HEARTBEAT))
+        if answer.get("status") == "unknown":
+            raise Gone("the network no longer knows this domain (its owner removed it)")
+        if answer.get("status") == "rejected":
+            raise Gone("the network's owner rejected this domain")
+        self.register()
+        self.last_beat = time.time()
 
     # -- documents -----------------------------------------------------------------------
     def document(self, kind: str, **fields: Any) -> dict[str, Any]:
@@ -138,15 +216,18 @@ class Membership:
 
     # -- threads -------------------------------------------------------------------------
     def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._run, name=f"unseen-heartbeat-{self.url}", daemon=True
-        )
-        self._thread.start()
-        if self.options["tunnel"]:
-            from unseen.network._tunnel import TunnelClient
+        with self._lock:
+            if self._stop.is_set():  # left (or stopped) meanwhile
+                return
+            self._thread = threading.Thread(
+                target=self._run, name=f"unseen-heartbeat-{self.url}", daemon=True
+            )
+            self._thread.start()
+            if self.options["tunnel"]:
+                from unseen.network._tunnel import tunnel_client
 
-            self.tunnel = TunnelClient(self)
-            self.tunnel.start()
+                self.tunnel = tunnel_client(self)
+                self.tunnel.start()
 
     def alive(self) -> bool:
         return not self._stop.is_set() and not domain_closed(self.node)
@@ -165,7 +246,8 @@ class Membership:
         self.stop()
 
     def stop(self) -> None:
-        self._stop.set()
+        with self._lock:
+            self._stop.set()
         if self.tunnel is not None:
             self.tunnel.stop()
         self.http.close()
@@ -198,13 +280,14 @@ class Agents:
         membership = Membership(node, seed, options)
         try:
             membership.register()
+            with self._lock:
+                node.stores.settings.set(MEMBERSHIP_PREFIX + membership.url, membership.stored())
+                mine = self._nodes.setdefault(node, {})
+                old = mine.pop(membership.url, None)
+                mine[membership.url] = membership
         except BaseException:
             membership.stop()
             raise
-        with self._lock:
-            mine = self._nodes.setdefault(node, {})
-            old = mine.pop(membership.url, None)
-            mine[membership.url] = membership
         if old is not None:
             old.stop()
         membership.start()
@@ -213,12 +296,13 @@ class Agents:
         return membership.view()
 
     def leave(self, node: Node, url: str) -> bool:
+        """Stop the membership and forget it (it is not resumed at the next start)."""
         with self._lock:
             membership = self._nodes.get(node, {}).pop(url, None)
-        if membership is None:
-            return False
-        membership.stop()
-        return True
+            kept = _forget(node, url)
+        if membership is not None:
+            membership.stop()
+        return membership is not None or kept
 
     def memberships(self, node: Node) -> list[dict[str, Any]]:
         with self._lock:
@@ -229,6 +313,132 @@ class Agents:
         """The live membership objects of a node (tests and benchmarks)."""
         with self._lock:
             return list(self._nodes.get(node, {}).values())
+
+    # -- after a restart -------------------------------------------------------------------
+    def resume(self, node: Node) -> int:
+        """Resume every membership the domain kept, each on a thread of its own (returns at
+        once). They are listed at once, with the status ``resuming`` until the network answers."""
+        kept = {
+            key[len(MEMBERSHIP_PREFIX) :]: value
+            for key, value in node.stores.settings.items().items()
+            if key.startswith(MEMBERSHIP_PREFIX)
+        }
+        if not kept:
+            return 0
+        try:
+            seed = signing_seed(node)
+        except UsageError as exc:
+            log.warning("the network memberships of this domain are not resumed: %s", exc.message)
+            return 0
+        count = 0
+        for url, record in sorted(kept.items()):
+            try:
+                options, network = _read_kept(url, record)
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning(
+                    "not resuming the membership of this domain in the network at %s: its kept "
+                    "record is malformed (%s); join again, or leave it",
+                    url,
+                    exc,
+                )
+                continue
+            membership = Membership(node, seed, options, network=network)
+            with self._lock:
+                mine = self._nodes.setdefault(node, {})
+                if url in mine:  # joined (or resumed) already
+                    membership.stop()
+                    continue
+                mine[url] = membership
+            threading.Thread(
+                target=self._resume,
+                args=(node, membership),
+                name=f"unseen-resume-{url}",
+                daemon=True,
+            ).start()
+            count += 1
+        return count
+
+    def _resume(self, node: Node, membership: Membership) -> None:
+        url, pause, told = membership.url, RESUME_FIRST_S, False
+        while membership.alive():
+            try:
+                membership.reconnect()
+            except Gone as exc:
+                membership.stop()
+                if self._drop(node, membership):
+                    log.warning(
+                        "dropped this domain's membership in the network at %s: %s. Join it "
+                        "again with owner.join_network(...) if it should be a member.",
+                        url,
+                        exc,
+                    )
+                return
+            except Exception as exc:
+                if not membership.alive():
+                    break
+                problem = exc.message if isinstance(exc, UnseenError) else f"{exc!r}"
+                log.log(
+                    logging.DEBUG if told else logging.WARNING,
+                    "could not resume this domain's membership in the network at %s yet: %s "
+                    "(trying again, up to every %.0f s)",
+                    url,
+                    problem,
+                    RESUME_MAX_S,
+                )
+                membership.last_error, told = problem, True
+            else:
+                membership.last_error = None
+                membership.start()
+                log.info("resumed this domain's membership in the network at %s", url)
+                return
+            if membership._stop.wait(pause):
+                break
+            pause = min(pause * 2, RESUME_MAX_S)
+        membership.stop()
+
+    def _drop(self, node: Node, membership: Membership) -> bool:
+        """Forget a membership the network no longer has, unless it was replaced meanwhile."""
+        with self._lock:
+            mine = self._nodes.get(node, {})
+            if mine.get(membership.url) is not membership:
+                return False
+            del mine[membership.url]
+            if not domain_closed(node):
+                _forget(node, membership.url)
+            return True
+
+
+def _forget(node: Node, url: str) -> bool:
+    """Delete a kept membership; whether there was one."""
+    try:
+        node.stores.settings.delete(MEMBERSHIP_PREFIX + url)
+    except NotFound:
+        return False
+    return True
+
+
+def _read_kept(url: str, record: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The options and network identity of a kept membership, checked."""
+    if not isinstance(record, dict) or record.get("version") != STORED_VERSION:
+        raise ValueError(f"not a version {STORED_VERSION} membership")
+    options, network = dict(record["options"]), dict(record["network"])
+    if options["url"] != url:
+        raise ValueError("its URL is not the one of its key")
+    for name in ("id", "public_key"):
+        if not isinstance(network[name], str):
+            raise ValueError(f"the network's {name} is missing")
+    heartbeat = options["heartbeat_s"]
+    if not isinstance(heartbeat, (int, float)) or not 0.05 <= heartbeat <= 3600:
+        raise ValueError("heartbeat_s out of range")
+    if not isinstance(options["tunnel"], bool):
+        raise ValueError("tunnel must be true or false")
+    if options["domain_url"] is None and not options["tunnel"]:
+        raise ValueError("neither a domain URL nor a tunnel")
+    if options["publish"] is not None:
+        options["publish"] = [str(name) for name in options["publish"]]
+    options["models"] = list(options["models"])
+    options["description"] = str(options["description"])
+    return options, network
 
 
 AGENTS = Agents()

@@ -15,11 +15,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from unseen._version import __version__
 from unseen.errors import AuthError, NotFound, UnseenError
-from unseen.network._hub import RELAY_MAX, TUNNEL_FRAME_MAX, Hub
+from unseen.network._hub import Hub
 from unseen.network._node import NetworkNode
 from unseen.network._page import render_page
 from unseen.network._rendezvous import Rendezvous
 from unseen.server import ACCESS, Domain, ServerSettings, create_app
+from unseen.transport._tunnel import RELAY_MAX, TUNNEL_FRAME_MAX
 
 __all__ = ["NETWORK_ACCESS", "RELAY_MAX", "TUNNEL_FRAME_MAX", "create_network_app"]
 

@@ -4,7 +4,8 @@ A domain opens ``/network/v1/tunnel`` and sends, as its first (text) frame, a si
 hello (fresh, for this network, by an approved key). Then each relayed request goes down as a
 binary frame ``u64 id + sealed bytes`` and its answer comes back as ``u64 id + sealed bytes``.
 The bytes are sealed end to end between the client and the domain (see ``unseen.network``):
-the hub only matches ids. Text frames ``ping`` from the domain count as heartbeats.
+the hub only matches ids. Text frames ``ping`` from the domain count as heartbeats. The other
+end, which domains and Duet owners both run, is :mod:`unseen.transport._tunnel`.
 """
 
 from __future__ import annotations
@@ -13,18 +14,15 @@ import asyncio
 import itertools
 import json
 import logging
-import struct
 from typing import Any, Protocol
 
 from fastapi import WebSocket
 
 from unseen.errors import UnseenError
+from unseen.transport._tunnel import HEAD
 
 log = logging.getLogger("unseen.network")
 
-HEAD = struct.Struct(">Q")
-RELAY_MAX = 64 << 20  # the largest relayed message (either way)
-TUNNEL_FRAME_MAX = RELAY_MAX + 4096
 RELAY_TIMEOUT_S = 660.0  # longer than the longest request.wait a client sends
 HELLO_TIMEOUT_S = 10.0
 

@@ -1,7 +1,8 @@
 """The domain's end of a reverse tunnel: answer sealed messages that arrive through the network.
 
-A domain behind NAT dials out to ``/network/v1/tunnel`` and keeps the WebSocket open (it dials
-again, with backoff, when the link drops). Each request is sealed by the client to the domain:
+A domain behind NAT dials out to ``/network/v1/tunnel`` and keeps the WebSocket open (the
+:class:`~unseen.transport._tunnel.ReverseTunnel` of :func:`tunnel_client`, which dials again,
+with backoff, when the link drops). Each request is sealed by the client to the domain:
 
     request = client's ephemeral X25519 public key (32 bytes) + Box(ciphertext, random nonce)
 
@@ -15,18 +16,16 @@ the encoded reply. A request whose nonce was seen before (a replay by the relay)
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from unseen import serde
 from unseen.errors import AuthError, DecodeError, UnseenError, UsageError, error_to_wire
 from unseen.messages import decode_message, encode_reply
-from unseen.network._hub import HEAD, TUNNEL_FRAME_MAX
 from unseen.node._network import TUNNEL, curve_secret_key, sign_document
+from unseen.transport._tunnel import ReverseTunnel
 
 if TYPE_CHECKING:
     from unseen.network._agent import Membership
@@ -123,75 +122,16 @@ def _serve(membership: Membership, request: dict[str, Any]) -> dict[str, Any]:
     raise UsageError(f"unknown tunnel operation {op!r}")
 
 
-class TunnelClient:
-    """Keeps one reverse tunnel open while the membership lives."""
-
-    def __init__(self, membership: Membership) -> None:
-        self.membership = membership
-        self.opener = Opener(membership.seed)
-        self.connected = threading.Event()
-        self._stop = threading.Event()
-        self._ws: Any = None
-        self._send_lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="unseen-tunnel")
-        base = membership.url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
-        self.ws_url = f"{base}/network/v1/tunnel"
-        self._thread = threading.Thread(target=self._run, name="unseen-tunnel", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        ws = self._ws
-        if ws is not None:
-            try:
-                ws.close()
-            except Exception:
-                pass
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-    def _run(self) -> None:
-        backoff = 0.1
-        while self.membership.alive() and not self._stop.is_set():
-            try:
-                self._session()
-                backoff = 0.1
-            except Exception as exc:
-                log.debug("tunnel to %s: %s", self.membership.url, exc)
-            self.connected.clear()
-            self._ws = None
-            if self._stop.wait(backoff):
-                break
-            backoff = min(backoff * 2, 10.0)
-
-    def _session(self) -> None:
-        from websockets.sync.client import connect
-
-        hello = sign_document(self.membership.document(TUNNEL), self.membership.seed)
-        with connect(
-            self.ws_url, max_size=TUNNEL_FRAME_MAX, open_timeout=5, compression=None
-        ) as ws:
-            self._ws = ws
-            ws.send(json.dumps(hello))
-            if json.loads(ws.recv(timeout=10)).get("ok") is not True:
-                return
-            self.connected.set()
-            interval = self.membership.options["heartbeat_s"]
-            while self.membership.alive() and not self._stop.is_set():
-                try:
-                    frame = ws.recv(timeout=interval)
-                except TimeoutError:
-                    ws.send("ping")
-                    continue
-                if isinstance(frame, bytes) and len(frame) >= HEAD.size:
-                    self._pool.submit(self._one, ws, frame)
-
-    def _one(self, ws: Any, frame: bytes) -> None:
-        head = frame[: HEAD.size]
-        sealed = answer(self.membership, self.opener, memoryview(frame)[HEAD.size :].tobytes())
-        try:
-            with self._send_lock:
-                ws.send(head + sealed)
-        except Exception as exc:
-            log.debug("tunnel reply lost: %s", exc)
+def tunnel_client(membership: Membership) -> ReverseTunnel:
+    """The domain's reverse tunnel (not started yet), open while the membership lives."""
+    opener = Opener(membership.seed)
+    return ReverseTunnel(
+        f"{membership.url}/network/v1/tunnel",
+        lambda: sign_document(membership.document(TUNNEL), membership.seed),
+        lambda payload: answer(membership, opener, payload),
+        name="unseen-tunnel",
+        workers=WORKERS,
+        heartbeat_s=membership.options["heartbeat_s"],
+        max_backoff=10.0,
+        alive=membership.alive,
+    )

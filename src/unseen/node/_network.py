@@ -13,12 +13,17 @@ The work of a membership (sending the registration, heartbeats, the reverse tunn
 and WebSocket clients and the node's signing key, which live in higher layers: ``unseen.network``
 installs itself here with :func:`install_agents` when it is imported (``unseen launch domain``
 does it). These routes only check their input and hand over.
+
+A membership outlives the domain's process: the agents keep each one that joined in the
+domain's settings (:data:`MEMBERSHIP_PREFIX` + the network's URL) until it leaves, and the
+domain server calls :func:`resume_memberships` once it serves.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -39,6 +44,11 @@ MAX_MODELS = 200
 REGISTER = "unseen.network.register"
 HEARTBEAT = "unseen.network.heartbeat"
 TUNNEL = "unseen.network.tunnel"
+
+#: a domain's settings key of one network membership it resumes when it starts (+ the URL)
+MEMBERSHIP_PREFIX = "network.membership."
+
+log = logging.getLogger("unseen.network")
 
 
 # -- signed documents ---------------------------------------------------------------------
@@ -195,11 +205,13 @@ def check_models(value: Any) -> list[dict[str, Any]]:
 
 # -- the hand-over to unseen.network ---------------------------------------------------------
 class NetworkAgents(Protocol):
-    """What ``unseen.network`` provides to a domain: join, leave and list its networks."""
+    """What ``unseen.network`` provides to a domain: join, leave, list and (when the domain
+    starts) resume its networks."""
 
     def join(self, node: Node, options: dict[str, Any]) -> dict[str, Any]: ...
     def leave(self, node: Node, url: str) -> bool: ...
     def memberships(self, node: Node) -> list[dict[str, Any]]: ...
+    def resume(self, node: Node) -> int: ...
 
 
 _AGENTS: list[NetworkAgents] = []
@@ -217,6 +229,25 @@ def _agents() -> NetworkAgents:
             "`unseen launch domain`, or `import unseen.network` before unseen.launch_domain(...)"
         )
     return _AGENTS[0]
+
+
+def resume_memberships(node: Node) -> int:
+    """Resume, in the background, every network membership the domain kept (called by the
+    domain server once it serves; never blocks on a network). The number being resumed."""
+    try:
+        if _AGENTS:
+            return _AGENTS[0].resume(node)
+        kept = [key for key in node.stores.settings.items() if key.startswith(MEMBERSHIP_PREFIX)]
+    except Exception:  # a domain serves even when its memberships cannot be read
+        log.exception("could not resume this domain's network memberships")
+        return 0
+    if kept:
+        log.warning(
+            "%d network membership(s) of this domain are not resumed: this process cannot join "
+            "networks (`import unseen.network` before unseen.launch_domain(...))",
+            len(kept),
+        )
+    return 0
 
 
 def _url(body: dict[str, Any], name: str = "url") -> str:

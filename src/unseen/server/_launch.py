@@ -143,12 +143,14 @@ class RunningDomain(BackgroundServer):
         self, domain: Domain, host: str, port: int, settings: ServerSettings | None = None
     ) -> None:
         from unseen.node._mpc import serve_mesh_on
+        from unseen.node._network import resume_memberships
         from unseen.server._app import create_app
 
         serve_mesh_on(domain.node, host)  # MPC mesh listeners open on the host we serve on
         self.node = domain.node
         app = create_app(domain, settings)
         super().__init__(domain, host, port, app, app.state.service.settings.ws_frame_max)
+        resume_memberships(domain.node)  # the networks it joined, in the background
 
     def _before_stop(self) -> None:
         from unseen.node._mpc import close_sessions

@@ -2,7 +2,8 @@
 
 The HTTP and WebSocket transports (``HTTPConnection``, ``WebSocketConnection``,
 ``RoutingConnection``, ``Session``, ``connect``) load on first use, so that in-process use
-imports neither httpx nor websockets.
+imports neither httpx nor websockets. The other way round, a node that cannot be dialled keeps a
+reverse tunnel open to a relay (``unseen.transport._tunnel``).
 """
 
 from __future__ import annotations
