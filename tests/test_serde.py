@@ -771,16 +771,26 @@ def test_fast_path_agrees_with_the_hooks(value: Any, depth: int) -> None:
 
 
 def test_fast_path_is_taken_for_small_plain_headers(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[int] = []
-    real = _decode._decode_plain
-    monkeypatch.setattr(_decode, "_decode_plain", lambda *a: calls.append(1) or real(*a))
+    hooked: list[int] = []
+    real = _decode.Decoder.__init__
+
+    def counting(self: Any, *args: Any) -> None:
+        hooked.append(1)
+        real(self, *args)
+
+    monkeypatch.setattr(_decode.Decoder, "__init__", counting)
     assert decode(encode({"v": [1, 0], "kind": "node.info", "body": {}}))["kind"] == "node.info"
-    assert calls == [1]
-    # an ext byte anywhere (here inside a string) sends the header through the hooks
-    assert decode(encode(["\u00c7", b"\xd4"])) == ["\u00c7", b"\xd4"]
-    assert decode(encode((1, 2))) == (1, 2)
+    assert decode(encode(["\u00c7", b"\xd4\xc7", {b"k": None}])) == [
+        "\u00c7",
+        b"\xd4\xc7",
+        {b"k": None},
+    ]
+    assert hooked == []
+    # a typed value (an ext marker), or a large header, goes through the hooks
+    assert decode(encode([1, {"t": (1, 2)}])) == [1, {"t": (1, 2)}]
+    assert decode(encode({(1, 2): 3})) == {(1, 2): 3}
     assert decode(encode(["x" * 5000])) == ["x" * 5000]
-    assert calls == [1]
+    assert hooked == [1, 1, 1]
 
 
 @pytest.mark.parametrize(

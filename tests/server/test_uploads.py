@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 from server_support import ServerProcess
+from starlette.requests import Request
 
 import unseen
 from unseen import serde
+from unseen.errors import DecodeError
+from unseen.server import _uploads
 from unseen.transport import _http
 from unseen.transport._http import HTTPConnection
 
@@ -82,10 +87,29 @@ def test_large_dataset_upload_streams_ahead(
     owner.upload_dataset(ds)
     assert len(uploads) == 1  # the data; the small mock travels inside the message
     asset = owner.search("#streamed-ds", verbose=False)[0]
+    assert asset.id == uploads[0]  # the streamed write became the asset
     np.testing.assert_allclose(asset.mean(axis=0).get(), data.mean(axis=0))
-    # the staged copy was dropped: exactly the asset and its mock (and the kept mean) are new
-    assert len(_blob_files(server) - before) == 3
+    blobs = Path(server.data_dir) / "blobs"
+    big = {n for n in _blob_files(server) - before if (blobs / n).stat().st_size > data.nbytes}
+    assert big == {uploads[0]}  # the data was written once
     assert not [n for n in _blob_files(server) if n.startswith(".")]
+
+
+def test_failed_dataset_upload_leaves_nothing(
+    server: ServerProcess, owner: unseen.Client, uploads: list[str]
+) -> None:
+    first = unseen.Dataset(name="Taken", description="small")
+    first.add_asset(name="small", data=np.arange(5.0))
+    owner.upload_dataset(first)
+    before_blobs = _blob_files(server)
+    before_objects = {r["id"] for r in owner.call("store.list", {})}
+    again = unseen.Dataset(name="Taken", description="a name that is taken")
+    again.add_asset(name="big", data=np.ones(BIG))
+    with pytest.raises(unseen.UsageError, match="exists already"):
+        owner.upload_dataset(again)
+    assert len(uploads) == 1  # streamed ahead, then dropped
+    assert _blob_files(server) == before_blobs  # not even a temporary file
+    assert {r["id"] for r in owner.call("store.list", {})} == before_objects
 
 
 def test_interrupted_upload_leaves_nothing(server: ServerProcess, owner: unseen.Client) -> None:
@@ -127,3 +151,63 @@ def test_small_values_stay_inline(owner: unseen.Client, uploads: list[str]) -> N
     ptr = owner.send(np.arange(1000.0))
     assert uploads == []
     assert float(ptr.sum().get()) == float(np.arange(1000.0).sum())
+
+
+# -- receiving, in-process --------------------------------------------------------------------
+
+
+class RecordingUpload:
+    """Stands in for a StagedUpload: records what the writer thread writes, slowly."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.addresses: list[int] = []
+        self.read_back = False
+
+    def write(self, chunk: memoryview) -> None:
+        self.addresses.append(int(np.frombuffer(chunk, dtype=np.uint8).ctypes.data))
+        self.parts.append(bytes(chunk))
+        time.sleep(0.002)  # a disk slower than the network
+
+    def contents(self) -> bytearray:
+        self.read_back = True
+        return bytearray(b"".join(self.parts))
+
+
+def receive(body: bytes, declared: int, chunk_sizes: list[int], staged: Any) -> memoryview:
+    """Run receive_upload on ``body`` arriving in chunks of the given sizes, in turn."""
+    chunks, pos, i = [], 0, 0
+    while pos < len(body):
+        chunks.append(body[pos : pos + chunk_sizes[i % len(chunk_sizes)]])
+        pos += len(chunks[-1])
+        i += 1
+
+    async def messages() -> dict[str, Any]:
+        data = chunks.pop(0) if chunks else b""
+        return {"type": "http.request", "body": data, "more_body": bool(chunks)}
+
+    scope = {"type": "http", "method": "POST", "headers": [(b"content-length", b"%d" % declared)]}
+    return asyncio.run(_uploads.receive_upload(Request(scope, messages), staged, 1 << 40))
+
+
+def test_received_bytes_are_written_in_page_aligned_batches_with_few_buffers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    batch = 64 * 1024
+    monkeypatch.setattr(_uploads, "WRITE_BATCH", batch)
+    body = np.random.default_rng(4).integers(0, 256, 40 * batch + 12_345, np.uint8).tobytes()
+    staged = RecordingUpload()
+    written = receive(body, len(body), [65_537, 1, 300_000, 4_095], staged)
+    assert bytes(written) == body and staged.read_back
+    assert [len(p) for p in staged.parts] == [batch] * 40 + [12_345]
+    assert all(address % 4096 == 0 for address in staged.addresses)  # for O_DIRECT
+    assert len(set(staged.addresses)) <= _uploads.BUFFERS  # reused, not one per batch
+
+
+def test_a_short_or_long_body_is_refused_without_reading_back() -> None:
+    body = bytes(100_000)
+    for declared in (len(body) + 1, len(body) - 1):
+        staged = RecordingUpload()
+        with pytest.raises(DecodeError):
+            receive(body, declared, [30_000], staged)
+        assert not staged.read_back

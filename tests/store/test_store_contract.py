@@ -161,6 +161,19 @@ def test_request_round_trip_and_update(stores: Any) -> None:
     assert stores.requests.list() == [decided]
 
 
+def test_requests_for_one_object(stores: Any) -> None:
+    first, other, second = (
+        a_request(1),
+        a_request(2),
+        a_request(3, object_id=a_request(1).object_id),
+    )
+    for record in (first, other, second):
+        stores.requests.add(record)
+    assert stores.requests.for_object(first.object_id) == [first, second]
+    assert stores.requests.for_object(other.object_id) == [other]
+    assert stores.requests.for_object("nope") == []
+
+
 def test_request_errors(stores: Any) -> None:
     stores.requests.add(a_request(1))
     with pytest.raises(UsageError):

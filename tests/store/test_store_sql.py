@@ -24,6 +24,7 @@ from unseen import dp, serde
 from unseen.errors import NotFound, UsageError
 from unseen.store import open_stores
 from unseen.store._sql_engine import database_url
+from unseen.store._sql_objects import INLINE_MAX
 
 
 def blob_files(stores: Any) -> list[str]:
@@ -108,9 +109,72 @@ def test_unserializable_value_leaves_nothing(sql_stores: Any) -> None:
 
 def test_failed_insert_removes_the_blob(sql_stores: Any) -> None:
     with pytest.raises(UsageError):  # the blob is written, then the row cannot be
-        sql_stores.objects.put(an_object(1, public_meta={"x": object()}), np.ones(10))
+        sql_stores.objects.put(an_object(1, public_meta={"x": object()}), np.ones(20_000))
     assert blob_files(sql_stores) == []
     assert not sql_stores.objects.exists(an_object(1).id)
+
+
+# -- small values inline ----------------------------------------------------------------------
+
+BIG_TEXT = "x" * (INLINE_MAX + 1)
+
+
+def test_small_values_live_inline_and_large_ones_in_blobs(sql_stores: Any) -> None:
+    small, large = np.arange(100.0), np.arange(20_000.0)
+    sql_stores.objects.put(an_object(1), small, durable=False)
+    sql_stores.objects.put(an_object(2), large)
+    assert blob_files(sql_stores) == [an_object(2).id]
+    for record, value in ((an_object(1), small), (an_object(2), large)):
+        got = sql_stores.objects.value(record.id)
+        np.testing.assert_array_equal(got, value)
+        got[0] = -1.0  # decoded arrays are private, writable copies
+        assert sql_stores.objects.value(record.id)[0] == 0.0
+        encoded = bytes(serde.encode(value))
+        assert sql_stores.objects.size(record.id) == len(encoded)
+        with sql_stores.objects.open_value(record.id) as f:
+            assert f.read() == encoded
+    assert sql_stores.objects.list() == [an_object(1), an_object(2)]
+    with pytest.raises(UsageError):  # the id is taken, whichever way the value is kept
+        sql_stores.objects.put(an_object(1), small)
+    sql_stores.objects.delete(an_object(1).id, durable=False)
+    sql_stores.objects.delete(an_object(2).id)
+    assert sql_stores.objects.list() == [] and blob_files(sql_stores) == []
+    with pytest.raises(NotFound):
+        sql_stores.objects.value(an_object(1).id)
+    with pytest.raises(NotFound):
+        sql_stores.objects.delete(an_object(1).id, durable=False)
+    sql_stores.objects.put(an_object(1), "again")  # its inline value went with it
+    assert sql_stores.objects.value(an_object(1).id) == "again"
+
+
+def test_a_failed_inline_insert_leaves_nothing(sql_stores: Any) -> None:
+    with pytest.raises(UsageError):
+        sql_stores.objects.put(an_object(1, public_meta={"x": object()}), 1.5, durable=False)
+    assert not sql_stores.objects.exists(an_object(1).id)
+    with pytest.raises(NotFound):
+        sql_stores.objects.value(an_object(1).id)
+
+
+def test_a_lazy_write_leaves_sqlite_in_full_sync_mode(tmp_path: Path) -> None:
+    with open_stores(None, tmp_path) as stores:  # fsync on: synchronous=FULL
+        stores.objects.put(an_object(1), 1.0, durable=False)
+        stores.objects.delete(an_object(1).id, durable=False)
+        with stores.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+
+
+def test_lazy_writes_persist(sql_backend: Backend) -> None:
+    stores = sql_backend.open()
+    stores.objects.put(an_object(1), {"mean": 2.5}, durable=False)
+    stores.audit.add(an_audit_entry(1), durable=False)
+    stores.objects.put(an_object(2), "to drop", durable=False)
+    stores.objects.delete(an_object(2).id, durable=False)
+    stores.close()
+    again = sql_backend.open()
+    assert again.recovery.clean
+    assert again.objects.value(an_object(1).id) == {"mean": 2.5}
+    assert not again.objects.exists(an_object(2).id)
+    assert again.audit.list() == [an_audit_entry(1)]
 
 
 # -- uploads ----------------------------------------------------------------------------------
@@ -220,7 +284,7 @@ def test_migrated_schema_equals_the_metadata(sql_stores: Any) -> None:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, metadata) == []
         head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-        assert context.get_current_revision() == head == "0002"
+        assert context.get_current_revision() == head == "0003"
 
 
 def test_migrations_go_down_and_up_again(sql_backend: Backend) -> None:
@@ -271,8 +335,9 @@ def test_recovery_removes_orphans_temp_files_and_rows_without_blobs(
     sql_backend: Backend,
 ) -> None:
     stores = sql_backend.open()
-    stores.objects.put(an_object(1), "kept")
-    stores.objects.put(an_object(2), "its blob will vanish")
+    stores.objects.put(an_object(1), "kept" + BIG_TEXT)
+    stores.objects.put(an_object(2), "its blob will vanish" + BIG_TEXT)
+    stores.objects.put(an_object(3), "inline: no blob to miss")
     stores.blobs.put("orphan01", "a blob whose row never came")
     (stores.blobs.root / ".tmp-deadbeef").write_bytes(b"half an upload")
     os.unlink(stores.blobs.path(an_object(2).id))
@@ -282,9 +347,10 @@ def test_recovery_removes_orphans_temp_files_and_rows_without_blobs(
     assert again.recovery.temp_files == [".tmp-deadbeef"]
     assert again.recovery.orphan_blobs == ["orphan01"]
     assert again.recovery.missing_blobs == [an_object(2).id]
-    assert again.objects.list() == [an_object(1)]
+    assert again.objects.list() == [an_object(1), an_object(3)]
     assert blob_files(again) == [an_object(1).id]
-    assert again.objects.value(an_object(1).id) == "kept"
+    assert again.objects.value(an_object(1).id) == "kept" + BIG_TEXT
+    assert again.objects.value(an_object(3).id) == "inline: no blob to miss"
 
 
 def test_a_missing_blob_directory_refuses_to_open(sql_backend: Backend) -> None:

@@ -1,4 +1,11 @@
-"""Handlers for datasets, search and the store listing (the Duet store)."""
+"""Handlers for datasets, search and the store listing (the Duet store).
+
+An asset's ``data`` or ``mock`` streamed ahead (``{"upload": id}``, resolved to a
+:class:`~unseen.node._objects.StagedUpload` by the server) becomes the asset's object as it
+was written: its staged write is committed under the asset's record, not written again. A
+dataset upload that fails leaves nothing: objects stored already are deleted and staged
+writes aborted.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from unseen.dp import asset_dp_fields
 from unseen.errors import UsageError
 from unseen.node._meta import public_meta
-from unseen.node._objects import object_view
+from unseen.node._objects import StagedUpload, object_view
 from unseen.node._policy import may_use
 from unseen.node._principal import ADMINS, ANYONE, Principal
 from unseen.node._routes import field, route, str_list
@@ -38,8 +45,36 @@ def _bounds(value: Any, asset: str) -> list[tuple[float, float]] | None:
     return out
 
 
+def _meta(value: Any) -> dict[str, Any]:
+    if isinstance(value, StagedUpload):
+        assert value.meta is not None  # set when the upload was checked
+        return dict(value.meta)
+    return public_meta(value)
+
+
+def _new_id(value: Any) -> str:
+    """A staged upload's blob is named after its id, so the object keeps it."""
+    return value.id if isinstance(value, StagedUpload) else uuid.uuid4().hex
+
+
 @route("dataset.upload", ADMINS)
 def upload(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    assets = body.get("assets")
+    staged = [
+        value
+        for asset in (assets if isinstance(assets, (list, tuple)) else ())
+        if isinstance(asset, dict)
+        for value in (asset.get("data"), asset.get("mock"))
+        if isinstance(value, StagedUpload)
+    ]
+    try:
+        return _upload(node, principal, body)
+    finally:
+        for item in staged:
+            item.abort()  # a no-op for those committed
+
+
+def _upload(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
     name = field(body, "name", str)
     if not name.strip():
         raise UsageError("a dataset needs a name")
@@ -64,18 +99,18 @@ def upload(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, 
             raise UsageError("each asset must be a map with 'name', 'data' and 'mock'")
         asset_name = field(asset, "name", str)
         data = asset.get("data")
-        meta = public_meta(data)
+        meta = _meta(data)
         asset_tags = tuple(dict.fromkeys((*tags, f"#{asset_name}", *str_list(asset, "tags"))))
         mock_id = None
         if asset.get("mock") is not None:
-            mock_meta = public_meta(asset["mock"])
+            mock_meta = _meta(asset["mock"])
             if mock_meta["family"] != meta["family"]:
                 raise UsageError(
                     f"the mock of asset {asset_name!r} is a {mock_meta['family']} but the data is a "
                     f"{meta['family']}: give a mock of the same kind"
                 )
             mock = ObjectRecord(
-                id=uuid.uuid4().hex,
+                id=_new_id(asset["mock"]),
                 family=mock_meta["family"],
                 creator=principal.user_id,
                 sources=frozenset(),
@@ -85,7 +120,7 @@ def upload(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, 
             mock_id = mock.id
             pending.append((mock, asset["mock"]))
         private = ObjectRecord(
-            id=uuid.uuid4().hex,
+            id=_new_id(data),
             family=meta["family"],
             creator=principal.user_id,
             sources=frozenset({principal.user_id}),
@@ -109,7 +144,10 @@ def upload(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, 
     stored: list[str] = []
     try:
         for record, value in pending:
-            node.stores.objects.put(record, value)
+            if isinstance(value, StagedUpload):
+                value.commit(record)
+            else:
+                node.stores.objects.put(record, value)
             stored.append(record.id)
         node.stores.datasets.add(dataset)
     except BaseException:

@@ -122,16 +122,20 @@ class Node:
             )
 
     # -- shared services of handlers ---------------------------------------------------
-    def audit(self, principal: Principal, action: str, target: str) -> None:
-        self.audit_id(principal.user_id, action, target)
+    def audit(
+        self, principal: Principal, action: str, target: str, *, durable: bool = True
+    ) -> None:
+        self.audit_id(principal.user_id, action, target, durable=durable)
 
-    def audit_id(self, user_id: str, action: str, target: str) -> None:
+    def audit_id(self, user_id: str, action: str, target: str, *, durable: bool = True) -> None:
         """Add an entry to the audit log (``node.stores.audit``). The action it records has
-        happened already: a store that fails is logged, and the caller's reply stands."""
+        happened already: a store that fails is logged, and the caller's reply stands.
+        ``durable=False`` for entries that touch no one else's data (a power loss may drop
+        them, never a killed process)."""
         entry_id = f"{self._audit_prefix}{next(self._audit_count):012x}"
         entry = AuditRecord(entry_id, time.time(), user_id, action, target)
         try:
-            self.stores.audit.add(entry)
+            self.stores.audit.add(entry, durable=durable)
         except Exception:
             log.exception("could not write the audit entry %r", entry)
 
@@ -170,16 +174,20 @@ class Node:
     def drop_objects(self, principal: Principal, ids: list[str]) -> int:
         """Forget objects the caller computed; others' objects and unknown ids are ignored."""
         dropped = 0
-        requested = {r.object_id for r in self.stores.requests.list()} if ids else set()
         for object_id in ids:
-            if object_id in requested:
-                continue
             try:
                 record = self.stores.objects.get(object_id)
             except NotFound:
                 continue
-            if record.creator == principal.user_id and record.parents:
-                self.stores.objects.delete(object_id)
+            if (
+                record.creator == principal.user_id
+                and record.parents
+                and not self.stores.requests.for_object(object_id)
+            ):
+                try:
+                    self.stores.objects.delete(object_id, durable=False)
+                except NotFound:  # dropped meanwhile
+                    continue
                 dropped += 1
         return dropped
 

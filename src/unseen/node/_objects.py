@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import mmap
 import threading
 import time
 import uuid
@@ -67,7 +68,8 @@ UPLOAD_TTL_S = 600.0
 class StagedUpload:
     """A value streamed to the node ahead of the message that uses it (a large ``object.send``
     or ``dataset.upload``): its serde encoding goes straight into the object store's writer
-    (``begin_put``) while it arrives, so that receiving and writing overlap. Nothing is
+    (``begin_put``) while it arrives, so that receiving and writing overlap, and that write
+    becomes the object, or the dataset's asset: the value is written once. Nothing is
     visible until :meth:`commit` (one fsync, then the row); :meth:`abort` leaves nothing."""
 
     def __init__(self, node: Node, principal: Principal) -> None:
@@ -83,7 +85,6 @@ class StagedUpload:
             sources=frozenset({principal.user_id}),
         )
         self._writer = begin_put(self.record)
-        self.value: Any = None
         self.meta: dict[str, Any] | None = None
         self.expires = time.monotonic() + UPLOAD_TTL_S
 
@@ -91,26 +92,29 @@ class StagedUpload:
         """The next chunk of the value's serde encoding."""
         self._writer.write(chunk)
 
+    def contents(self) -> bytearray | mmap.mmap:
+        """The encoding written (writable), to :meth:`finish` with; no writes after it."""
+        return self._writer.contents()
+
     def finish(self, node: Node, encoded: bytes | bytearray | memoryview) -> dict[str, Any]:
         """Check that ``encoded`` (the bytes written, whole) decodes to a value the node
         keeps (``DecodeError`` or ``UsageError`` otherwise, and the upload is dropped); then
-        stage the upload for the caller's next message."""
+        stage the upload for the caller's next message. Only the value's public meta is
+        kept: the value is in the store's writer, and ``encoded`` can be freed."""
         try:
-            self.value = serde.decode(encoded)
-            self.meta = public_meta(self.value)
-            ops.family_of(self.value)
+            self.meta = public_meta(serde.decode(encoded))
         except BaseException:
             self.abort()
             raise
         node.uploads.add(self)
         return {"upload": self.id, "meta": dict(self.meta)}
 
-    def commit(self) -> None:
-        self.value = None
-        self._writer.commit()
+    def commit(self, record: ObjectRecord) -> None:
+        """Make the value visible as the object of ``record`` (whose id is this upload's)."""
+        self._writer.commit(record)
 
     def abort(self) -> None:
-        self.value = None
+        """Drop the value (a no-op after commit)."""
         self._writer.abort()
 
 
@@ -175,20 +179,25 @@ def upload_ref(value: Any) -> str | None:
 
 def resolve_dataset_uploads(node: Node, principal: Principal, body: dict[str, Any]) -> None:
     """Replace ``{"upload": id}`` references in the assets of a ``dataset.upload`` body by
-    the staged values (checked when they arrived); their staged writes are dropped, since
-    the dataset stores its assets under ids of its own."""
+    the staged uploads (checked when they arrived): the handler commits each as its asset's
+    object, or aborts it. If a reference is unusable, the uploads taken already are aborted."""
     assets = body.get("assets")
     if not isinstance(assets, (list, tuple)):
         return
-    for asset in assets:
-        if not isinstance(asset, dict):
-            continue
-        for key in ("data", "mock"):
-            upload_id = upload_ref(asset.get(key))
-            if upload_id is not None:
-                staged = node.uploads.take(principal, upload_id)
-                asset[key] = staged.value
-                staged.abort()
+    taken: list[StagedUpload] = []
+    try:
+        for asset in assets:
+            if not isinstance(asset, dict):
+                continue
+            for key in ("data", "mock"):
+                upload_id = upload_ref(asset.get(key))
+                if upload_id is not None:
+                    taken.append(node.uploads.take(principal, upload_id))
+                    asset[key] = taken[-1]
+    except BaseException:
+        for staged in taken:
+            staged.abort()
+        raise
 
 
 def handler_tags(
@@ -218,7 +227,7 @@ def send(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, An
         except BaseException:
             staged.abort()
             raise
-        staged.commit()
+        staged.commit(record)
         node.audit(principal, "object.send", record.id)
         return object_view(record, principal)
     object_id = check_new_id(node, body.get("id") or new_id())
@@ -291,7 +300,8 @@ def drop(node: Node, principal: Principal, body: dict[str, Any]) -> int:
 def get(node: Node, principal: Principal, body: dict[str, Any]) -> Any:
     record = _usable(node, principal, body.get("id"))
     check_release(principal, record)
-    node.audit(principal, "release", record.id)
+    # a release of what derives from others' data must survive a power loss; one's own may not
+    node.audit(principal, "release", record.id, durable=bool(record.sources - {principal.user_id}))
     return node.stores.objects.value(record.id)
 
 
@@ -419,9 +429,10 @@ def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[st
             error=failed[1] if failed else None,
             failed_op=failed[0] if failed else None,
         )
-        node.stores.objects.put(record, value)
+        # a computed result can be computed again: a power loss may take it (never half of it)
+        node.stores.objects.put(record, value, durable=False)
         kept[object_id] = record.family if readable else None
-    node.audit(principal, "graph.run", ",".join(sorted(inputs)) or "-")
+    node.audit(principal, "graph.run", ",".join(sorted(inputs)) or "-", durable=False)
     values = []
     for object_id in wanted:
         if object_id in lineage:  # readable (checked above), so computed in the first part

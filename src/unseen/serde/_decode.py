@@ -1,13 +1,13 @@
 """Wire bytes to objects: one bounded msgpack pass whose hooks build, check and count.
 
-A small header with no ext byte at all (most messages: maps, lists, strings and numbers)
-takes a fast path: msgpack decodes it without hooks and one walk over the containers checks
-depth, count and hash flooding, which is what the hooks would have checked.
+A small header takes a fast path first: msgpack decodes it without hooks and one walk over the
+containers checks depth, count and hash flooding, as the hooks would have. If the walk meets
+an ext value (a typed value such as a tuple or an array), the header is decoded again, with
+the hooks; most messages (maps, lists, strings and numbers) never need that.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from itertools import chain
 from typing import Any
@@ -42,13 +42,15 @@ Builder = Callable[["Decoder", list[Any]], tuple[Any, int]]
 _PRIMITIVES = frozenset({type(None), bool, int, float, str, bytes})
 # created only by our hooks and builders; depth 1 unless the table says more
 _CONTAINERS = frozenset({list, dict, tuple, set, frozenset})
+# what a header decoded without hooks may hold when it has no typed value
+_CHILDREN = (list, dict)
+_PLAIN = _PRIMITIVES | {list, dict}
+_NOT_PLAIN = object()
 # a dict or set may hold this many keys whose hashes equal another key's (hash flooding)
 _MAX_HASH_COLLISIONS = 1000
-# any msgpack ext format (fixext 1-16, ext 8/16/32); absent, the header holds no typed value
-_EXT_BYTE = re.compile(rb"[\xc7-\xc9\xd4-\xd8]")
-# headers up to this size without an ext byte skip the hooks (bytes inside strings may match:
-# then the hooks run, which is only slower). Small, because msgpack then builds dicts before
-# any check: at most ~700 keys with colliding hashes (each takes 5+ bytes) fit, a few ms.
+# headers up to this size are first decoded without hooks (one with a typed value is then
+# decoded again, with them). Small, because msgpack then builds dicts before any check: at
+# most ~700 keys with colliding hashes (each takes 5+ bytes) fit, a few ms.
 _PLAIN_MAX = 4096
 
 
@@ -210,12 +212,13 @@ _BUILDERS: dict[int, Builder] = {
 }
 
 
-def _check_plain(result: Any, limits: Limits) -> None:
-    """Depth, container count and hash flooding of a result that holds only dicts, lists
-    and primitives, as the hooks count them (a container of primitives has depth 1)."""
+def _check_plain(result: Any, limits: Limits) -> bool:
+    """Depth, container count and hash flooding of a result decoded without hooks, as the
+    hooks count them (a container of primitives has depth 1). False if it holds anything
+    but dicts, lists and primitives (an ext value): then the hooks must decode it."""
     cls = type(result)
     if cls is not list and cls is not dict:
-        return
+        return cls in _PRIMITIVES
     stack: list[tuple[Any, int]] = [(result, 1)]
     max_depth = limits.max_depth
     count = 0
@@ -225,36 +228,45 @@ def _check_plain(result: Any, limits: Limits) -> None:
         if depth > max_depth:
             raise DecodeError(f"nested deeper than Limits.max_depth={max_depth}")
         if type(node) is dict:
+            if not set(map(type, node)) <= _PRIMITIVES:
+                return False
             if len(node) > _MAX_HASH_COLLISIONS:
                 Decoder.hashable(None, list(node))  # type: ignore[arg-type]
             items: Iterable[Any] = node.values()
         else:
             items = node
-        for item in items:
-            cls = type(item)
-            if cls is list or cls is dict:
-                stack.append((item, depth + 1))
+        kinds = set(map(type, items))
+        if kinds <= _PRIMITIVES:
+            continue
+        if not kinds <= _PLAIN:
+            return False
+        stack.extend((item, depth + 1) for item in items if type(item) in _CHILDREN)
     if count > limits.max_containers:
         raise DecodeError(f"more than Limits.max_containers={limits.max_containers} containers")
+    return True
 
 
 def _decode_plain(frame: _frame.Frame, limits: Limits) -> Any:
+    """The header decoded without hooks, or ``_NOT_PLAIN`` if it holds a typed value or
+    fails (then the hooks decide: a tuple key, say, is only hashable as a tuple)."""
     header = frame.header
     hlen = header.nbytes
-    result = msgpack.unpackb(
-        header,
-        use_list=True,
-        raw=False,
-        strict_map_key=False,
-        unicode_errors="surrogatepass",
-        max_str_len=min(limits.max_str_len, hlen),
-        max_bin_len=min(limits.max_str_len, hlen),
-        max_array_len=min(limits.max_container_len, hlen),
-        max_map_len=min(limits.max_container_len, hlen // 2),
-        max_ext_len=0,
-    )
-    _check_plain(result, limits)
-    return result
+    try:
+        result = msgpack.unpackb(
+            header,
+            use_list=True,
+            raw=False,
+            strict_map_key=False,
+            unicode_errors="surrogatepass",
+            max_str_len=min(limits.max_str_len, hlen),
+            max_bin_len=min(limits.max_str_len, hlen),
+            max_array_len=min(limits.max_container_len, hlen),
+            max_map_len=min(limits.max_container_len, hlen // 2),
+            max_ext_len=0,
+        )
+        return result if _check_plain(result, limits) else _NOT_PLAIN
+    except Exception:
+        return _NOT_PLAIN
 
 
 def decode(buf: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS) -> Any:
@@ -271,8 +283,10 @@ def decode(buf: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS)
         frame = _frame.parse(buf, limits)
         header = frame.header
         hlen = header.nbytes
-        if hlen <= _PLAIN_MAX and not frame.buffers and _EXT_BYTE.search(header) is None:
-            return _decode_plain(frame, limits)
+        if hlen <= _PLAIN_MAX and not frame.buffers:
+            plain = _decode_plain(frame, limits)
+            if plain is not _NOT_PLAIN:
+                return plain
         dec = Decoder(frame, limits)
         result = msgpack.unpackb(
             header,

@@ -69,6 +69,8 @@ def _flat_bytes(buf: Buffer) -> memoryview:
 
 def assemble(header: bytes, buffers: list[Buffer]) -> bytearray:
     """The whole message in one new bytearray; each buffer is copied exactly once."""
+    if not buffers:
+        return bytearray(_PREFIX.pack(MAGIC, WIRE_VERSION, 0, len(header)) + header)
     head, offsets, total = _layout(header, buffers)
     out = bytearray(total)
     dest = np.frombuffer(out, np.uint8)
@@ -88,6 +90,8 @@ def assemble(header: bytes, buffers: list[Buffer]) -> bytearray:
 
 def assemble_parts(header: bytes, buffers: list[Buffer]) -> list[bytes | memoryview]:
     """The same bytes as :func:`assemble`, as a list of parts that views the buffers."""
+    if not buffers:
+        return [_PREFIX.pack(MAGIC, WIRE_VERSION, 0, len(header)) + header]
     head, offsets, total = _layout(header, buffers)
     parts: list[bytes | memoryview] = []
     pending = head

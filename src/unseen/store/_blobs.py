@@ -5,6 +5,8 @@ directory; ``commit`` fsyncs it and moves it into place in one step (a hard link
 to replace an existing blob, or ``os.replace`` when asked to replace), then fsyncs the
 directory. A process killed at any point therefore leaves either the whole blob or only a
 temporary file, which :meth:`DirectoryBlobStore.remove_temp_files` deletes at the next start.
+Large durable blobs are written with ``O_DIRECT``, past the page cache (see
+:mod:`unseen.store._blob_writer`).
 
 File names: an id of lowercase letters, digits, ``_`` and ``-`` (at most 128 characters, the
 node's uuid hex ids among them) is its own file name; any other id is stored under ``~`` and
@@ -27,13 +29,12 @@ from typing import IO, Any, Protocol
 
 from unseen import serde
 from unseen.errors import NotFound, UsageError
+from unseen.store._blob_writer import FileWriter, read_writable
 
 __all__ = ["BlobStore", "BlobWriter", "DirectoryBlobStore", "blob_name"]
 
 _PLAIN = re.compile(r"[a-z0-9_-]{1,128}")
 _TEMP_PREFIX = ".tmp-"
-#: files at most this large are read into a bytearray; larger ones are memory-mapped
-_MMAP_FROM = 1 << 16
 
 
 def blob_name(object_id: str) -> str:
@@ -46,9 +47,11 @@ def blob_name(object_id: str) -> str:
 
 
 class BlobWriter(Protocol):
-    """A blob being written: ``write`` chunks, then ``commit`` (or ``abort``)."""
+    """A blob being written: ``write`` chunks, then ``commit`` (or ``abort``); ``contents``
+    gives the bytes written, to check them before the commit."""
 
     def write(self, chunk: bytes | bytearray | memoryview) -> None: ...
+    def contents(self) -> bytearray | mmap.mmap: ...
     def commit(self) -> int: ...
     def abort(self) -> None: ...
     def __enter__(self) -> BlobWriter: ...
@@ -75,111 +78,21 @@ class BlobStore(Protocol):
     def remove_temp_files(self) -> list[str]: ...
 
 
-class _FileWriter:
-    """Streams chunks into a temporary file; ``commit`` makes it the blob, atomically."""
-
-    def __init__(self, store: DirectoryBlobStore, final: Path, replace: bool) -> None:
-        self._store = store
-        self._final = final
-        self._replace = replace
-        self._temp = store.root / f"{_TEMP_PREFIX}{secrets.token_hex(8)}"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-        self._fd: int | None = os.open(self._temp, flags, 0o600)
-        self._size = 0
-        self._done = False
-
-    @property
-    def size(self) -> int:
-        """Bytes written so far."""
-        return self._size
-
-    def write(self, chunk: bytes | bytearray | memoryview) -> None:
-        """Append ``chunk`` (any contiguous buffer of bytes) to the blob."""
-        if self._fd is None:
-            raise UsageError("this blob writer is closed: begin() a new one")
-        view = memoryview(chunk).cast("B")
-        while view.nbytes:
-            n = os.write(self._fd, view)
-            view = view[n:]
-            self._size += n
-
-    def commit(self) -> int:
-        """Make the written bytes the blob; returns its size. Raises ``UsageError`` (and
-        keeps nothing) if the blob exists already and the writer was not begun with
-        ``replace=True``."""
-        if self._fd is None:
-            raise UsageError("this blob writer is closed: begin() a new one")
-        try:
-            if self._store.fsync:
-                os.fsync(self._fd)
-            os.close(self._fd)
-            self._fd = None
-            if self._replace:
-                os.replace(self._temp, self._final)
-            else:
-                self._link_no_replace()
-            self._store.sync_dir()
-        except BaseException:
-            self.abort()
-            raise
-        self._done = True
-        return self._size
-
-    def _link_no_replace(self) -> None:
-        try:
-            os.link(self._temp, self._final)
-        except FileExistsError:
-            raise UsageError(
-                f"a blob named {self._final.name!r} exists already: use a fresh object id"
-            ) from None
-        except OSError:  # a file system without hard links: check, then rename
-            with self._store.rename_lock:
-                if self._final.exists():
-                    raise UsageError(
-                        f"a blob named {self._final.name!r} exists already: use a fresh id"
-                    ) from None
-                os.replace(self._temp, self._final)
-                return
-        os.unlink(self._temp)
-
-    def abort(self) -> None:
-        """Forget what was written (idempotent; a no-op after a successful commit)."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-        if not self._done:
-            self._done = True
-            try:
-                os.unlink(self._temp)
-            except FileNotFoundError:
-                pass
-
-    def __enter__(self) -> _FileWriter:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.abort()  # after commit() this does nothing; without it the bytes are dropped
-
-    def __del__(self) -> None:
-        try:
-            self.abort()
-        except Exception:  # noqa: S110  (best effort at garbage collection)
-            pass
-
-
 class DirectoryBlobStore:
     """Blobs as files in one directory (created if missing).
 
     ``fsync=False`` skips the fsync calls: faster, but a power loss (not a killed process)
-    may then lose or truncate recent blobs.
+    may then lose or truncate recent blobs. ``direct=False`` never writes with O_DIRECT; it
+    turns itself off when the file system refuses O_DIRECT.
     """
 
-    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], *, fsync: bool = True, direct: bool = True
+    ) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.fsync = fsync
+        self.direct = direct
         self.rename_lock = threading.Lock()
 
     def name(self, object_id: str) -> str:
@@ -190,11 +103,12 @@ class DirectoryBlobStore:
         """Where the blob of ``object_id`` lives (whether or not it exists)."""
         return self.root / blob_name(object_id)
 
-    def begin(self, object_id: str, *, replace: bool = False) -> _FileWriter:
+    def begin(self, object_id: str, *, replace: bool = False) -> FileWriter:
         """Start writing the blob of ``object_id`` in chunks (bounded memory); nothing is
         visible until ``commit()``. Use it as a context manager: leaving the block without a
         commit aborts."""
-        return _FileWriter(self, self.path(object_id), replace)
+        temp = self.root / f"{_TEMP_PREFIX}{secrets.token_hex(8)}"
+        return FileWriter(self, self.path(object_id), temp, replace)
 
     def put(self, object_id: str, value: Any, *, replace: bool = False) -> int:
         """Encode ``value`` with serde and store it; returns the blob's size in bytes. Large
@@ -209,14 +123,7 @@ class DirectoryBlobStore:
         bytearray for small blobs, a private copy-on-write memory map for large ones."""
         try:
             with open(self.path(object_id), "rb") as f:
-                n = os.fstat(f.fileno()).st_size
-                if n < _MMAP_FROM:
-                    buf = bytearray(n)
-                    got = f.readinto(buf)
-                    if got != n:
-                        raise OSError(f"short read of a blob: {got} of {n} bytes")
-                    return buf
-                return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+                return read_writable(f, os.fstat(f.fileno()).st_size)
         except FileNotFoundError:
             raise NotFound(f"no blob for object {object_id!r}") from None
 

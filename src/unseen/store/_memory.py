@@ -6,8 +6,10 @@ import copy
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any, Generic, TypeVar
 
+from unseen import serde
 from unseen.errors import BudgetExhausted, NotFound, UsageError
 from unseen.store._records import (
     AuditRecord,
@@ -82,12 +84,18 @@ class MemoryObjectStore(_Table[ObjectRecord]):
         super().__init__("object")
         self._values: dict[str, Any] = {}
 
-    def put(self, record: ObjectRecord, value: Any) -> None:
+    def put(self, record: ObjectRecord, value: Any, *, durable: bool = True) -> None:
         with self._lock:  # the record and its value appear together
             if record.id in self._rows:
                 raise UsageError(f"a {self._what} with id {record.id!r} exists already")
             self._values[record.id] = value
             self._rows[record.id] = _clone(record)
+
+    def begin_put(self, record: ObjectRecord) -> MemoryObjectWriter:
+        """A new object whose serde-encoded value arrives in chunks; decoded at commit."""
+        if record.id in self._rows:
+            raise UsageError(f"a {self._what} with id {record.id!r} exists already")
+        return MemoryObjectWriter(self, record)
 
     def get(self, object_id: str) -> ObjectRecord:
         return self._get(object_id)
@@ -101,7 +109,7 @@ class MemoryObjectStore(_Table[ObjectRecord]):
     def update(self, record: ObjectRecord) -> None:
         self._update(record.id, record)
 
-    def delete(self, object_id: str) -> None:
+    def delete(self, object_id: str, *, durable: bool = True) -> None:
         with self._lock:
             if self._rows.pop(object_id, None) is None:
                 raise NotFound(f"no {self._what} with id {object_id!r}")
@@ -112,6 +120,50 @@ class MemoryObjectStore(_Table[ObjectRecord]):
 
     def list(self) -> list[ObjectRecord]:
         return self._list()
+
+
+class MemoryObjectWriter:
+    """An object being uploaded: see :meth:`MemoryObjectStore.begin_put`."""
+
+    def __init__(self, store: MemoryObjectStore, record: ObjectRecord) -> None:
+        self._store = store
+        self._record = record
+        self._buf: bytearray | None = bytearray()
+        self._sealed = False
+
+    def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        if self._buf is None or self._sealed:
+            raise UsageError("this upload is closed: begin_put() a new one")
+        self._buf += chunk
+
+    def contents(self) -> bytearray:
+        """The encoded value written, to check it before the commit (no writes after it)."""
+        if self._buf is None:
+            raise UsageError("this upload is closed: begin_put() a new one")
+        self._sealed = True
+        return self._buf
+
+    def commit(self, record: ObjectRecord | None = None) -> int:
+        """Decode the value and store it under ``record`` (same id) or the record begun
+        with; returns the value's size in bytes. On failure nothing is kept."""
+        buf, self._buf = self._buf, None
+        if buf is None:
+            raise UsageError("this upload is closed: begin_put() a new one")
+        if record is not None and record.id != self._record.id:
+            raise UsageError(f"an upload begun as {self._record.id!r} cannot be {record.id!r}")
+        self._store.put(record or self._record, serde.decode(buf))
+        return len(buf)
+
+    def abort(self) -> None:
+        self._buf = None
+
+    def __enter__(self) -> MemoryObjectWriter:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.abort()
 
 
 class MemoryRequestStore(_Table[RequestRecord]):
@@ -126,6 +178,9 @@ class MemoryRequestStore(_Table[RequestRecord]):
 
     def update(self, record: RequestRecord) -> None:
         self._update(record.id, record)
+
+    def for_object(self, object_id: str) -> list[RequestRecord]:
+        return [r for r in self._list() if r.object_id == object_id]
 
     def list(self) -> list[RequestRecord]:
         return self._list()
@@ -318,7 +373,7 @@ class MemoryAuditStore:
         self._rows: OrderedDict[str, AuditRecord] = OrderedDict()
         self._lock = threading.Lock()
 
-    def add(self, record: AuditRecord) -> None:
+    def add(self, record: AuditRecord, *, durable: bool = True) -> None:
         with self._lock:
             rows = self._rows
             if record.id in rows:

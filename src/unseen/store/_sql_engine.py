@@ -3,17 +3,25 @@
 SQLite (the default, ``<data_dir>/node.db``) runs in WAL mode with ``synchronous=FULL`` (a
 committed budget charge survives a power loss; ``NORMAL`` with ``fsync=False``, which still
 survives a killed process), foreign keys on and a 30 s busy timeout.
+
+``write(engine, durable=False)`` is for what may be lost to a power loss but never to a killed
+process (a computed result, an audit entry of a scientist reading their own value): its
+commit does not wait for the disk (SQLite ``synchronous=NORMAL`` for that transaction,
+PostgreSQL ``synchronous_commit=off``). The database stays consistent either way, and the
+next durable commit makes every earlier one durable too, since both logs are sequential.
 The driver's own transaction handling is switched off and each transaction begins with an
 explicit ``BEGIN``, or ``BEGIN IMMEDIATE`` for writes (:func:`write`), so that a writer takes
-the write lock up front instead of failing to upgrade a read lock.
+the write lock up front instead of failing to upgrade a read lock; writers of one engine also
+queue on a lock in the process first (one process has a data directory open at a time).
 
 PostgreSQL URLs (``postgresql://`` or ``postgres://``) are mapped to the psycopg 3 driver.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +75,12 @@ def make_engine(url: URL, *, fsync: bool = True) -> Engine:
         url,
         connect_args={"timeout": _BUSY_TIMEOUT_S, "check_same_thread": False},
         poolclass=StaticPool if in_memory else None,
+        execution_options={
+            "unseen_fsync": fsync and not in_memory,
+            # one writer at a time, queued here: SQLite's own busy handler sleeps up to
+            # 100 ms between tries, which made the tail latency of concurrent writers
+            "unseen_write_lock": threading.RLock(),
+        },
     )
 
     @event.listens_for(engine, "connect")
@@ -91,13 +105,28 @@ def make_engine(url: URL, *, fsync: bool = True) -> Engine:
 
 
 @contextmanager
-def write(engine: Engine) -> Iterator[Connection]:
+def write(engine: Engine, *, durable: bool = True) -> Iterator[Connection]:
     """A connection in a write transaction, committed at the end of the block (rolled back
-    if it raises)."""
-    with engine.connect() as conn:
+    if it raises). ``durable=False``: the commit does not wait for the disk (see above)."""
+    lock = engine.get_execution_options().get("unseen_write_lock") or nullcontext()
+    with lock, engine.connect() as conn:
         conn.execution_options(unseen_write=True)
-        with conn.begin():
-            yield conn
+        dialect = engine.dialect.name
+        lazy_sqlite = (
+            not durable
+            and dialect == "sqlite"
+            and conn.get_execution_options().get("unseen_fsync", False)
+        )
+        if lazy_sqlite:  # outside any transaction, where SQLite honours the change
+            conn.connection.driver_connection.execute("PRAGMA synchronous=NORMAL")  # type: ignore[union-attr]
+        try:
+            with conn.begin():
+                if not durable and dialect == "postgresql":
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                yield conn
+        finally:
+            if lazy_sqlite:
+                conn.connection.driver_connection.execute("PRAGMA synchronous=FULL")  # type: ignore[union-attr]
 
 
 @contextmanager

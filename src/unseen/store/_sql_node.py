@@ -57,7 +57,7 @@ class SQLLedgerStore:
                 entries = self._entries(conn, record.user_id)
                 if record.seq != entries:
                     raise _conflict(record, entries)
-                conn.execute(insert(ledger).values(to_row(record)))
+                conn.execute(insert(ledger), to_row(record))
         except IntegrityError:
             with eng.read(self.engine) as conn:
                 entries = self._entries(conn, record.user_id)
@@ -150,9 +150,9 @@ class SQLAuditStore:
         self.engine = engine
         self._insert = insert(audit)
 
-    def add(self, record: AuditRecord) -> None:
+    def add(self, record: AuditRecord, *, durable: bool = True) -> None:
         try:
-            with unwrapped(), eng.write(self.engine) as conn:
+            with unwrapped(), eng.write(self.engine, durable=durable) as conn:
                 conn.execute(self._insert, to_row(record))
         except IntegrityError:
             raise UsageError(f"an audit entry with id {record.id!r} exists already") from None

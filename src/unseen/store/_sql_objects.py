@@ -1,25 +1,33 @@
-"""The SQL object store: metadata rows in SQL, values in a blob store.
+"""The SQL object store: metadata rows in SQL, values inline or in a blob store.
 
-``put`` is atomic from the outside: the blob is committed first (it refuses to replace an
-existing blob), then the row is inserted in one transaction; if anything fails after the blob
-was committed, the blob is removed again. An object is visible only once its row exists, and
-``value`` reads only objects that have a row. Delete removes the row, then the blob.
+A small value (an encoding of at most :data:`INLINE_MAX` bytes, such as most computed
+results) is written to the ``object_values`` table in the same transaction as its row: one
+commit, no file, and ``durable=False`` may skip waiting for the disk (see
+:func:`unseen.store._sql_engine.write`). A larger value goes to the blob store.
+
+``put`` of a large value is atomic from the outside: the blob is committed first (it refuses
+to replace an existing blob), then the row is inserted in one transaction; if anything fails
+after the blob was committed, the blob is removed again. An object is visible only once its
+row exists, and ``value`` reads only objects that have a row. Delete removes the row (and its
+inline value), then the blob.
 
 A process killed between the two steps leaves a blob without a row (never a row without a
 blob): :func:`recover`, run at start, removes such orphans and the temporary files of
-interrupted writes. Rows whose blob is missing cannot come from a crash, only from damage to
-the blob directory (or a wrong ``data_dir``); ``recover`` removes them, since an object whose
-value is gone can only fail, and logs their ids at WARNING.
+interrupted writes. Rows with neither an inline value nor a blob cannot come from a crash,
+only from damage to the blob directory (or a wrong ``data_dir``); ``recover`` removes them,
+since an object whose value is gone can only fail, and logs their ids at WARNING.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import mmap
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import IO, Any
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from unseen import serde
@@ -27,10 +35,15 @@ from unseen.errors import NotFound, UsageError
 from unseen.store import _sql_engine as eng
 from unseen.store._blobs import BlobStore, BlobWriter
 from unseen.store._records import ObjectRecord
-from unseen.store._sql_schema import objects, to_row
+from unseen.store._sql_schema import object_values, objects, to_row
 from unseen.store._sql_tables import SQLTable, unwrapped
 
-__all__ = ["ObjectWriter", "RecoveryReport", "SQLObjectStore", "recover"]
+__all__ = ["INLINE_MAX", "ObjectWriter", "RecoveryReport", "SQLObjectStore", "recover"]
+
+#: encoded values up to this many bytes are kept in the ``object_values`` table
+INLINE_MAX = 64 * 1024
+_INSERT_OBJECT = objects.insert()
+_INSERT_VALUE = object_values.insert()
 
 log = logging.getLogger("unseen.store")
 
@@ -42,12 +55,18 @@ class SQLObjectStore(SQLTable[ObjectRecord]):
         super().__init__(engine, objects, ObjectRecord, "object")
         self.blobs = blobs
 
-    def put(self, record: ObjectRecord, value: Any) -> None:
+    def put(self, record: ObjectRecord, value: Any, *, durable: bool = True) -> None:
         """Store a new object and its value (encoded with serde, written from views of the
-        value: large arrays are not copied). ``UsageError`` if the id is taken."""
-        self._check_new(record)
+        value: large arrays are not copied). ``UsageError`` if the id is taken.
+        ``durable=False``: a small value may be lost to a power loss (not to a killed
+        process); a large one is always written durably."""
+        parts = serde.encode_parts(value)
+        if sum(memoryview(p).nbytes for p in parts) <= INLINE_MAX:
+            self._insert(record, b"".join(parts), durable=durable)  # a taken id fails there
+            return
+        self._check_new(record)  # before writing a large blob
         with self.blobs.begin(record.id) as writer:
-            for part in serde.encode_parts(value):
+            for part in parts:
                 writer.write(part)
             writer.commit()
         self._insert(record)
@@ -63,24 +82,48 @@ class SQLObjectStore(SQLTable[ObjectRecord]):
         if self._exists(record.id):
             raise UsageError(f"an object with id {record.id!r} exists already")
 
-    def _insert(self, record: ObjectRecord) -> None:
-        """Insert the row of an object whose blob is committed; on failure remove the blob."""
+    def _insert(
+        self, record: ObjectRecord, inline: bytes | None = None, *, durable: bool = True
+    ) -> None:
+        """Insert the row of an object, with its ``inline`` value or else with its blob
+        committed already; on failure remove the blob."""
         try:
-            with unwrapped(), eng.write(self.engine) as conn:
-                conn.execute(objects.insert().values(to_row(record)))
+            with unwrapped(), eng.write(self.engine, durable=durable) as conn:
+                conn.execute(_INSERT_OBJECT, to_row(record))
+                if inline is not None:
+                    conn.execute(_INSERT_VALUE, {"id": record.id, "data": inline})
         except IntegrityError:
-            self.blobs.discard(record.id)
+            if inline is None:
+                self.blobs.discard(record.id)
             raise UsageError(f"an object with id {record.id!r} exists already") from None
         except BaseException:
-            self.blobs.discard(record.id)
+            if inline is None:
+                self.blobs.discard(record.id)
             raise
+
+    def _inline(self, object_id: str) -> bytes | None:
+        """The inline value of an existing object, or None if it lives in a blob;
+        ``NotFound`` if there is no such object."""
+        query = (
+            select(objects.c.id, object_values.c.data)
+            .select_from(objects.outerjoin(object_values, objects.c.id == object_values.c.id))
+            .where(objects.c.id == object_id)
+        )
+        with eng.read(self.engine) as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"no object with id {object_id!r}")
+        return None if row[1] is None else bytes(row[1])
 
     def get(self, object_id: str) -> ObjectRecord:
         return self._get(object_id)
 
     def value(self, object_id: str) -> Any:
-        """The decoded value; its arrays are views of a private memory map of the blob."""
-        self._require(object_id)
+        """The decoded value; its arrays are views of a private memory map of the blob
+        (or of a private copy of an inline value)."""
+        inline = self._inline(object_id)
+        if inline is not None:
+            return serde.decode(bytearray(inline))
         try:
             return self.blobs.get(object_id)
         except NotFound:  # deleted meanwhile
@@ -88,7 +131,9 @@ class SQLObjectStore(SQLTable[ObjectRecord]):
 
     def size(self, object_id: str) -> int:
         """The size in bytes of the object's encoded value."""
-        self._require(object_id)
+        inline = self._inline(object_id)
+        if inline is not None:
+            return len(inline)
         try:
             return self.blobs.size(object_id)
         except NotFound:
@@ -96,22 +141,26 @@ class SQLObjectStore(SQLTable[ObjectRecord]):
 
     def open_value(self, object_id: str) -> IO[bytes]:
         """A binary file with the object's encoded value, to stream it out undecoded."""
-        self._require(object_id)
+        inline = self._inline(object_id)
+        if inline is not None:
+            return io.BytesIO(inline)
         try:
             return self.blobs.open(object_id)
         except NotFound:
             raise NotFound(f"no object with id {object_id!r}") from None
 
-    def _require(self, object_id: str) -> None:
-        if not self._exists(object_id):
-            raise NotFound(f"no object with id {object_id!r}")
-
     def update(self, record: ObjectRecord) -> None:
         """Replace the object's metadata (one atomic statement; the value never changes)."""
         self._update(record)
 
-    def delete(self, object_id: str) -> None:
-        self._delete(object_id)
+    def delete(self, object_id: str, *, durable: bool = True) -> None:
+        """Remove the object and its value (``durable=False``: a power loss may bring the
+        object back, never half of it)."""
+        with eng.write(self.engine, durable=durable) as conn:
+            count = conn.execute(delete(objects).where(objects.c.id == object_id)).rowcount
+            conn.execute(delete(object_values).where(object_values.c.id == object_id))
+        if count == 0:
+            raise NotFound(f"no object with id {object_id!r}")
         self.blobs.discard(object_id)
 
     def exists(self, object_id: str) -> bool:
@@ -133,10 +182,18 @@ class ObjectWriter:
         """Append the next chunk of the encoded value."""
         self._blob.write(chunk)
 
-    def commit(self) -> int:
-        """Make the object visible; returns the value's size in bytes."""
+    def contents(self) -> bytearray | mmap.mmap:
+        """The encoded value written, to check it before the commit (no writes after it)."""
+        return self._blob.contents()
+
+    def commit(self, record: ObjectRecord | None = None) -> int:
+        """Make the object visible, with ``record`` (same id) in place of the record it was
+        begun with if given; returns the value's size in bytes. On failure nothing is kept."""
+        if record is not None and record.id != self._record.id:
+            self.abort()
+            raise UsageError(f"an upload begun as {self._record.id!r} cannot be {record.id!r}")
         size = self._blob.commit()
-        self._store._insert(self._record)
+        self._store._insert(record or self._record)
         return size
 
     def abort(self) -> None:
@@ -170,7 +227,10 @@ def recover(store: SQLObjectStore) -> RecoveryReport:
     nothing else writes to this store: :func:`unseen.store.open_stores` does, at start."""
     blobs = store.blobs
     report = RecoveryReport(temp_files=blobs.remove_temp_files())
-    by_name = {blobs.name(object_id): object_id for object_id in store._ids()}
+    with eng.write(store.engine) as conn:  # inline values of no object (cannot happen)
+        conn.execute(delete(object_values).where(object_values.c.id.not_in(select(objects.c.id))))
+        inline = set(conn.execute(select(object_values.c.id)).scalars())
+    by_name = {blobs.name(i): i for i in store._ids() if i not in inline}
     present = set(blobs.names())
     report.orphan_blobs = sorted(present - by_name.keys())
     blobs.remove_names(report.orphan_blobs)

@@ -20,7 +20,7 @@ from unseen.store._records import (
     UserRecord,
     check_charge,
 )
-from unseen.store._sql_schema import datasets, handlers, requests, to_row, users
+from unseen.store._sql_schema import datasets, handlers, requests, to_record, to_row, users
 from unseen.store._sql_tables import SQLTable, unwrapped
 
 __all__ = ["SQLDatasetStore", "SQLHandlerStore", "SQLRequestStore", "SQLUserStore"]
@@ -39,6 +39,13 @@ class SQLRequestStore(SQLTable[RequestRecord]):
     def update(self, record: RequestRecord) -> None:
         """Replace the stored request (one atomic statement); ``NotFound`` if absent."""
         self._update(record)
+
+    def for_object(self, object_id: str) -> list[RequestRecord]:
+        """The requests for one object, oldest first (an indexed lookup)."""
+        stmt = select(requests).where(requests.c.object_id == object_id).order_by(*self._order)
+        with eng.read(self.engine) as conn:
+            rows = conn.execute(stmt).all()
+        return [to_record(RequestRecord, row._mapping) for row in rows]
 
     def list(self) -> list[RequestRecord]:
         return self._list()
@@ -93,7 +100,7 @@ class SQLUserStore(SQLTable[UserRecord]):
     def add(self, record: UserRecord) -> None:
         try:
             with unwrapped(), eng.write(self.engine) as conn:
-                conn.execute(users.insert().values(to_row(record)))
+                conn.execute(users.insert(), to_row(record))
         except IntegrityError:
             if self._email_taken(record.email, other_than=record.id):
                 raise UsageError(f"a user with email {record.email!r} exists already") from None

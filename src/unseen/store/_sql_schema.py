@@ -1,7 +1,8 @@
 """The SQL schema of a node's records: one table per record type, one column per field.
 
 (The ``audit`` table adds a ``seq`` column, its key: the order in which entries were added.
-``settings`` holds one row per key.)
+``settings`` holds one row per key. ``object_values`` holds the encoded values of small
+objects, keyed by object id, in place of a blob file.)
 
 Column names are the record's field names, so that a row converts to its record with
 ``Record(**row)`` (see :func:`to_row` and :func:`to_record`). Containers are JSON columns of the
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Column,
     Double,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -36,6 +38,7 @@ from unseen.store._sql_json import Assets, StrSet, StrTuple, Tagged
 __all__ = [
     "metadata",
     "objects",
+    "object_values",
     "requests",
     "handlers",
     "datasets",
@@ -83,6 +86,13 @@ objects = Table(
     Column("failed_op", String, nullable=True),
     Column("recipe", StrTuple, nullable=False),
     _created_at(),
+)
+
+object_values = Table(
+    "object_values",
+    metadata,
+    _id(),
+    Column("data", LargeBinary, nullable=False),
 )
 
 requests = Table(

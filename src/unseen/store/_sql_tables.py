@@ -48,6 +48,7 @@ class SQLTable(Generic[R]):
         self.cls = cls
         self.what = what
         self._order = (table.c.created_at, table.c.id)
+        self._insert_stmt = insert(table)
 
     def _exists(self, key: str) -> bool:
         with eng.read(self.engine) as conn:
@@ -57,7 +58,7 @@ class SQLTable(Generic[R]):
     def _add(self, record: Any) -> None:
         try:
             with unwrapped(), eng.write(self.engine) as conn:
-                conn.execute(insert(self.table).values(to_row(record)))
+                conn.execute(self._insert_stmt, to_row(record))  # a cached statement
         except IntegrityError:
             raise UsageError(f"a {self.what} with id {record.id!r} exists already") from None
 
