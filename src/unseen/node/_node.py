@@ -192,6 +192,9 @@ class Node:
         return dropped
 
 
+_SORTED_KINDS = sorted(KINDS)  # static; node.info is the most frequent small message
+
+
 @route("node.info", ANYONE)
 def _info(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
     return {
@@ -199,7 +202,7 @@ def _info(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, A
         "id": node.id,
         "public_key": node.public_key,
         "version": __version__,
-        "kinds": sorted(KINDS),
+        "kinds": _SORTED_KINDS,
         "user_id": principal.user_id,
         "role": principal.role,
         "name_of_user": principal.name,

@@ -246,24 +246,29 @@ def _check_plain(result: Any, limits: Limits) -> bool:
     return True
 
 
+def _unpack(header: memoryview, limits: Limits, **hooks: Any) -> Any:
+    """msgpack's decoding of ``header`` within ``limits`` (no length beyond the header's)."""
+    hlen = header.nbytes
+    return msgpack.unpackb(
+        header,
+        use_list=True,
+        raw=False,
+        strict_map_key=False,
+        unicode_errors="surrogatepass",
+        max_str_len=min(limits.max_str_len, hlen),
+        max_bin_len=min(limits.max_str_len, hlen),
+        max_array_len=min(limits.max_container_len, hlen),
+        max_map_len=min(limits.max_container_len, hlen // 2),
+        max_ext_len=0,
+        **hooks,
+    )
+
+
 def _decode_plain(frame: _frame.Frame, limits: Limits) -> Any:
     """The header decoded without hooks, or ``_NOT_PLAIN`` if it holds a typed value or
     fails (then the hooks decide: a tuple key, say, is only hashable as a tuple)."""
-    header = frame.header
-    hlen = header.nbytes
     try:
-        result = msgpack.unpackb(
-            header,
-            use_list=True,
-            raw=False,
-            strict_map_key=False,
-            unicode_errors="surrogatepass",
-            max_str_len=min(limits.max_str_len, hlen),
-            max_bin_len=min(limits.max_str_len, hlen),
-            max_array_len=min(limits.max_container_len, hlen),
-            max_map_len=min(limits.max_container_len, hlen // 2),
-            max_ext_len=0,
-        )
+        result = _unpack(frame.header, limits)
         return result if _check_plain(result, limits) else _NOT_PLAIN
     except Exception:
         return _NOT_PLAIN
@@ -282,26 +287,17 @@ def decode(buf: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS)
     try:
         frame = _frame.parse(buf, limits)
         header = frame.header
-        hlen = header.nbytes
-        if hlen <= _PLAIN_MAX and not frame.buffers:
+        if header.nbytes <= _PLAIN_MAX and not frame.buffers:
             plain = _decode_plain(frame, limits)
             if plain is not _NOT_PLAIN:
                 return plain
         dec = Decoder(frame, limits)
-        result = msgpack.unpackb(
+        result = _unpack(
             header,
-            use_list=True,
-            raw=False,
-            strict_map_key=False,
-            unicode_errors="surrogatepass",
+            limits,
             ext_hook=dec.ext_hook,
             list_hook=dec.list_hook,
             object_pairs_hook=dec.pairs_hook,
-            max_str_len=min(limits.max_str_len, hlen),
-            max_bin_len=min(limits.max_str_len, hlen),
-            max_array_len=min(limits.max_container_len, hlen),
-            max_map_len=min(limits.max_container_len, hlen // 2),
-            max_ext_len=0,
         )
         dec.child_depth([result])
         frame.check_all_used()
