@@ -793,6 +793,14 @@ def test_fast_path_is_taken_for_small_plain_headers(monkeypatch: pytest.MonkeyPa
     assert hooked == [1, 1, 1]
 
 
+def test_a_typed_header_is_decoded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    passes: list[int] = []
+    real = _decode._unpack
+    monkeypatch.setattr(_decode, "_unpack", lambda *a, **k: passes.append(1) or real(*a, **k))
+    assert decode(encode({"v": [1, 0], "body": {"t": (1, 2)}}))["body"] == {"t": (1, 2)}
+    assert passes == [1]
+
+
 @pytest.mark.parametrize(
     "header",
     [b"\xd4\x05\x00", b"\x91\xd5\xff\x00\x00", b"\xc7\x01\x10\x00", b"\xd6\xff\x00\x00\x00\x00"],

@@ -56,43 +56,22 @@ def domain(
     ),
 ) -> None:
     """Start a domain node: private data with an HTTP and WebSocket API."""
-    import unseen.network  # noqa: F401  (lets this domain join networks: owner.join_network)
-    from unseen.errors import UnseenError
     from unseen.server import ServerSettings, describe, launch_domain
 
     settings = ServerSettings(max_message_bytes=int(max_message_gib * (1 << 30)))
-    stop = threading.Event()
-    previous: dict[signal.Signals, Any] = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        previous[sig] = signal.signal(sig, lambda *_: stop.set())
-    try:
-        try:
-            running = launch_domain(
-                name,
-                port=port,
-                host=host,
-                data_dir=data_dir,
-                database=database,
-                owner_email=owner_email,
-                owner_password=owner_password,
-                settings=settings,
-            )
-        except UnseenError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-        for line in describe(running):
-            typer.echo(line)
-        typer.echo("Press Ctrl-C to stop.", err=True)
-        while not stop.wait(0.5):
-            if not running.running:
-                typer.echo("the server stopped unexpectedly", err=True)
-                break
-        typer.echo("Stopping...", err=True)
-        running.stop()
-        typer.echo("Stopped.", err=True)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    _serve_until_stopped(
+        lambda: launch_domain(
+            name,
+            port=port,
+            host=host,
+            data_dir=data_dir,
+            database=database,
+            owner_email=owner_email,
+            owner_password=owner_password,
+            settings=settings,
+        ),
+        describe,
+    )
 
 
 def _serve_until_stopped(start: Any, describe: Any) -> None:

@@ -1,9 +1,9 @@
 """Wire bytes to objects: one bounded msgpack pass whose hooks build, check and count.
 
-A small header takes a fast path first: msgpack decodes it without hooks and one walk over the
-containers checks depth, count and hash flooding, as the hooks would have. If the walk meets
-an ext value (a typed value such as a tuple or an array), the header is decoded again, with
-the hooks; most messages (maps, lists, strings and numbers) never need that.
+A small header with no type marker (most messages: maps, lists, strings and numbers) takes a
+fast path: msgpack decodes it without hooks and one walk over the containers checks depth,
+count and hash flooding, as the hooks would have. Anything else the walk meets, and any
+failure, sends the header through the hooks, which decide.
 """
 
 from __future__ import annotations
@@ -48,10 +48,13 @@ _PLAIN = _PRIMITIVES | {list, dict}
 _NOT_PLAIN = object()
 # a dict or set may hold this many keys whose hashes equal another key's (hash flooding)
 _MAX_HASH_COLLISIONS = 1000
-# headers up to this size are first decoded without hooks (one with a typed value is then
-# decoded again, with them). Small, because msgpack then builds dicts before any check: at
-# most ~700 keys with colliding hashes (each takes 5+ bytes) fit, a few ms.
+# headers up to this size without a type marker are decoded without hooks. Small, because
+# msgpack then builds dicts before any check: at most ~700 keys with colliding hashes (each
+# takes 5+ bytes) fit, a few ms.
 _PLAIN_MAX = 4096
+# how every type marker starts (EXT[code] packs as ext 8 of length 0); a match inside a string
+# only sends the header through the hooks, which is slower, never wrong
+_MARKER = b"\xc7\x00"
 
 
 class Decoder:
@@ -287,7 +290,7 @@ def decode(buf: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS)
     try:
         frame = _frame.parse(buf, limits)
         header = frame.header
-        if header.nbytes <= _PLAIN_MAX and not frame.buffers:
+        if header.nbytes <= _PLAIN_MAX and not frame.buffers and _MARKER not in bytes(header):
             plain = _decode_plain(frame, limits)
             if plain is not _NOT_PLAIN:
                 return plain
