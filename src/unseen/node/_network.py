@@ -11,8 +11,8 @@ publish (``join_network(url, publish=[...])``, or ``publish=[]`` for none).
 
 The work of a membership (sending the registration, heartbeats, the reverse tunnel) needs HTTP
 and WebSocket clients and the node's signing key, which live in higher layers: ``unseen.network``
-installs itself here with :func:`install_agents` when it is imported (``unseen launch domain``
-does it). These routes only check their input and hand over.
+installs itself here with :func:`install_agents` when it is imported (the domain server
+imports it). These routes only check their input and hand over.
 
 A membership outlives the domain's process: the agents keep each one that joined in the
 domain's settings (:data:`MEMBERSHIP_PREFIX` + the network's URL) until it leaves, and the
