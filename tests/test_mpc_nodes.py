@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -174,3 +178,24 @@ def test_node_routes_check_the_caller(hospitals: list[unseen.VirtualWorker]) -> 
     guest = hospitals[0].new_client("Guest", role="guest")
     with pytest.raises(unseen.PermissionDenied):
         guest.call("mpc.join", {"session": "y" * 32, "role": "dealer", "n": 2})
+
+
+def test_a_script_that_shared_on_virtual_workers_exits_at_once(tmp_path: Path) -> None:
+    # A regression: the session's __del__ at interpreter exit waited ~66 s for acks from party
+    # threads that finalization had already stopped.
+    script = tmp_path / "share.py"
+    script.write_text(
+        "import torch, unseen\n"
+        "unseen.TorchHook(torch)\n"
+        "bob, alice, crypto = (unseen.VirtualWorker(name=n) for n in ('bob', 'alice', 'crypto'))\n"
+        "x = torch.tensor([1., 2.]).share(bob, alice, crypto_provider=crypto)\n"
+        "print((x * x).get())\n"
+    )
+    start = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+    )
+    work_and_exit = time.monotonic() - start
+    assert done.returncode == 0, done.stderr
+    assert "tensor([1., 4.])" in done.stdout
+    assert work_and_exit < 20, f"the script took {work_and_exit:.0f} s: it hung at exit"

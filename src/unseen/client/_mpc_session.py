@@ -15,6 +15,7 @@ with them combines.
 
 from __future__ import annotations
 
+import atexit
 import secrets
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -263,6 +264,7 @@ class MPCRequest:
 
 
 _SESSIONS: list[NodeCluster] = []
+_AT_EXIT: list[bool] = []
 
 
 def session_for(parties: Sequence[Client], dealer: Client, **options: Any) -> NodeCluster:
@@ -272,6 +274,10 @@ def session_for(parties: Sequence[Client], dealer: Client, **options: Any) -> No
             return c
     _check_parties(parties, dealer)
     cluster = NodeCluster(parties, dealer, **options)
+    if not _AT_EXIT:
+        # while the nodes' threads still run: at finalization no party could answer a goodbye
+        atexit.register(close_sessions)
+        _AT_EXIT.append(True)
     _SESSIONS[:] = [c for c in _SESSIONS if not c.closed and c.failed is None] + [cluster]
     return cluster
 

@@ -12,6 +12,7 @@ party's share (each may refuse through its release policy), and returns nothing 
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -366,6 +367,8 @@ class Cluster:
         self.close()
 
     def __del__(self) -> None:  # pragma: no cover - best effort
+        if sys.is_finalizing():
+            return  # the parties' threads are stopped: waiting for their goodbye would hang
         try:
             if not self.closed:
                 self.close()
