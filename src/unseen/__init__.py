@@ -110,6 +110,11 @@ __all__ = [
 
 def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
+    if name == "local_worker":
+        raise AttributeError(
+            "unseen has no local worker: values in this process are plain numpy/torch objects; "
+            'for an in-process node use unseen.VirtualWorker(name="...")'
+        )
     if module is None:
         raise AttributeError(f"module 'unseen' has no attribute {name!r}")
     value = getattr(_importlib.import_module(module), name)

@@ -51,8 +51,12 @@ class Client:
         tags: list[str] | tuple[str, ...] | None = None,
         description: str | None = None,
         searchable: bool = False,
+        pointable: bool | None = None,
     ) -> Pointer:
-        """Upload a value you own; returns a pointer to it on the node."""
+        """Upload a value you own; returns a pointer to it on the node. ``searchable=True``
+        lets other users of the node find it (``pointable`` is PySyft's name for it)."""
+        if pointable is not None:
+            searchable = searchable or pointable
         if isinstance(value, Pointer):
             raise UsageError("this is a pointer already: its value is on a node")
         if tags is None:

@@ -102,19 +102,26 @@ class Pointer:
         name: str | None = None,
         reason: str | None = None,
         timeout_secs: float | None = None,
+        delete_obj: bool = False,
     ) -> Any:
         """The value, if it may be released to you.
 
         Private values raise :class:`unseen.CannotRequestPrivateData`. With
         ``request_block=True`` a request goes to the owner and this call waits for the
-        decision (up to ``timeout_secs``).
+        decision (up to ``timeout_secs``). The value stays on the node; ``delete_obj=True``
+        deletes a result you computed (PySyft deleted by default; values you sent stay, see
+        ``VirtualWorker.clear_objects``).
         """
         if epsilon is not None or delta is not None:
-            return self._client._dp_get(self, epsilon=epsilon, delta=delta)
-        if request_block:
+            value = self._client._dp_get(self, epsilon=epsilon, delta=delta)
+        elif request_block:
             request = self.request(name=name or "", reason=reason or "")
-            return request.wait(timeout_secs).get()
-        return self._client._run([self], get=True)[0]
+            value = request.wait(timeout_secs).get()
+        else:
+            value = self._client._run([self], get=True)[0]
+        if delete_obj:
+            self._client._conn.call("object.drop", {"ids": [self.id]})
+        return value
 
     def request(self, name: str = "", reason: str = "") -> Request:
         """Ask the node's owner to release this value to you; returns the pending request."""
@@ -148,6 +155,37 @@ class Pointer:
     def sample(self, n: int = 5, *args: Any, **kwargs: Any) -> Any:
         """``n`` rows of the mock, never of the private data."""
         return self._client._sample(self, n)
+
+    # -- PySyft's names ------------------------------------------------------------------
+    @property
+    def location(self) -> Client:
+        """The session with the node that holds the value (PySyft's ``ptr.location``)."""
+        return self._client
+
+    @property
+    def id_at_location(self) -> str:
+        """The value's id on its node (PySyft's ``ptr.id_at_location``): :attr:`id`."""
+        return self.id
+
+    def copy(self, *args: Any, **kwargs: Any) -> Pointer:
+        """A copy of the value, made on the node (``.copy()``, or ``.clone()`` for tensors)."""
+        name = "clone" if self.family == "tensor" else "copy"
+        return self._method(name, args, kwargs)
+
+    def move(self, location: Any) -> Pointer:
+        """Not in unseen: a value never moves between nodes by itself."""
+        raise UsageError(
+            f"a value stays on its node ({self._client.node_name!r}): values on several nodes "
+            "combine through MPC, ptr.share(...), or .get() a value you may see and "
+            ".send(...) it to the other node"
+        )
+
+    def remote_get(self) -> Pointer:
+        """Not in unseen: results stay on the node already."""
+        raise UsageError(
+            "remote_get is not needed: results stay on the node; .compute() runs the recorded "
+            "operations there now and keeps the result"
+        )
 
     # -- tags (also the torch hook's .tag / .describe on tensors) ------------------------
     def tag(self, *tags: str) -> Pointer:
@@ -266,7 +304,17 @@ class Pointer:
 
     @classmethod
     def __torch_function__(cls, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-        return NotImplemented
+        from torch.overrides import resolve_name
+
+        name = resolve_name(func) or getattr(func, "__name__", "")
+        if not name or name.startswith("torch.Tensor."):
+            return NotImplemented  # tensor <op> pointer: Python then tries Pointer's reflected op
+        try:
+            ops.lookup_function(name)
+            hint = f"use unseen.{name}(...), which runs on the node"
+        except OperationNotAllowed:
+            hint = "unseen.torch.<function> runs the functions of the vocabulary on the node"
+        raise UsageError(f"{name} cannot take a pointer: the data stays on the node; {hint}")
 
     def __setitem__(self, key: Any, value: Any) -> None:
         raise OperationNotAllowed(

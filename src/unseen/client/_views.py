@@ -53,9 +53,21 @@ class Request:
             return record[name]
         raise AttributeError(name)
 
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(self._record))
+
     @property
     def status(self) -> str:
         return str(self._record["status"])
+
+    @property
+    def requester(self) -> str:
+        """Who asked: their name (``requester_id`` is their user id)."""
+        return str(self._record.get("requester_name") or self.requester_id[:8])
+
+    @property
+    def requester_id(self) -> str:
+        return str(self._record["requester"])
 
     def refresh(self) -> Request:
         for record in self._client._conn.call("request.list"):
@@ -94,7 +106,7 @@ class Request:
 
     def __repr__(self) -> str:
         return (
-            f"<Request {self.name!r} by {self.requester_name or self.requester[:8]}: {self.status}"
+            f"<Request {self.name!r} by {self.requester}: {self.status}"
             f"{' (' + self.deny_reason + ')' if self.deny_reason else ''}>"
         )
 
@@ -133,10 +145,7 @@ class RequestList(Sequence[Request]):
         return [r for r in self._items if r.status == "pending"]
 
     def _rows(self) -> list[list[str]]:
-        return [
-            [r.name, r.reason, r.requester_name or r.requester[:8], r.status, r.id]
-            for r in self._items
-        ]
+        return [[r.name, r.reason, r.requester, r.status, r.id] for r in self._items]
 
     @property
     def pandas(self) -> pandas.DataFrame:

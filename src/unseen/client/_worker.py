@@ -33,5 +33,28 @@ class VirtualWorker(Client):
         """A session on this node for another user (by default a data scientist)."""
         return Client(InProcConnection(self.node, self.node.add_user(name, role)))
 
+    def _dataset_objects(self) -> set[str]:
+        ids: set[str] = set()
+        for dataset in self.node.stores.datasets.list():
+            for asset in dataset.assets:
+                ids.update(i for i in (asset.object_id, asset.mock_id) if i)
+        return ids
+
+    @property
+    def _objects(self) -> dict[str, Any]:
+        """PySyft's ``worker._objects``: id -> value of every object on this node that is not
+        part of a dataset (yours to see: you own the node)."""
+        kept = self._dataset_objects()
+        records = self.node.stores.objects.list()
+        return {r.id: self.node.stores.objects.value(r.id) for r in records if r.id not in kept}
+
+    def clear_objects(self) -> None:
+        """PySyft's ``worker.clear_objects()``: delete every object on this node that is not
+        part of a dataset (datasets stay; pointers to what was deleted raise NotFound)."""
+        kept = self._dataset_objects()
+        for record in self.node.stores.objects.list():
+            if record.id not in kept:
+                self.node.stores.objects.delete(record.id)
+
     def __repr__(self) -> str:
         return f"<VirtualWorker {self.id!r}>"

@@ -40,6 +40,12 @@ from unseen.messages import decode_message, encode_reply
 from unseen.network._tunnel import Opener
 from unseen.node import Node, Principal
 
+LOOPBACK_HINT = (
+    "unseen's Duet meets through a network node's rendezvous, also on one machine: run "
+    "`unseen launch network --port 8080` (or unseen.launch_network(port=8080)) and pass "
+    'network_url="http://127.0.0.1:8080" instead of loopback=True'
+)
+
 log = logging.getLogger("unseen.duet")
 
 CHUNK = 4 << 20  # bytes per chunk of a large answer

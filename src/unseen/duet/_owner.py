@@ -17,9 +17,9 @@ import httpx
 from unseen.client._client import Client
 from unseen.client._network import _normalize
 from unseen.duet import _webrtc
-from unseen.duet._host import Host
+from unseen.duet._host import LOOPBACK_HINT, Host
 from unseen.duet._links import DirectServer, owner_tunnel, session_document
-from unseen.errors import TransportError, error_from_wire
+from unseen.errors import TransportError, UsageError, error_from_wire
 from unseen.network._rendezvous import DUET_TUNNEL, OFFER
 from unseen.node import Node
 from unseen.node._network import sign_document
@@ -170,13 +170,17 @@ def launch_duet(
     webrtc: bool = True,
     ice_servers: list[Any] | None = None,
     verbose: bool = True,
+    loopback: bool = False,
 ) -> Duet:
     """Start a Duet as the data owner: a node in this process, registered with the network's
     rendezvous. Prints the line to send to your partner. ``direct=False`` offers the relay
     only; ``direct_host="0.0.0.0"`` (or a LAN address) lets partners on your network connect
     directly. ``webrtc=False`` refuses the WebRTC link (it needs aiortc); ``ice_servers`` lists
     STUN/TURN servers for it (URLs or ``{"urls", "username", "credential"}``; none: host
-    candidates only, enough on loopback and LANs)."""
+    candidates only, enough on loopback and LANs). PySyft's ``loopback=True`` has no
+    equivalent: run a network node on this machine and pass its URL."""
+    if loopback:
+        raise UsageError(LOOPBACK_HINT)
     return Duet(
         network_url,
         name=name,

@@ -24,8 +24,9 @@ import httpx
 from unseen import serde
 from unseen.client._client import Client
 from unseen.client._network import _normalize
+from unseen.client._pointer import NotAllowedAttribute
 from unseen.duet import _webrtc
-from unseen.duet._host import chunk_key, open_chunk
+from unseen.duet._host import LOOPBACK_HINT, chunk_key, open_chunk
 from unseen.errors import (
     ProtocolError,
     TransportError,
@@ -322,6 +323,14 @@ class DuetClient(Client):
         self.link: str = connection.link
         self.owner_key = connection.owner_key
 
+    @property
+    def torch(self) -> Any:
+        """PySyft's ``duet.torch.<fn>`` built values on the owner's side; not in unseen."""
+        raise NotAllowedAttribute(
+            "duet.torch is PySyft's: in unseen the owner sends data (tensor.send(duet)), and "
+            "functions run on pointers as unseen.torch.<function>(ptr) or ptr.<method>()"
+        )
+
     def __repr__(self) -> str:
         return f"<DuetClient {self.duet_id} over {self.link} as {self.role}>"
 
@@ -333,6 +342,7 @@ def join_duet(
     link: str = "auto",
     ice_servers: list[Any] | None = None,
     verbose: bool = True,
+    loopback: bool = False,
 ) -> DuetClient:
     """Join the Duet the owner invited you to, with the id they sent you.
 
@@ -340,7 +350,9 @@ def join_duet(
     aiortc), then the network's relay; ``"direct"``, ``"webrtc"`` or ``"relay"`` forces one.
     ``ice_servers`` lists STUN/TURN servers for WebRTC (none: host candidates only).
     Raises ``NotFound`` for a wrong or expired id and ``AuthError`` for an id that was used
-    already."""
+    already. PySyft's ``loopback=True`` has no equivalent: pass the local network's URL."""
+    if loopback:
+        raise UsageError(LOOPBACK_HINT)
     connection = DuetConnection(duet_id, network_url, link, ice_servers)
     try:
         client = DuetClient(connection)
