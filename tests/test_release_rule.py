@@ -147,10 +147,12 @@ def test_scientist_cannot_decide_or_add_handlers(scientist: unseen.Client) -> No
 
 
 def test_errors_on_private_data_leak_nothing(hospital: unseen.VirtualWorker) -> None:
-    hospital.send(np.array(["Alice-Secret-Diagnosis"]), tags=["names"], searchable=True)
+    ds = unseen.Dataset(name="names", description="diagnoses", tags=["#names"])
+    ds.add_asset(name="names", data=np.array(["Alice-Secret-Diagnosis"]), mock=np.array(["1.5"]))
+    hospital.upload_dataset(ds)
     ana = hospital.new_client("Ana")
-    names = ana.store["names"]
-    converted = names.astype("float64")
+    names = ana.search("#names", verbose=False)[0]
+    converted = names.astype("float64")  # works on the mock, fails on the private data
     converted.compute()  # fails on the node; the reply must not say so
     req = converted.request(name="convert", reason="r")
     owner_side = hospital.requests[0]

@@ -167,3 +167,18 @@ def test_pandas_pointers(hospital: unseen.VirtualWorker) -> None:
         p.groupby("ward").mean(numeric_only=True).get(), df.groupby("ward").mean(numeric_only=True)
     )
     pd.testing.assert_frame_equal(p[p["age"] > 35].get(), df[df["age"] > 35])
+
+
+def test_a_request_that_fails_on_the_mock_is_refused_before_it_is_filed(
+    with_dataset: unseen.VirtualWorker,
+) -> None:
+    # issue 19: it was filed, and failed only after the owner accepted it
+    ana = with_dataset.new_client("Ana")
+    data = ana.search("#diabetes", verbose=False)[0]
+    broken = data @ np.ones((7, 2))  # the data has 3 columns: a shape mismatch
+    with pytest.raises(unseen.UsageError, match="fails on the mock"):
+        broken.request(name="product", reason="a typo")
+    assert len(with_dataset.requests) == 0
+    fine = data @ np.ones((3, 2))
+    fine.request(name="product", reason="right")
+    assert len(with_dataset.requests) == 1

@@ -39,6 +39,7 @@ launch_app = typer.Typer(
     help="Start a node in the foreground (stop it with Ctrl-C).",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,  # click's plain help: typer's rich panels show flags as "<bool>"
 )
 
 

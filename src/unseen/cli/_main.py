@@ -12,6 +12,7 @@ app = typer.Typer(
     help="unseen: remote data science, learning from data you cannot see.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,  # click's plain help: typer's rich panels show flags as "<bool>"
 )
 app.add_typer(launch_app)
 

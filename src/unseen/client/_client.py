@@ -258,6 +258,8 @@ class Client:
     def _request(self, pointer: Pointer, name: str, reason: str) -> Request:
         from unseen.client._views import Request
 
+        if pointer._vertex.action is not None:
+            pointer.mock_result()  # a graph that fails on the mock: say so before filing it
         if not pointer._vertex.materialized:
             self._run([pointer], get=False)
         record = self._conn.call(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from unseen.client._client import Client
-from unseen.errors import UsageError
+from unseen.errors import AuthError, UsageError
 
 
 def login(
@@ -37,6 +37,17 @@ def login(
         print(f"Connecting to {url}...", end=" ", flush=True)
     try:
         connection = connect(url, email, password, transport=transport)
+    except AuthError as exc:
+        if verbose:
+            print("failed.")
+        network = _network_name(url)
+        if network is None:
+            raise
+        raise AuthError(
+            f"{exc}: {url} is the network node {network!r}, which keeps only its owner's and "
+            "admins' accounts. Data lives on domains: find them with "
+            "unseen.connect_network(url).search(...), then log in with result.domain.login(...)"
+        ) from None
     except BaseException:
         if verbose:
             print("failed.")
@@ -51,6 +62,19 @@ def login(
     if verbose:
         print("Connected!")
     return client
+
+
+def _network_name(url: str) -> str | None:
+    """The name of the network node at ``url``, or None if it is not one (or does not say)."""
+    import httpx
+
+    try:
+        info = httpx.get(url.rstrip("/") + "/network/v1/info", timeout=2.0).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    if isinstance(info, dict) and info.get("node_type") == "network":
+        return str(info.get("name", "?"))
+    return None
 
 
 def GridClient(  # the seed's spelling: a function that reads as a class

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -39,11 +39,15 @@ def _normalize(url: Any) -> str:
     return text
 
 
-def _get(http: httpx.Client, path: str, **params: Any) -> Any:
+def _get(
+    http: httpx.Client, path: str, *, not_found: Callable[[], str] | None = None, **params: Any
+) -> Any:
     try:
         response = http.get(path, params=params or None)
     except httpx.HTTPError as exc:
         raise TransportError(f"could not reach the network at {http.base_url}: {exc}") from None
+    if response.status_code == 404 and not_found is not None:
+        raise UsageError(not_found())
     if response.status_code != 200:
         data = response.json() if response.content else {}
         raise error_from_wire({"kind": data.get("kind", "UsageError"), "message": data["detail"]})
@@ -243,13 +247,24 @@ class Network:
         self.url = _normalize(url)
         self._http = httpx.Client(base_url=self.url, timeout=TIMEOUT_S)
         try:
-            self.info = _get(self._http, "/network/v1/info")
+            self.info = _get(self._http, "/network/v1/info", not_found=self._not_a_network)
         except BaseException:
             self._http.close()
             raise
         self.name: str = self.info["name"]
         if verbose:
             print(f"Connected to the network {self.name!r} at {self.url}.")
+
+    def _not_a_network(self) -> str:
+        try:
+            info = httpx.get(self.url + "/api/v1/info", timeout=2.0).json()
+            domain = str(info["name"])
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            return f"{self.url} answers, but is not an unseen network node"
+        return (
+            f"{self.url} is the domain node {domain!r}, not a network: log in to it with "
+            f"unseen.login(url={self.url!r}, email=..., password=...)"
+        )
 
     def __repr__(self) -> str:
         return f"<Network {self.name!r} at {self.url}>"

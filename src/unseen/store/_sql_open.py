@@ -13,7 +13,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from sqlalchemy import Engine, select
+from sqlalchemy import URL, Engine, select
+from sqlalchemy.exc import OperationalError
 
 from unseen.errors import UsageError
 from unseen.store import _sql_engine as eng
@@ -101,6 +102,20 @@ def _has_objects(engine: Engine) -> bool:
         return conn.execute(select(objects.c.id).limit(1)).first() is not None
 
 
+def _unreachable(url: URL, exc: OperationalError) -> str:
+    """One line for a database that cannot be opened: what the server said, what to do."""
+    said = " ".join(str(exc.orig or exc).split())
+    said = said.split("FATAL:", 1)[-1].strip() if "FATAL:" in said else said
+    where = url.render_as_string(hide_password=True)
+    if "role" in said and "does not exist" in said:
+        todo = f'create it (psql -c "CREATE ROLE {url.username} LOGIN") or use another user'
+    elif "database" in said and "does not exist" in said:
+        todo = f"create it (createdb {url.database}) or use another database name"
+    else:
+        todo = "is the database server running and reachable there?"
+    return f"could not connect to the database {where}: {said}; {todo}"
+
+
 def open_stores(
     database_url: str | None,
     data_dir: str | os.PathLike[str],
@@ -128,8 +143,11 @@ def open_stores(
     lock = _lock_data_dir(root)
     engine: Engine | None = None
     try:
-        engine = eng.make_engine(url, fsync=fsync)
-        eng.migrate(engine)
+        try:
+            engine = eng.make_engine(url, fsync=fsync)
+            eng.migrate(engine)
+        except OperationalError as exc:
+            raise UsageError(_unreachable(url, exc)) from None
         blob_dir = root / "blobs"
         if not blob_dir.is_dir() and _has_objects(engine):
             raise UsageError(
