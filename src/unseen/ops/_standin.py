@@ -1,0 +1,136 @@
+"""Stand-ins: a value of the same family, shape and dtype as another, holding no data.
+
+When an action on private data fails, the executor (``on_failure="continue"``) goes on with
+the actions that depend on it, on a stand-in of what the failed action would have returned, so
+that the work done does not tell whether it failed (docs/security.md, "Timing"). A stand-in is
+computed from shapes, dtypes and labels only: zeros, empty strings, ``False``. It is never
+released: every result of a run that failed is marked failed.
+
+:func:`standin` makes one from a value; :func:`fallback` picks the value whose stand-in replaces
+a failed action's result when the action fails on stand-ins too (its receiver, or first array
+argument).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from unseen.ops._families import is_pandas_object, is_tensor
+
+__all__ = ["ZERO", "fallback", "standin"]
+
+#: The stand-in of last resort: a float64 zero.
+ZERO = np.float64(0.0)
+
+
+def _array(value: np.ndarray) -> np.ndarray:
+    return np.zeros(value.shape, dtype=value.dtype)
+
+
+def _generic(value: np.generic) -> Any:
+    return np.zeros((), dtype=value.dtype)[()]
+
+
+def _column(values: Any, n: int) -> Any:
+    """Zeros (or empty strings) of a pandas column's or Index's dtype, ``n`` long."""
+    import pandas as pd
+
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype):
+        if dtype.hasobject:
+            return np.full(n, "", dtype=object)
+        return np.zeros(n, dtype=dtype)
+    try:  # extension dtypes: nullable ints, booleans, strings, categoricals, datetimes with tz
+        return pd.array(np.zeros(n, dtype=np.int64), dtype="Int64").astype(dtype)
+    except Exception:
+        try:
+            return pd.array([""] * n, dtype=dtype)
+        except Exception:
+            return np.full(n, "", dtype=object)
+
+
+def _pandas(value: Any) -> Any:
+    import pandas as pd
+
+    if isinstance(value, pd.DataFrame):
+        n = len(value)
+        columns = {i: _column(value.iloc[:, i], n) for i in range(value.shape[1])}
+        frame = pd.DataFrame(columns, index=value.index)
+        frame.columns = value.columns
+        return frame
+    if isinstance(value, pd.Series):
+        return pd.Series(_column(value, len(value)), index=value.index, name=value.name)
+    return pd.Index(_column(value, len(value)), name=value.name)
+
+
+def _groupby(value: Any) -> Any:
+    keys = value.keys
+    if isinstance(keys, (list, tuple)):
+        keys = [standin(k) if not isinstance(k, (str, int)) else k for k in keys]
+    elif not isinstance(keys, (str, int)) and keys is not None:
+        keys = standin(keys)
+    try:
+        return standin(value.obj).groupby(keys, sort=value.sort, dropna=value.dropna)
+    except Exception:
+        return standin(value.obj)
+
+
+def _sequence(value: Any) -> Any:
+    items = [standin(v) for v in value]
+    cls = type(value)
+    if cls in (list, tuple):
+        return cls(items)
+    try:  # torch.Size, torch's and numpy's named result tuples
+        return cls(items)
+    except Exception:
+        try:
+            return cls(*items)
+        except Exception:
+            return tuple(items)
+
+
+def standin(value: Any) -> Any:
+    """A value like ``value`` (family, shape, dtype, labels) holding zeros: never ``value``'s
+    data. Anything not understood becomes :data:`ZERO`."""
+    cls = type(value)
+    if cls is np.ndarray:
+        return _array(value)
+    if cls is bool:
+        return False
+    if cls in (int, float, complex):
+        return cls(0)
+    if cls is str:
+        return ""
+    if value is None:
+        return None
+    if isinstance(value, np.generic):
+        return _generic(value)
+    if is_tensor(value):
+        import torch
+
+        return torch.zeros(value.shape, dtype=value.dtype)
+    if is_pandas_object(value):
+        return _pandas(value)
+    if cls is dict:
+        return {k: standin(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return _sequence(value)
+    if hasattr(value, "obj") and hasattr(value, "keys") and hasattr(value, "ngroups"):
+        return _groupby(value)
+    if hasattr(value, "obj") and hasattr(value, "name") and value.name in (
+        "loc", "iloc", "at", "iat"
+    ):  # fmt: skip
+        return getattr(standin(value.obj), value.name)
+    return ZERO
+
+
+def fallback(args: Iterable[Any]) -> Any:
+    """What stands in for an action that fails on stand-ins too: the stand-in of its first
+    argument that is an array, tensor or pandas object (the receiver of most), else ZERO."""
+    for arg in args:
+        if type(arg) is np.ndarray or is_tensor(arg) or is_pandas_object(arg):
+            return standin(arg)
+    return ZERO
