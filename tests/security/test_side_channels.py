@@ -21,6 +21,7 @@ import uuid
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from security_support import SECRET_NUMBERS, Attacks, World, assert_clean, asset
 
@@ -288,5 +289,59 @@ def test_a_failed_result_reused_later_costs_the_same_time(world: World, attacks:
             replies.add(reply)
             world.eve.call("object.drop", {"ids": [pick, heavy[-1].id]})
     assert len(replies) == 1, replies
+    ratio = _ratio(times)
+    assert 0.6 < ratio < 1.6, f"failing/succeeding time ratio {ratio:.2f}: {times}"
+
+
+DP_ROWS = 1_000_000
+DP_PROBE = 42.5  # the private value the attack tests for
+
+
+@pytest.fixture(scope="module")
+def dp_frame(world: World) -> Any:
+    """A scientist with a budget, and a pointer to a 1-column DataFrame asset with DP bounds
+    where one row holds exactly DP_PROBE."""
+    values = np.random.default_rng(3).uniform(0, 100, DP_ROWS)
+    values[DP_ROWS // 2] = DP_PROBE
+    ds = unseen.Dataset(name="Timing", description="DP timing", tags=["#timing"])
+    ds.add_asset(name="frame", data=pd.DataFrame({"v": values}),
+                 mock=pd.DataFrame({"v": np.ones(3)}), bounds=[(0.0, 100.0)])  # fmt: skip
+    world.owner.upload_dataset(ds)
+    world.owner.users.create(email="tim@attack.org", password="tim-pw-12345", name="Tim",
+                             role="data_scientist", budget=10.0)  # fmt: skip
+    tim = world.login("tim@attack.org", "tim-pw-12345")
+    (frame,) = [p for p in tim.search("#timing", verbose=False) if p.family == "dataframe"]
+    yield frame
+    tim.close()
+
+
+def test_a_failed_dp_expression_costs_the_same_time(dp_frame: Any, attacks: Attacks) -> None:
+    """FIXED: dp.get of clip((1 / (v - c)).astype(int64) * ..., 0, 1).sum() fails (an
+    infinite value cannot become an integer) exactly when some private v equals c; the failure
+    skipped the rest of the expression, the statistic and the noise."""
+    v = dp_frame["v"]
+
+    def query(c: float) -> Any:
+        d = (1.0 / (v - c)).astype("int64")
+        for _ in range(24):
+            d = d * 1.0001
+        return d.clip(0, 1).sum()
+
+    times: dict[bool, list[float]] = {True: [], False: []}
+    texts: set[str] = set()
+    for round_ in range(TIMING_ROUNDS + 1):
+        for fails in (True, False):
+            start = time.perf_counter()
+            try:
+                query(DP_PROBE if fails else DP_PROBE + 0.1).get(epsilon=0.01)
+                outcome = "answered"
+            except unseen.UnseenError as exc:
+                assert_clean(exc)
+                outcome = type(exc).__name__
+            attacks.tried()
+            texts.add(f"{fails}:{outcome}")
+            if round_:  # the first round warms up
+                times[fails].append(time.perf_counter() - start)
+    assert texts == {"True:RemoteError", "False:answered"}, texts
     ratio = _ratio(times)
     assert 0.6 < ratio < 1.6, f"failing/succeeding time ratio {ratio:.2f}: {times}"
