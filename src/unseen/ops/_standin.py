@@ -43,13 +43,21 @@ def _column(values: Any, n: int) -> Any:
         if dtype.hasobject:
             return np.full(n, "", dtype=object)
         return np.zeros(n, dtype=dtype)
-    try:  # extension dtypes: nullable ints, booleans, strings, categoricals, datetimes with tz
-        return pd.array(np.zeros(n, dtype=np.int64), dtype="Int64").astype(dtype)
-    except Exception:
+    if isinstance(dtype, pd.CategoricalDtype):  # missing: no category is picked
+        return pd.Categorical.from_codes(np.full(n, -1), dtype=dtype)
+    # extension dtypes: strings, nullable ints and booleans, categoricals, datetimes with tz
+    attempts = (
+        lambda: pd.array([""] * n, dtype=dtype),
+        lambda: pd.array(np.zeros(n, dtype=np.int64), dtype="Int64").astype(dtype),
+    )
+    if not pd.api.types.is_string_dtype(dtype):
+        attempts = attempts[::-1]
+    for attempt in attempts:
         try:
-            return pd.array([""] * n, dtype=dtype)
+            return attempt()
         except Exception:
-            return np.full(n, "", dtype=object)
+            continue
+    return np.full(n, "", dtype=object)
 
 
 def _pandas(value: Any) -> Any:
@@ -63,19 +71,19 @@ def _pandas(value: Any) -> Any:
         return frame
     if isinstance(value, pd.Series):
         return pd.Series(_column(value, len(value)), index=value.index, name=value.name)
+    if isinstance(value, pd.RangeIndex):
+        return pd.RangeIndex(len(value), name=value.name)
     return pd.Index(_column(value, len(value)), name=value.name)
 
 
 def _groupby(value: Any) -> Any:
-    keys = value.keys
-    if isinstance(keys, (list, tuple)):
-        keys = [standin(k) if not isinstance(k, (str, int)) else k for k in keys]
-    elif not isinstance(keys, (str, int)) and keys is not None:
-        keys = standin(keys)
+    """The stand-in of the grouped object, grouped by the group numbers of its rows (so that
+    the groups have the same sizes; their keys become 0, 1, ...)."""
+    fake = standin(value.obj)
     try:
-        return standin(value.obj).groupby(keys, sort=value.sort, dropna=value.dropna)
+        return fake.groupby(value.ngroup().to_numpy(), sort=True)
     except Exception:
-        return standin(value.obj)
+        return fake
 
 
 def _sequence(value: Any) -> Any:
