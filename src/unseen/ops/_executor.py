@@ -313,20 +313,24 @@ def _stand_in(
     inputs (so that it costs what it would have); if that fails too, the stand-in of its
     receiver or first array argument, or :data:`ZERO` when even that is over the limits.
     Never raises."""
-    fake = {rid: standin(vals[rid]) for rid in dict.fromkeys(step.reads)}
-    fams = {**actual, **{rid: family_of(v) for rid, v in fake.items()}}
+    try:
+        fake = {rid: standin(vals[rid]) for rid in dict.fromkeys(step.reads)}
+        fams = {**actual, **{rid: family_of(v) for rid, v in fake.items()}}
+    except Exception:  # a value no stand-in can be made of (none known): a zero
+        return ZERO, "ndarray", 8 if step.store else 0
     try:
         return _run_step(step, fake, fams, live, limits, (), False, freed)
-    except Failure:
+    except Exception:  # a failure, or a stand-in the library chokes on unforeseen
         pass
-    except Exception:  # a stand-in the library chokes on in an unforeseen way
-        pass
-    args, _ = step.resolve(fake)
-    result = fallback(args)
-    size = _nbytes(result, ())
+    try:
+        result = fallback(step.resolve(fake)[0])
+        size = _nbytes(result, ())
+        fam = family_of(result)
+    except Exception:
+        result, size, fam = ZERO, 8, "ndarray"
     if step.store and live - freed + size > limits.max_graph_bytes:
-        result, size = ZERO, 0
-    return result, family_of(result), size if step.store else 0
+        result, size, fam = ZERO, 8, "ndarray"
+    return result, fam, size if step.store else 0
 
 
 def execute(
