@@ -158,8 +158,32 @@ def test_a_standin_has_the_layout_and_none_of_the_data(family: str, value: Any) 
 
 def test_anything_else_stands_in_as_zero_and_fallback_takes_the_first_array() -> None:
     assert standin(object()) is ZERO
-    assert fallback(["x", 3, np.ones((2, 3), dtype=np.int8)]).shape == (2, 3)
-    assert fallback(["x", 3]) is ZERO
+    assert fallback("inv", ["x", 3, np.ones((2, 3), dtype=np.int8)], {}, 100).shape == (2, 3)
+    assert fallback("inv", ["x", 3], {}, 100) is ZERO
+
+
+@pytest.mark.parametrize(
+    "name,args,kwargs,shape",
+    [
+        ("reshape", [np.ones(5, np.float32), (3, 2)], {}, (3, 2)),
+        ("reshape", [np.ones(5), 3, -1], {}, (3, 1)),
+        ("reshape", [np.ones(8), (2, -1)], {}, (2, 4)),
+        ("reshape", [np.ones(5)], {"shape": (6,)}, (6,)),
+        ("broadcast_to", [np.ones(5), (4, 6)], {}, (4, 6)),
+        ("view", [torch.ones(5, dtype=torch.int16), 2, 3], {}, (2, 3)),
+        ("expand", [torch.ones(5), torch.Size([3, 5])], {}, (3, 5)),
+    ],
+)
+def test_a_failed_reshape_stands_in_with_the_shape_it_asked_for(
+    name: str, args: list[Any], kwargs: dict[str, Any], shape: tuple[int, ...]
+) -> None:
+    fake = fallback(name, args, kwargs, 1000)
+    assert tuple(fake.shape) == shape and fake.dtype == args[0].dtype and not fake.any()
+
+
+def test_a_reshape_fallback_stays_within_the_element_limit() -> None:
+    assert fallback("reshape", [np.ones(5), (10**6, 10**6)], {}, 2**28).shape == (5,)
+    assert fallback("reshape", [np.ones(5), (2, "x")], {}, 100).shape == (5,)
 
 
 # -- the executor going on after a failure ---------------------------------------------------
@@ -233,16 +257,46 @@ def test_a_planted_skip_after_failure_is_caught() -> None:
 
 
 def test_an_action_that_fails_on_the_standin_too_is_replaced_by_its_receivers_standin() -> None:
+    """inv of a singular matrix fails on zeros too: its receiver's stand-in has its shape."""
+    actions = [
+        meth("m", "__mul__", Ref("x"), 0.0),
+        fn("inverse", "numpy.linalg.inv", Ref("m")),
+        meth("more", "__add__", Ref("inverse"), 1.0),
+    ]
+    with pytest.raises(ExecutionError) as info:
+        execute(actions, {"x": np.eye(3) * SECRET}, keep=["more"], on_failure="continue")
+    more = info.value.results["more"]  # type: ignore[attr-defined]
+    assert more.shape == (3, 3) and (more == 1.0).all()
+
+
+def shaped_gate(keep_rows: int) -> tuple[list[Action], dict[str, Any]]:
+    """rows = x[mask]; grid = rows.reshape((3, 2)) (fails unless 6 rows pass, also on the
+    stand-in); then (grid @ ones((2, N))) @ ones((N, N))."""
     actions = [
         meth("rows", "__getitem__", Ref("x"), Ref("mask")),
-        meth("grid", "reshape", Ref("rows"), (2, 2)),  # fails unless 4 rows pass
-        meth("more", "__add__", Ref("grid"), 1.0),
+        meth("grid", "reshape", Ref("rows"), (3, 2)),
+        fn("wide", "numpy.ones", (2, N)),
+        fn("big", "numpy.ones", (N, N)),
+        meth("left", "__matmul__", Ref("grid"), Ref("wide")),
+        meth("prod", "__matmul__", Ref("left"), Ref("big")),
+        fn("outer", "numpy.outer", Ref("prod"), Ref("prod")),
     ]
-    env = {"x": np.arange(6.0) + SECRET, "mask": np.array([1, 1, 1, 0, 0, 0], dtype=bool)}
-    with pytest.raises(ExecutionError) as info:
-        execute(actions, env, keep=["more"], on_failure="continue")
-    more = info.value.results["more"]  # type: ignore[attr-defined]
-    assert more.shape == (3,) and (more == 1.0).all()
+    mask = np.zeros(8, dtype=bool)
+    mask[:keep_rows] = True
+    return actions, {"x": np.arange(8.0) + SECRET, "mask": mask}
+
+
+def test_a_reshape_that_fails_on_the_standin_too_still_does_the_dependent_work() -> None:
+    def go(rows: int) -> Any:
+        actions, env = shaped_gate(rows)
+        try:
+            return execute(actions, env, keep=["outer"], on_failure="continue")["outer"]
+        except ExecutionError as exc:
+            return exc.results["outer"]  # type: ignore[attr-defined]
+
+    assert go(5).shape == go(6).shape == (3 * N, 3 * N)
+    ok, failing = peak_bytes(lambda: go(6)), peak_bytes(lambda: go(5))
+    assert 0.8 < failing / ok < 1.2
 
 
 def test_a_value_dependent_refusal_goes_on_too() -> None:
@@ -263,8 +317,8 @@ def test_standins_stay_within_the_memory_limit() -> None:
     """A failed step whose stand-in would hold more than the graph may: a float64 zero."""
     limits = Limits(max_graph_bytes=1_000_000)
     actions = [
-        fn("big", "numpy.ones", 100_000),  # 800 kB
-        meth("bad", "reshape", Ref("big"), (7, 7)),  # fails; its receiver's stand-in: 800 kB
+        fn("big", "numpy.zeros", (300, 300)),  # 720 kB
+        fn("bad", "numpy.linalg.inv", Ref("big")),  # singular; its receiver's stand-in: 720 kB
         meth("next", "__add__", Ref("bad"), 1.0),
     ]
     with pytest.raises(ExecutionError) as info:

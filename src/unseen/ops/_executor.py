@@ -310,9 +310,9 @@ def _stand_in(
     freed: int,
 ) -> tuple[Any, str, int]:
     """What replaces the result of a step that failed: the same step run on stand-ins of its
-    inputs (so that it costs what it would have); if that fails too, the stand-in of its
-    receiver or first array argument, or :data:`ZERO` when even that is over the limits.
-    Never raises."""
+    inputs (so that it costs what it would have); if that fails too, :func:`fallback` (zeros
+    of the shape a reshape asked for, or the stand-in of its receiver or first array
+    argument), or :data:`ZERO` when even that is over the limits. Never raises."""
     try:
         fake = {rid: standin(vals[rid]) for rid in dict.fromkeys(step.reads)}
         fams = {**actual, **{rid: family_of(v) for rid, v in fake.items()}}
@@ -323,7 +323,9 @@ def _stand_in(
     except Exception:  # a failure, or a stand-in the library chokes on unforeseen
         pass
     try:
-        result = fallback(step.resolve(fake)[0])
+        args, kwargs = step.resolve(fake)
+        result = fallback(step.action.name.rsplit(".", 1)[-1], list(args), kwargs,
+                          limits.max_elements)  # fmt: skip
         size = _nbytes(result, ())
         fam = family_of(result)
     except Exception:

@@ -6,13 +6,14 @@ that the work done does not tell whether it failed (docs/security.md, "Timing").
 computed from shapes, dtypes and labels only: zeros, empty strings, ``False``. It is never
 released: every result of a run that failed is marked failed.
 
-:func:`standin` makes one from a value; :func:`fallback` picks the value whose stand-in replaces
-a failed action's result when the action fails on stand-ins too (its receiver, or first array
-argument).
+:func:`standin` makes one from a value; :func:`fallback` makes what replaces a failed action's
+result when the action fails on stand-ins too (zeros of the shape a reshape asked for, or the
+stand-in of its receiver or first array argument).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from unseen.ops._families import is_pandas_object, is_tensor
 
-__all__ = ["ZERO", "fallback", "standin"]
+__all__ = ["SHAPED", "ZERO", "fallback", "standin"]
 
 #: The stand-in of last resort: a float64 zero.
 ZERO = np.float64(0.0)
@@ -135,9 +136,54 @@ def standin(value: Any) -> Any:
     return ZERO
 
 
-def fallback(args: Iterable[Any]) -> Any:
-    """What stands in for an action that fails on stand-ins too: the stand-in of its first
+#: Operations whose arguments say the shape of their result: a stand-in of that shape replaces
+#: them when they fail (``rows.reshape((3, 2))`` with a private number of rows).
+SHAPED = frozenset({"reshape", "view", "resize", "broadcast_to", "expand"})
+
+
+def _ints(values: Iterable[Any]) -> list[int] | None:
+    out: list[int] = []
+    for value in values:
+        if isinstance(value, (list, tuple)):  # torch.Size too
+            inner = _ints(value)
+            if inner is None:
+                return None
+            out += inner
+        elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            out.append(int(value))
+        else:
+            return None
+    return out
+
+
+def _shaped(receiver: Any, rest: list[Any], kwargs: dict[str, Any], most: int) -> Any:
+    """Zeros of the shape a reshape-like call asked for (a ``-1`` made to fit the receiver's
+    size), of the receiver's dtype; None if the arguments name no such shape or it is too big."""
+    found = _ints([*rest, *(kwargs[k] for k in ("shape", "newshape", "size") if k in kwargs)])
+    if not found or any(d < -1 for d in found) or found.count(-1) > 1:
+        return None
+    known = math.prod(d for d in found if d != -1)
+    size = int(np.prod(receiver.shape))
+    shape = [max(1, size // max(1, known)) if d == -1 else d for d in found]
+    if math.prod(shape) > most:
+        return None
+    if is_tensor(receiver):
+        import torch
+
+        return torch.zeros(shape, dtype=receiver.dtype)
+    return np.zeros(shape, dtype=receiver.dtype)
+
+
+def fallback(name: str, args: list[Any], kwargs: dict[str, Any], most: int) -> Any:
+    """What stands in for action ``name`` (unqualified) called with ``args`` (stand-ins, the
+    receiver first for a method) when it fails on stand-ins too: zeros of the shape a
+    reshape-like call asked for (at most ``most`` elements), else the stand-in of its first
     argument that is an array, tensor or pandas object (the receiver of most), else ZERO."""
+    arrays = [i for i, a in enumerate(args) if type(a) is np.ndarray or is_tensor(a)]
+    if name in SHAPED and arrays:
+        found = _shaped(args[arrays[0]], args[arrays[0] + 1 :], kwargs, most)
+        if found is not None:
+            return found
     for arg in args:
         if type(arg) is np.ndarray or is_tensor(arg) or is_pandas_object(arg):
             return standin(arg)
