@@ -3,6 +3,10 @@
 Every action is checked before anything runs. The plan precomputes, per action, the resolved
 callable, where its Refs go and which values die after it, so that running costs a few dict
 lookups per action and an intermediate result is freed as soon as nothing later needs it.
+
+On data the caller may not read, a node runs with ``on_failure="continue"``: a failed action
+is replaced by a stand-in (:mod:`unseen.ops._standin`) and the rest runs, so that the time
+taken does not tell whether it failed; the first failure is raised at the end.
 """
 
 from __future__ import annotations
