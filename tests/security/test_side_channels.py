@@ -345,3 +345,28 @@ def test_a_failed_dp_expression_costs_the_same_time(dp_frame: Any, attacks: Atta
     assert texts == {"True:RemoteError", "False:answered"}, texts
     ratio = _ratio(times)
     assert 0.6 < ratio < 1.6, f"failing/succeeding time ratio {ratio:.2f}: {times}"
+
+
+def test_a_failed_results_standin_is_never_taken_for_its_value(
+    world: World, attacks: Attacks
+) -> None:
+    """A failed result now holds a stand-in (zeros), so that later graphs on it do the same
+    work. Whoever may read it must get its failure, never a value computed from the stand-in:
+    the owner computing on it, and a scientist whose request for it was accepted, through
+    request.result, dp.get (exact, for a reader) and graph.run."""
+    gate, pick = _gate(world.asset_ids["ndarray"], float(SECRET_NUMBERS[0] - OFFSET) - 1)
+    world.eve.call("graph.run", {"actions": gate, "keep": [pick], "get": []})  # fails
+    plus = ops.Action(nid(), "method", "__add__", (ops.Ref(pick), 1.0))
+    attacks.refuse(world.owner.call, "graph.run", {"actions": [plus], "keep": [], "get": []},
+                   expect=unseen.RemoteError)  # fmt: skip
+    request = world.eve.call("request.create", {"object_id": pick, "name": "pick"})
+    world.owner.call("request.decide", {"id": request["id"], "action": "accept"})
+    attacks.refuse(world.eve.call, "request.result", {"id": request["id"]},
+                   expect=unseen.RemoteError)  # fmt: skip
+    attacks.refuse(world.eve.call, "dp.get", {"actions": [plus], "target": plus.id,
+                   "epsilon": 0.01}, expect=unseen.RemoteError)  # fmt: skip
+    again = ops.Action(nid(), "method", "__add__", (ops.Ref(pick), 1.0))
+    reply = world.eve.call("graph.run", {"actions": [again], "keep": [again.id], "get": []})
+    assert reply["kept"] == {again.id: None}
+    attacks.refuse(world.eve.call, "object.get", {"id": again.id},
+                   expect=(unseen.RemoteError, unseen.CannotRequestPrivateData))  # fmt: skip
