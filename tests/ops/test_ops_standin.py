@@ -326,6 +326,24 @@ def test_standins_stay_within_the_memory_limit() -> None:
     assert info.value.results["next"] == 1.0  # type: ignore[attr-defined]
 
 
+def test_standins_of_inputs_count_against_the_memory_limit() -> None:
+    """Stand-ins of a failed step's inputs live while it runs again: if they would take the
+    graph over its memory limit, the step stands in as a float64 zero, without running."""
+    limits = Limits(max_graph_bytes=1_000_000)
+    env = {"x": np.ones(180_000, dtype=np.int32), "i": np.int64(10**6)}  # 720 kB, on the node
+    actions = [
+        fn("held", "numpy.ones", 80_000, dtype="int32"),  # 320 kB the graph holds
+        meth("bad", "__getitem__", Ref("x"), Ref("i")),  # out of range; x's stand-in: 720 kB
+        meth("next", "__add__", Ref("bad"), Ref("held")),
+    ]
+    with pytest.raises(ExecutionError) as info:
+        execute(actions, env, keep=["next"], limits=limits, on_failure="continue")
+    assert info.value.results["next"].dtype == np.float64  # type: ignore[attr-defined]
+    with pytest.raises(ExecutionError) as info:  # within the limit: run on stand-ins, an int32
+        execute(actions, env, keep=["next"], on_failure="continue")
+    assert info.value.results["next"].dtype == np.int32  # type: ignore[attr-defined]
+
+
 def test_the_deadline_still_stops_a_graph_at_once() -> None:
     limits = Limits(max_seconds=0.05)
     env = {"x": np.random.default_rng(0).random(2_000_000)}

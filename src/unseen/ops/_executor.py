@@ -317,8 +317,12 @@ def _stand_in(
     inputs (so that it costs what it would have); if that fails too, :func:`fallback` (zeros
     of the shape a reshape asked for, or the stand-in of its receiver or first array
     argument), or :data:`ZERO` when even that is over the limits. Never raises."""
+    reads = dict.fromkeys(step.reads)
+    # the stand-ins of the inputs count against the graph's memory while they live
+    if live + sum(_nbytes(vals[rid], ()) for rid in reads) > limits.max_graph_bytes:
+        return ZERO, "ndarray", 8 if step.store else 0
     try:
-        fake = {rid: standin(vals[rid]) for rid in dict.fromkeys(step.reads)}
+        fake = {rid: standin(vals[rid]) for rid in reads}
         fams = {**actual, **{rid: family_of(v) for rid, v in fake.items()}}
     except Exception:  # a value no stand-in can be made of (none known): a zero
         return ZERO, "ndarray", 8 if step.store else 0
