@@ -15,10 +15,13 @@ by this suite are fixed in src (see docs/security.md):
 
 from __future__ import annotations
 
+import statistics
+import time
 import uuid
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from security_support import SECRET_NUMBERS, Attacks, World, assert_clean, asset
 
@@ -199,3 +202,171 @@ def test_reprs_and_metadata_hold_no_values(world: World, attacks: Attacks, famil
     attacks.tried()
     assert_clean(world.eve.call("dataset.list"), world.eve.call("store.list"),
                  world.eve.call("search", {"query": "#sec"}))  # fmt: skip
+
+
+# -- timing: whether a private step failed (issue 12, class 3) --------------------------------
+HEAVY_N = 1000  # a 1000 x 1000 float64 matmul chain: about 0.1-0.3 s per graph
+TIMING_ROUNDS = 7  # medians of 7 interleaved runs: a loaded machine adds noise, never less work
+
+
+def _gate(src: str, threshold: float) -> tuple[list[ops.Action], str]:
+    """pick = numpy.arange(3)[10 * (data[0, 0] - OFFSET > threshold)]: an IndexError exactly
+    when the private value is above the threshold."""
+    first = ops.Action(nid(), "method", "__getitem__", (ops.Ref(src), (0, 0)))
+    col = ops.Action(nid(), "method", "__sub__", (ops.Ref(first.id), OFFSET))
+    above = ops.Action(nid(), "method", "__gt__", (ops.Ref(col.id), threshold))
+    idx = ops.Action(nid(), "method", "astype", (ops.Ref(above.id), "int64"))
+    far = ops.Action(nid(), "method", "__mul__", (ops.Ref(idx.id), 10))
+    small = ops.Action(nid(), "function", "numpy.arange", (3.0,))
+    pick = ops.Action(nid(), "method", "__getitem__", (ops.Ref(small.id), ops.Ref(far.id)))
+    return [first, col, above, idx, far, small, pick], pick.id
+
+
+def _heavy(on: str) -> list[ops.Action]:
+    """Work that depends on ``on``: (ones * on) @ ones @ ones."""
+    big = ops.Action(nid(), "function", "numpy.ones", ((HEAVY_N, HEAVY_N),))
+    scaled = ops.Action(nid(), "method", "__mul__", (ops.Ref(big.id), ops.Ref(on)))
+    once = ops.Action(nid(), "method", "__matmul__", (ops.Ref(scaled.id), ops.Ref(big.id)))
+    twice = ops.Action(nid(), "method", "__matmul__", (ops.Ref(once.id), ops.Ref(big.id)))
+    out = ops.Action(nid(), "method", "sum", (ops.Ref(twice.id),))
+    return [big, scaled, once, twice, out]
+
+
+def _timed(world: World, graph: list[ops.Action], keep: str, given: str = "") -> tuple[float, str]:
+    roles = {a.id: f"a{i}" for i, a in enumerate(graph)} | ({given: "given"} if given else {})
+    start = time.perf_counter()
+    try:
+        reply: Any = world.eve.call("graph.run", {"actions": graph, "keep": [keep], "get": []})
+    except unseen.UnseenError as exc:
+        reply = exc
+    elapsed = time.perf_counter() - start
+    assert_clean(reply)
+    return elapsed, scrub(reply, roles)
+
+
+def _ratio(times: dict[bool, list[float]]) -> float:
+    return statistics.median(times[True]) / statistics.median(times[False])
+
+
+def test_a_failed_private_step_costs_the_same_time(world: World, attacks: Attacks) -> None:
+    """FIXED: a graph whose private step fails for one private value (an index out of range)
+    skipped the heavy work that depends on it: 0.01 s against 0.2 s, one bit per query. The
+    node now continues the dependent steps on a stand-in and fails the result at the end."""
+    src = world.asset_ids["ndarray"]
+    secret = float(SECRET_NUMBERS[0] - OFFSET)
+    times: dict[bool, list[float]] = {True: [], False: []}
+    replies: set[str] = set()
+    for _ in range(TIMING_ROUNDS):
+        for fails in (True, False):  # interleaved, so that load drifts hit both alike
+            gate, pick = _gate(src, secret - 1 if fails else secret + 1)
+            heavy = _heavy(pick)
+            elapsed, reply = _timed(world, gate + heavy, heavy[-1].id)
+            attacks.tried()
+            times[fails].append(elapsed)
+            replies.add(reply)
+    assert len(replies) == 1, replies
+    ratio = _ratio(times)
+    assert 0.6 < ratio < 1.6, f"failing/succeeding time ratio {ratio:.2f}: {times}"
+
+
+def test_a_failed_result_reused_later_costs_the_same_time(world: World, attacks: Attacks) -> None:
+    """FIXED: the same bit in two graphs: the first keeps the (failed or not) private step,
+    the second runs the heavy work on it. A failed result had no value, so the second graph
+    was refused at once, and with a different reply ("object ... cannot be used in a
+    computation")."""
+    src = world.asset_ids["ndarray"]
+    secret = float(SECRET_NUMBERS[0] - OFFSET)
+    times: dict[bool, list[float]] = {True: [], False: []}
+    replies: set[str] = set()
+    for _ in range(TIMING_ROUNDS):
+        for fails in (True, False):
+            gate, pick = _gate(src, secret - 1 if fails else secret + 1)
+            world.eve.call("graph.run", {"actions": gate, "keep": [pick], "get": []})
+            heavy = _heavy(pick)
+            elapsed, reply = _timed(world, heavy, heavy[-1].id, pick)
+            attacks.tried()
+            times[fails].append(elapsed)
+            replies.add(reply)
+            world.eve.call("object.drop", {"ids": [pick, heavy[-1].id]})
+    assert len(replies) == 1, replies
+    ratio = _ratio(times)
+    assert 0.6 < ratio < 1.6, f"failing/succeeding time ratio {ratio:.2f}: {times}"
+
+
+DP_ROWS = 1_000_000
+DP_PROBE = 42.5  # the private value the attack tests for
+
+
+@pytest.fixture(scope="module")
+def dp_frame(world: World) -> Any:
+    """A scientist with a budget, and a pointer to a 1-column DataFrame asset with DP bounds
+    where one row holds exactly DP_PROBE."""
+    values = np.random.default_rng(3).uniform(0, 100, DP_ROWS)
+    values[DP_ROWS // 2] = DP_PROBE
+    ds = unseen.Dataset(name="Timing", description="DP timing", tags=["#timing"])
+    ds.add_asset(name="frame", data=pd.DataFrame({"v": values}),
+                 mock=pd.DataFrame({"v": np.ones(3)}), bounds=[(0.0, 100.0)])  # fmt: skip
+    world.owner.upload_dataset(ds)
+    world.owner.users.create(email="tim@attack.org", password="tim-pw-12345", name="Tim",
+                             role="data_scientist", budget=10.0)  # fmt: skip
+    tim = world.login("tim@attack.org", "tim-pw-12345")
+    (frame,) = [p for p in tim.search("#timing", verbose=False) if p.family == "dataframe"]
+    yield frame
+    tim.close()
+
+
+def test_a_failed_dp_expression_costs_the_same_time(dp_frame: Any, attacks: Attacks) -> None:
+    """FIXED: dp.get of clip((1 / (v - c)).astype(int64) * ..., 0, 1).sum() fails (an
+    infinite value cannot become an integer) exactly when some private v equals c; the failure
+    skipped the rest of the expression, the statistic and the noise."""
+    v = dp_frame["v"]
+
+    def query(c: float) -> Any:
+        d = (1.0 / (v - c)).astype("int64")
+        for _ in range(24):
+            d = d * 1.0001
+        return d.clip(0, 1).sum()
+
+    times: dict[bool, list[float]] = {True: [], False: []}
+    texts: set[str] = set()
+    for round_ in range(TIMING_ROUNDS + 1):
+        for fails in (True, False):
+            start = time.perf_counter()
+            try:
+                query(DP_PROBE if fails else DP_PROBE + 0.1).get(epsilon=0.01)
+                outcome = "answered"
+            except unseen.UnseenError as exc:
+                assert_clean(exc)
+                outcome = type(exc).__name__
+            attacks.tried()
+            texts.add(f"{fails}:{outcome}")
+            if round_:  # the first round warms up
+                times[fails].append(time.perf_counter() - start)
+    assert texts == {"True:RemoteError", "False:answered"}, texts
+    ratio = _ratio(times)
+    assert 0.6 < ratio < 1.6, f"failing/succeeding time ratio {ratio:.2f}: {times}"
+
+
+def test_a_failed_results_standin_is_never_taken_for_its_value(
+    world: World, attacks: Attacks
+) -> None:
+    """A failed result now holds a stand-in (zeros), so that later graphs on it do the same
+    work. Whoever may read it must get its failure, never a value computed from the stand-in:
+    the owner computing on it, and a scientist whose request for it was accepted, through
+    request.result, dp.get (exact, for a reader) and graph.run."""
+    gate, pick = _gate(world.asset_ids["ndarray"], float(SECRET_NUMBERS[0] - OFFSET) - 1)
+    world.eve.call("graph.run", {"actions": gate, "keep": [pick], "get": []})  # fails
+    plus = ops.Action(nid(), "method", "__add__", (ops.Ref(pick), 1.0))
+    attacks.refuse(world.owner.call, "graph.run", {"actions": [plus], "keep": [], "get": []},
+                   expect=unseen.RemoteError)  # fmt: skip
+    request = world.eve.call("request.create", {"object_id": pick, "name": "pick"})
+    world.owner.call("request.decide", {"id": request["id"], "action": "accept"})
+    attacks.refuse(world.eve.call, "request.result", {"id": request["id"]},
+                   expect=unseen.RemoteError)  # fmt: skip
+    attacks.refuse(world.eve.call, "dp.get", {"actions": [plus], "target": plus.id,
+                   "epsilon": 0.01}, expect=unseen.RemoteError)  # fmt: skip
+    again = ops.Action(nid(), "method", "__add__", (ops.Ref(pick), 1.0))
+    reply = world.eve.call("graph.run", {"actions": [again], "keep": [again.id], "get": []})
+    assert reply["kept"] == {again.id: None}
+    attacks.refuse(world.eve.call, "object.get", {"id": again.id},
+                   expect=(unseen.RemoteError, unseen.CannotRequestPrivateData))  # fmt: skip

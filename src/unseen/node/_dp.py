@@ -24,7 +24,7 @@ import numpy as np
 from unseen import dp, ops
 from unseen.errors import RemoteError, UsageError
 from unseen.node._objects import _usable
-from unseen.node._policy import may_read
+from unseen.node._policy import check_release, may_read
 from unseen.node._principal import ADMINS, MEMBERS, Principal
 from unseen.node._routes import field, route, str_list
 from unseen.store import AssetRecord, ObjectRecord
@@ -135,6 +135,8 @@ def _leaves(
         record = _usable(node, principal, rid)
         values[rid] = node.stores.objects.value(rid)
         if may_read(principal, record):
+            if record.error is not None:  # a failed result holds a stand-in, not a value
+                check_release(principal, record)  # raises the failure
             abstract[rid] = dp.Const(values[rid])
             continue
         found = _asset_of(node, record)
@@ -203,6 +205,39 @@ def _parse(node: Node, body: dict[str, Any]) -> tuple[list[ops.Action], str]:
     return actions, field(body, "target", str)
 
 
+def _answer(
+    node: Node, release: dp.Release, actions: list[ops.Action], env: dict[str, Any]
+) -> tuple[Any, Exception | None]:
+    """(the noised answer, None), or (None, the first failure). A failure does not cut the
+    work short: the rest of the expression runs on stand-ins (``on_failure="continue"``), and
+    the statistic and its noise are computed on a stand-in of the query's input, so that the
+    time taken does not tell whether a step on private data failed (docs/security.md)."""
+    query_input = release.query.input
+    failure: Exception | None = None
+    data: Any = None
+    if query_input in env:
+        data = env[query_input]
+    else:
+        steps = _needed(actions, query_input)
+        try:
+            data = ops.execute(
+                steps, env, keep={query_input}, limits=node.limits, on_failure="continue"
+            )[query_input]
+        except Exception as exc:  # ExecutionError / OperationNotAllowed carry the stand-ins
+            failure = exc
+            data = getattr(exc, "results", {}).get(query_input)
+    try:
+        value = dp.answer(release, data)
+    except Exception as exc:
+        if failure is None:  # failed on the true data: do the statistic's work on a stand-in
+            failure = exc
+            try:
+                dp.answer(release, ops.standin(data))
+            except Exception:
+                pass
+    return (None, failure) if failure is not None else (value, None)
+
+
 @route("dp.get", MEMBERS)
 def dp_get(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
     """A DP answer for the graph's ``target``, charged to the caller's budget."""
@@ -232,15 +267,8 @@ def dp_get(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, 
     env = {
         rid: _per_id(values[rid], assets[rid]) if rid in assets else values[rid] for rid in values
     }
-    query_input = release.query.input
-    try:
-        if query_input in env:
-            data = env[query_input]
-        else:
-            steps = _needed(actions, query_input)
-            data = ops.execute(steps, env, keep={query_input}, limits=node.limits)[query_input]
-        value = dp.answer(release, data)
-    except Exception as exc:
+    value, exc = _answer(node, release, actions, env)
+    if exc is not None:
         log.info("DP release of %s failed: %s: %s", uid, type(exc).__name__, exc)
         raise RemoteError(
             "the computation failed on the node (details withheld: the inputs are private); "

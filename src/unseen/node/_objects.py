@@ -359,7 +359,18 @@ def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[st
         if object_id not in lineage:
             raise UsageError(f"the graph does not compute {object_id!r}")
 
-    env = {i: node.stores.objects.value(i) for i in inputs}
+    failure: tuple[str, str] | None = None
+    env: dict[str, Any] = {}
+    for i, record in inputs.items():
+        env[i] = node.stores.objects.value(i)
+        if record.error is not None:
+            # A failed result holds a stand-in (below): computing on it fails what derives
+            # from it, after the same work as on a value.
+            if principal.is_admin or not record.sources - {principal.user_id}:
+                check_release(principal, record)  # raises the failure, with its detail
+            failure = failure or (str(record.failed_op), record.error)
+            if env[i] is None:  # failed before stand-ins were stored
+                env[i] = 0.0
     keep_ids = (keep | set(wanted)) & set(lineage)
     # Actions on data the caller may read run first, on their own: whether they succeed, and
     # what they return, must not depend on how an action on private data fared.
@@ -369,7 +380,6 @@ def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[st
     public_part = [a for a in actions if a.id in readable_ids]
     private_part = [a for a in actions if a.id not in readable_ids]
     needed_later = {r for a in private_part for r in ops.refs_of(a) if r in readable_ids}
-    failure: tuple[str, str] | None = None
     results: dict[str, Any] = {}
     try:
         if public_part:
@@ -379,9 +389,14 @@ def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[st
             )  # fmt: skip
         if private_part:
             later = {**env, **{i: results[i] for i in needed_later}}
+            # A failure here goes on to the end on stand-ins: the time taken must not tell
+            # whether (or where) a step on private data failed (docs/security.md, "Timing").
             results.update(
-                ops.execute(private_part, later, keep=keep_ids - readable_ids, limits=node.limits)
-            )
+                ops.execute(
+                    private_part, later, keep=keep_ids - readable_ids, limits=node.limits,
+                    on_failure="continue",
+                )
+            )  # fmt: skip
     except (ops.ExecutionError, OperationNotAllowed) as exc:
         action = getattr(exc, "action", None)  # an OperationNotAllowed has one if run time
         private = lineage[action.id][0] - {principal.user_id} if action is not None else set()
@@ -396,7 +411,8 @@ def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[st
         else:
             detail = f"OperationNotAllowed: {exc}"
         log.info("graph of %s failed at %s: %s", principal.user_id, action.label, detail)
-        failure = (action.label, detail)
+        failure = failure or (action.label, detail)
+        results.update(getattr(exc, "results", {}))
 
     index = {a.id: i for i, a in enumerate(actions)}
 

@@ -35,6 +35,7 @@ from unseen.ops._registry import (
 from unseen.ops._render import render
 from unseen.ops._resolve import resolve_callable
 from unseen.ops._spec import OpSpec
+from unseen.ops._standin import standin
 from unseen.ops._wire import register_with_serde
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "refs_of",
     "render",
     "resolve_callable",
+    "standin",
 ]
 
 register_with_serde()

@@ -3,26 +3,30 @@
 Every action is checked before anything runs. The plan precomputes, per action, the resolved
 callable, where its Refs go and which values die after it, so that running costs a few dict
 lookups per action and an intermediate result is freed as soon as nothing later needs it.
+
+On data the caller may not read, a node runs with ``on_failure="continue"``: a failed action
+is replaced by a stand-in (:mod:`unseen.ops._standin`) and the rest runs, so that the time
+taken does not tell whether it failed; the first failure is raised at the end.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
 from unseen.errors import NotFound, OperationNotAllowed, UsageError
 from unseen.ops._check import check_action, check_args_only, split_receiver
 from unseen.ops._families import family_of
-from unseen.ops._graph import Action, Ref, iter_refs
+from unseen.ops._graph import Action, Ref
 from unseen.ops._infer import infer_family
 from unseen.ops._limits import DEFAULT_LIMITS, Limits, check_guard, check_work
-from unseen.ops._resolve import resolve_callable
 from unseen.ops._spec import OpSpec
-from unseen.ops._work import Work, work_of
+from unseen.ops._standin import ZERO, fallback, standin
+from unseen.ops._step import PLAIN, Step
 
 __all__ = ["ExecutionError", "execute"]
 
@@ -40,92 +44,6 @@ class ExecutionError(Exception):
         self.action = action
         self.op = op
         self.original = original
-
-
-_PLAIN: frozenset[type] = frozenset({bool, int, float, complex, str, type(None)})
-
-
-class _Step:
-    """One planned action: its callable, where its Refs go, what dies after it."""
-
-    __slots__ = (
-        "action", "spec", "fn", "args", "ref_slots", "nested", "kwargs", "kw_refs", "kw_nested",
-        "reads", "frees", "store", "recv", "recv_family", "reuse", "work",
-    )  # fmt: skip
-
-    def __init__(self, action: Action) -> None:
-        self.action = action
-        self.spec: OpSpec | None = None
-        self.fn: Callable[..., Any] | None = None
-        self.work: Work | None = None
-        self.recv: str | None = None
-        # The family the spec was checked for; re-checked if the receiver's differs.
-        self.recv_family: str | None = None
-        reads: list[str] = []
-        slots: list[tuple[int, str]] = []
-        nested: list[int] = []
-        for i, arg in enumerate(action.args):
-            cls = type(arg)
-            if cls is Ref:
-                slots.append((i, arg.id))
-                reads.append(arg.id)
-            elif cls not in _PLAIN:
-                inner = [ref.id for ref in iter_refs(arg)]
-                if inner:
-                    nested.append(i)
-                    reads += inner
-        self.ref_slots = tuple(slots)
-        self.nested = tuple(nested)
-        self.args: Any = list(action.args) if slots or nested else tuple(action.args)
-        kwargs: dict[str, Any] = {}
-        kw_refs: list[tuple[str, str]] = []
-        kw_nested: list[tuple[str, Any]] = []
-        for key, value in action.kwargs.items():
-            cls = type(value)
-            if cls is Ref:
-                kw_refs.append((key, value.id))
-                reads.append(value.id)
-                continue
-            if cls not in _PLAIN:
-                inner = [ref.id for ref in iter_refs(value)]
-                if inner:
-                    kw_nested.append((key, value))
-                    reads += inner
-                    continue
-            kwargs[key] = value
-        self.kwargs = kwargs
-        self.kw_refs = tuple(kw_refs)
-        self.kw_nested = tuple(kw_nested)
-        self.reads = reads
-        self.frees: tuple[str, ...] = ()
-        self.store = True
-        self.reuse: Any = None
-
-    def set_spec(self, spec: OpSpec | None, recv_family: str | None) -> None:
-        self.spec = spec
-        self.fn = resolve_callable(spec) if spec is not None else None
-        self.work = work_of(spec) if spec is not None else None
-        self.recv_family = recv_family
-
-
-def _substitute(value: Any, vals: Mapping[str, Any]) -> Any:
-    """``value`` with every Ref inside (tuples, lists, dict values, slices) resolved."""
-    cls = type(value)
-    if cls is Ref:
-        return vals[value.id]
-    if cls is tuple:
-        return tuple(_substitute(v, vals) for v in value)
-    if cls is list:
-        return [_substitute(v, vals) for v in value]
-    if cls is dict:
-        return {k: _substitute(v, vals) for k, v in value.items()}
-    if cls is slice:
-        return slice(
-            _substitute(value.start, vals),
-            _substitute(value.stop, vals),
-            _substitute(value.step, vals),
-        )
-    return value
 
 
 def _env_family(value: Any, rid: str) -> str:
@@ -148,7 +66,7 @@ def _unknown(action: Action, rid: str, later: set[str]) -> Exception:
 
 def _plan(
     actions: Sequence[Action], env: Mapping[str, Any], keep: Collection[str] | None, limits: Limits
-) -> tuple[list[_Step], dict[str, Any], dict[str, str]]:
+) -> tuple[list[Step], dict[str, Any], dict[str, str]]:
     if len(actions) > limits.max_actions:
         raise OperationNotAllowed(
             f"a graph of {len(actions)} actions is above this node's limit of {limits.max_actions}."
@@ -163,9 +81,9 @@ def _plan(
     env_vals: dict[str, Any] = {}
     fams: dict[str, str] = {}
     last_use: dict[str, int] = {}
-    steps: list[_Step] = []
+    steps: list[Step] = []
     for i, action in enumerate(actions):
-        step = _Step(action)
+        step = Step(action)
         for rid in step.reads:
             last_use[rid] = i
             if rid in produced or rid in env_vals:
@@ -226,7 +144,7 @@ _SCALARS = (int, float, np.generic, np.ndarray)
 _SOLE_OWNER_REFS = 4
 
 
-def _run_in_place(step: _Step, args: Any, vals: dict[str, Any]) -> Any:
+def _run_in_place(step: Step, args: Any, vals: dict[str, Any]) -> Any:
     """The step's result written into its dying receiver (what numpy's temporary elision
     does for local code), or None when that would not give exactly the same result."""
     a = args[0]
@@ -265,7 +183,7 @@ def _infer(spec: OpSpec | None, action: Action, fams: dict[str, str]) -> str:
         return "value"
 
 
-def _at_run_time(exc: OperationNotAllowed, step: _Step) -> OperationNotAllowed:
+def _at_run_time(exc: OperationNotAllowed, step: Step) -> OperationNotAllowed:
     """Mark a refusal made while running (a size guard, a result's family): it may depend on
     the values, so ``exc.action`` names the action and a node treats it like a failure."""
     exc.action = step.action  # type: ignore[attr-defined]
@@ -283,7 +201,7 @@ def _nbytes(value: Any, env_ids: Collection[int]) -> int:
         if id(base) in env_ids:
             return 0
         return base.nbytes if type(base) is np.ndarray else value.nbytes
-    if cls in _PLAIN:
+    if cls in PLAIN:
         return 0
     nbytes = getattr(value, "nbytes", None)
     if type(nbytes) is int:  # numpy scalars, torch tensors
@@ -302,7 +220,7 @@ def _nbytes(value: Any, env_ids: Collection[int]) -> int:
     return 0
 
 
-def _over_memory(step: _Step, live: int, more: int, limits: Limits) -> OperationNotAllowed:
+def _over_memory(step: Step, live: int, more: int, limits: Limits) -> OperationNotAllowed:
     assert step.spec is not None
     return _at_run_time(
         OperationNotAllowed(
@@ -315,8 +233,114 @@ def _over_memory(step: _Step, live: int, more: int, limits: Limits) -> Operation
     )
 
 
-def _recheck(step: _Step, actual: str) -> None:
+def _recheck(step: Step, actual: str) -> None:
     step.set_spec(check_action(step.action, actual), actual)
+
+
+OnFailure = Literal["raise", "continue"]
+
+#: What a failed action raises: a library exception, wrapped, or a refusal made while running.
+Failure = (ExecutionError, OperationNotAllowed)
+
+
+def _run_step(
+    step: Step,
+    vals: Mapping[str, Any],
+    actual: Mapping[str, str],
+    live: int,
+    limits: Limits,
+    env_ids: Collection[int],
+    inplace: bool,
+    freed: int = 0,
+) -> tuple[Any, str, int]:
+    """Run one step on ``vals``: (result, its family, the bytes it holds if stored). ``live``
+    bytes are held before it, ``freed`` of them die with it. Raises :class:`ExecutionError`,
+    or :class:`OperationNotAllowed` marked with the action."""
+    if step.recv is not None and step.recv_family != actual[step.recv]:
+        try:
+            _recheck(step, actual[step.recv])
+        except OperationNotAllowed as exc:
+            raise _at_run_time(exc, step) from None
+    spec = step.spec
+    assert spec is not None and step.fn is not None
+    args, kwargs = step.resolve(vals)
+    if spec.guard is not None:
+        try:
+            words = check_guard(spec, tuple(args), kwargs, limits)
+        except OperationNotAllowed as exc:
+            raise _at_run_time(exc, step) from None
+        if words is not None and live + 8 * words > limits.max_graph_bytes:
+            raise _over_memory(step, live, 8 * words, limits)
+    if step.work is not None:
+        try:
+            check_work(spec, step.work, tuple(args), kwargs, limits)
+        except OperationNotAllowed as exc:
+            raise _at_run_time(exc, step) from None
+    try:
+        result = None
+        if inplace and step.reuse is not None:
+            result = _run_in_place(step, args, vals)  # type: ignore[arg-type]
+        if result is None:
+            result = step.fn(*args, **kwargs)
+    except Exception as exc:
+        raise ExecutionError(step.action, step.action.label, exc) from exc
+    del args, kwargs
+    try:
+        fam = family_of(result)
+    except UsageError as exc:
+        refusal = OperationNotAllowed(
+            f"{spec.name} returned a {type(result).__module__}.{type(result).__qualname__}, "
+            f"which unseen does not allow on a node: {exc}"
+        )
+        raise _at_run_time(refusal, step) from None
+    size = 0
+    if step.store:
+        if type(result) is np.ndarray and result.base is None:
+            size = result.nbytes
+        else:
+            size = _nbytes(result, env_ids)
+        if live - freed + size > limits.max_graph_bytes:
+            del result
+            raise _over_memory(step, live - freed, size, limits)
+    return result, fam, size
+
+
+def _stand_in(
+    step: Step,
+    vals: Mapping[str, Any],
+    actual: Mapping[str, str],
+    live: int,
+    limits: Limits,
+    freed: int,
+) -> tuple[Any, str, int]:
+    """What replaces the result of a step that failed: the same step run on stand-ins of its
+    inputs (so that it costs what it would have); if that fails too, :func:`fallback` (zeros
+    of the shape a reshape asked for, or the stand-in of its receiver or first array
+    argument), or :data:`ZERO` when even that is over the limits. Never raises."""
+    reads = dict.fromkeys(step.reads)
+    # the stand-ins of the inputs count against the graph's memory while they live
+    if live + sum(_nbytes(vals[rid], ()) for rid in reads) > limits.max_graph_bytes:
+        return ZERO, "ndarray", 8 if step.store else 0
+    try:
+        fake = {rid: standin(vals[rid]) for rid in reads}
+        fams = {**actual, **{rid: family_of(v) for rid, v in fake.items()}}
+    except Exception:  # a value no stand-in can be made of (none known): a zero
+        return ZERO, "ndarray", 8 if step.store else 0
+    try:
+        return _run_step(step, fake, fams, live, limits, (), False, freed)
+    except Exception:  # a failure, or a stand-in the library chokes on unforeseen
+        pass
+    try:
+        args, kwargs = step.resolve(fake)
+        result = fallback(step.action.name.rsplit(".", 1)[-1], list(args), kwargs,
+                          limits.max_elements)  # fmt: skip
+        size = _nbytes(result, ())
+        fam = family_of(result)
+    except Exception:
+        result, size, fam = ZERO, 8, "ndarray"
+    if step.store and live - freed + size > limits.max_graph_bytes:
+        result, size, fam = ZERO, 8, "ndarray"
+    return result, fam, size if step.store else 0
 
 
 def execute(
@@ -325,6 +349,7 @@ def execute(
     *,
     keep: Collection[str] | None = None,
     limits: Limits | None = None,
+    on_failure: OnFailure = "raise",
 ) -> dict[str, Any]:
     """Validate every action, then run them in order; return ``{id: value}`` for ``keep``.
 
@@ -334,14 +359,25 @@ def execute(
     anything runs for any op or argument outside the vocabulary (a receiver computed inside
     the graph is checked again when reached), and :class:`ExecutionError` wrapping an exception
     raised by a library call.
+
+    ``on_failure="raise"`` stops at the first action that fails. ``"continue"`` (for data the
+    caller may not read, where the time taken must not tell whether an action failed) goes on:
+    a failed action's result is replaced by a stand-in of it (:mod:`unseen.ops._standin`),
+    every later action runs, and the first failure is raised at the end, with ``.results``
+    holding what ``keep`` asked for (stand-ins, or values computed from stand-ins, included:
+    none of it is the true result). The graph's deadline still stops it at once.
     """
     limits = limits or DEFAULT_LIMITS
+    if on_failure not in ("raise", "continue"):
+        raise UsageError(f"on_failure must be 'raise' or 'continue', not {on_failure!r}")
+    carry_on = on_failure == "continue"
     deadline = time.monotonic() + limits.max_seconds
     steps, vals, fams = _plan(list(actions), env, keep, limits)
     actual: dict[str, str] = {rid: fams[rid] for rid in vals}
     env_ids = {id(v) for v in vals.values()}
     held: dict[str, int] = {}  # bytes of each result this graph holds
     live = 0
+    first: Exception | None = None
     for step in steps:
         if time.monotonic() > deadline:
             raise _at_run_time(
@@ -351,68 +387,19 @@ def execute(
                 ),
                 step,
             )
-        if step.recv is not None and step.recv_family != actual[step.recv]:
-            try:
-                _recheck(step, actual[step.recv])
-            except OperationNotAllowed as exc:
-                raise _at_run_time(exc, step) from None
-        spec = step.spec
-        assert spec is not None and step.fn is not None
-        args = step.args
-        if step.ref_slots or step.nested:
-            args = list(args)
-            for pos, rid in step.ref_slots:
-                args[pos] = vals[rid]
-            for pos in step.nested:
-                args[pos] = _substitute(step.args[pos], vals)
-        kwargs = step.kwargs
-        if step.kw_refs or step.kw_nested:
-            kwargs = dict(kwargs)
-            for key, rid in step.kw_refs:
-                kwargs[key] = vals[rid]
-            for key, value in step.kw_nested:
-                kwargs[key] = _substitute(value, vals)
-        if spec.guard is not None:
-            try:
-                words = check_guard(spec, tuple(args), kwargs, limits)
-            except OperationNotAllowed as exc:
-                raise _at_run_time(exc, step) from None
-            if words is not None and live + 8 * words > limits.max_graph_bytes:
-                raise _over_memory(step, live, 8 * words, limits)
-        if step.work is not None:
-            try:
-                check_work(spec, step.work, tuple(args), kwargs, limits)
-            except OperationNotAllowed as exc:
-                raise _at_run_time(exc, step) from None
+        freed = sum(held.get(rid, 0) for rid in step.frees) if step.frees else 0
         try:
-            result = None
-            if step.reuse is not None:
-                result = _run_in_place(step, args, vals)
-            if result is None:
-                result = step.fn(*args, **kwargs)
-        except Exception as exc:
-            raise ExecutionError(step.action, step.action.label, exc) from exc
-        del args, kwargs
-        try:
-            fam = family_of(result)
-        except UsageError as exc:
-            refusal = OperationNotAllowed(
-                f"{spec.name} returned a {type(result).__module__}.{type(result).__qualname__}, "
-                f"which unseen does not allow on a node: {exc}"
-            )
-            raise _at_run_time(refusal, step) from None
+            result, fam, size = _run_step(step, vals, actual, live, limits, env_ids, True, freed)
+        except Failure as exc:
+            if not carry_on:
+                raise
+            first = first or exc
+            result, fam, size = _stand_in(step, vals, actual, live, limits, freed)
         for rid in step.frees:
             del vals[rid]
             if rid in held:
                 live -= held.pop(rid)
         if step.store:
-            if type(result) is np.ndarray and result.base is None:
-                size = result.nbytes
-            else:
-                size = _nbytes(result, env_ids)
-            if live + size > limits.max_graph_bytes:
-                del result
-                raise _over_memory(step, live, size, limits)
             aid = step.action.id
             vals[aid] = result
             actual[aid] = fam
@@ -420,4 +407,8 @@ def execute(
             live += size
         del result
     wanted = [s.action.id for s in steps] if keep is None else list(keep)
-    return {kid: vals[kid] if kid in vals else env[kid] for kid in wanted}
+    results = {kid: vals[kid] if kid in vals else env[kid] for kid in wanted}
+    if first is not None:
+        first.results = results  # type: ignore[attr-defined]
+        raise first
+    return results
