@@ -241,3 +241,58 @@ def test_divergent_commands_are_caught_before_a_private_input_is_shared(world: d
         for rt in _runtimes(server):
             assert rt.party is not None
             assert "s900" not in rt.party.store and "s901" not in rt.party.store
+
+
+def _stays(name: str) -> unseen.VirtualWorker:
+    h = unseen.VirtualWorker(name=name)
+    ds = unseen.Dataset(name="stays", description="days")
+    ds.add_asset(name="stays", data=np.arange(8.0).reshape(4, 2), mock=np.zeros((4, 2)))
+    h.upload_dataset(ds)
+    return h
+
+
+def test_in_process_nodes_follow_the_same_policy() -> None:
+    north, south = _stays("North"), _stays("South")
+    crypto = unseen.VirtualWorker(name="Dealer")
+    ana = [h.new_client("Ana") for h in (north, south)]
+    column = ana[0].search("stays", verbose=False)[0][:, 0]
+    with pytest.raises(unseen.PermissionDenied, match=r"'South'.*not trusted"):
+        column.share(*ana, crypto_provider=crypto)
+    north.mpc.trust(party=south)
+    with pytest.raises(unseen.PermissionDenied, match=r"'Dealer'.*not trusted"):
+        column.share(*ana, crypto_provider=crypto)
+    north.mpc.trust(dealer=crypto)
+    x = column.share(*ana, crypto_provider=crypto)
+    x.request(name="column")
+    north.requests[-1].accept()
+    np.testing.assert_allclose(x.get().numpy(), np.arange(0.0, 8.0, 2.0))
+
+
+def test_a_hub_endpoint_joined_by_another_node_is_caught() -> None:
+    """Plant a violation: the hub says another node joined the dealer's endpoint."""
+    north, south = _stays("North"), _stays("South")
+    crypto = unseen.VirtualWorker(name="Dealer")
+    north.mpc.trust(party=south, dealer=crypto)
+    ana = [h.new_client("Ana") for h in (north, south)]
+    cluster = unseen.share(torch.ones(1), *ana, crypto_provider=crypto).cluster
+    from unseen.mpc.comm_local import find_hub
+
+    find_hub(cluster.session).identities[2] = "ef" * 32
+    pointer = ana[0].search("stays", verbose=False)[0]
+    with pytest.raises(unseen.PermissionDenied, match="'Dealer' has not joined"):
+        cluster.share_pointer(pointer)
+
+
+def test_a_node_keeps_its_key_in_its_settings_store() -> None:
+    from unseen.node import Node
+    from unseen.store import Stores
+
+    stores = Stores()
+    first = Node("n", stores=stores)
+    assert len(first.public_key) == 64
+    assert Node("n", stores=stores).public_key == first.public_key  # a restart keeps it
+    assert Node("m").public_key != first.public_key
+    seed = bytes(range(32))
+    assert Node("s", signing_seed=seed).public_key == Node("t", signing_seed=seed).public_key
+    with pytest.raises(unseen.UsageError, match="public_key"):
+        Node("u", signing_seed=seed, public_key="ab" * 32)
