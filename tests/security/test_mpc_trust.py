@@ -51,7 +51,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     rng = np.random.default_rng(7)
     hospitals = [_launch(root, n) for n in HOSPITALS]
     crypto = _launch(root, "Crypto")
-    evil = [_launch(root, n, *ANA) for n in ("Eve Dealer", "Eve Party")]  # Ana owns these
+    evil = [_launch(root, "Eve Node", *ANA)]  # Ana owns it: her dealer, or her party
     owners = [_login(s) for s in hospitals]
     crypto_owner = _login(crypto)
     truth = []
@@ -104,26 +104,29 @@ def _assert_nothing_shared(world: dict[str, Any]) -> None:
 
 def test_a_scientist_run_dealer_is_refused_before_any_share_leaves(world: dict) -> None:
     st_mary, general, _ = world["ana"]
-    eve_dealer, _ = world["eve"]
+    (eve_dealer,) = world["eve"]
     column = st_mary.search("stays", verbose=False)[0][:, 0]
-    with pytest.raises(unseen.PermissionDenied, match=r"Eve Dealer.*not trusted.*mpc\.trust"):
+    with pytest.raises(
+        unseen.PermissionDenied,
+        match=r"crypto provider \(dealer\) 'Eve Node'.*not trusted.*mpc\.trust",
+    ):
         column.share(st_mary, general, crypto_provider=eve_dealer)
     _assert_nothing_shared(world)
 
 
 def test_a_scientist_run_party_is_refused_before_any_share_leaves(world: dict) -> None:
     st_mary, _, crypto = world["ana"]
-    _, eve_party = world["eve"]
+    (eve_party,) = world["eve"]
     column = st_mary.search("stays", verbose=False)[0][:, 0]
-    with pytest.raises(unseen.PermissionDenied, match=r"Eve Party.*not trusted.*mpc\.trust"):
+    with pytest.raises(unseen.PermissionDenied, match=r"party 'Eve Node'.*not trusted.*mpc\.trust"):
         column.share(st_mary, eve_party, crypto_provider=crypto)
     _assert_nothing_shared(world)
 
 
 def test_the_scientists_own_values_need_no_policy(world: dict) -> None:
-    st_mary, _, _ = world["ana"]
-    eve_dealer, eve_party = world["eve"]
-    x = unseen.share(torch.arange(4.0), st_mary, eve_party, crypto_provider=eve_dealer)
+    st_mary, general, _ = world["ana"]
+    (eve,) = world["eve"]
+    x = unseen.share(torch.arange(4.0), st_mary, general, crypto_provider=eve)
     torch.testing.assert_close((x * x).get(), torch.arange(4.0) ** 2, atol=1e-3, rtol=0)
 
 

@@ -13,6 +13,10 @@ lives on ITS node, the session's principal may read it, or the owner accepted a 
 for this very MPC result (``mpc.request``, a stand-in object under the usual request
 routes). Reconstruction needs every share, so it needs every source node's release.
 
+Private data is shared only with parties and a dealer that the node's owner trusts, by node
+key (:mod:`unseen.node._mpc_trust`): ``mpc.join`` carries the session's node keys, the links
+are bound to them, and ``mpc.input`` checks the owner's policy before anything is loaded.
+
 Nodes of one process link through the session's in-process hub; domain servers reached over
 the network join an encrypted TCP mesh (``comm = {"kind": "tcp", ...}`` in ``mpc.join``, then
 ``mpc.mesh`` with the addresses; see :mod:`unseen.node._mpc_mesh`).
