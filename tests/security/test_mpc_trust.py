@@ -299,3 +299,22 @@ def test_a_node_keeps_its_key_in_its_settings_store() -> None:
     assert Node("s", signing_seed=seed).public_key == Node("t", signing_seed=seed).public_key
     with pytest.raises(unseen.UsageError, match="public_key"):
         Node("u", signing_seed=seed, public_key="ab" * 32)
+
+
+def test_divergent_commands_are_caught_before_a_release(world: dict) -> None:
+    """Party 0 is asked to reveal one value, party 1 another: neither share comes back."""
+    st_mary, general, crypto = world["ana"]
+    pointer = st_mary.search("stays", verbose=False)[0][:, 0]
+    secret = pointer.share(st_mary, general, crypto_provider=crypto)
+    cluster = secret.cluster
+    mine = cluster.share(torch.zeros(6))
+    cluster.sync()
+    seq = next(cluster._seq)
+    cluster._pending[seq] = {0, 1}
+    cluster._want_replies.add(seq)
+    base = {"seq": seq, "op": "reveal", "out": [], "args": {}}
+    cluster.comm.send(0, "cmd", [], {**base, "in": [mine.sid]})  # St Mary: Ana's own zeros
+    cluster.comm.send(1, "cmd", [], {**base, "in": [secret.sid]})  # General: St Mary's column
+    with pytest.raises(unseen.ProtocolError, match="different commands"):
+        cluster.wait(seq)
+    assert not [k for k in cluster._replies if k[0] == seq]  # no share came back
