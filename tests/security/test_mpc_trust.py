@@ -318,3 +318,16 @@ def test_divergent_commands_are_caught_before_a_release(world: dict) -> None:
     with pytest.raises(unseen.ProtocolError, match="different commands"):
         cluster.wait(seq)
     assert not [k for k in cluster._replies if k[0] == seq]  # no share came back
+
+
+def test_session_descriptions_are_checked_on_join() -> None:
+    node = _stays("North")
+    ana = node.new_client("Ana")
+    body = {"session": "z" * 32, "role": "party", "rank": 0, "n": 2}
+    with pytest.raises(unseen.UsageError, match="distinct nodes"):
+        ana.call("mpc.join", {**body, "keys": [node.node_key, "ab" * 32, "ab" * 32]})
+    with pytest.raises(unseen.UsageError, match="64 hex digits"):
+        ana.call("mpc.join", {**body, "keys": [node.node_key, "ab" * 32, "not a key"]})
+    node.node.public_key = ""  # plant: a node without a crypto library has no key
+    with pytest.raises(unseen.UsageError, match="no node key"):
+        ana.call("mpc.join", {**body, "keys": ["ab" * 32, "cd" * 32, "ef" * 32]})

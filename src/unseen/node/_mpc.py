@@ -114,6 +114,11 @@ def _identities(body: dict[str, Any], n: int) -> tuple[tuple[str, ...], tuple[st
 
 def check_own_key(node: Node, keys: tuple[str, ...], endpoint: int) -> None:
     """UsageError unless the session names this node's own key at its endpoint."""
+    if not node.public_key:
+        raise UsageError(
+            f"{node.name!r} has no node key: install unseen[mpc] (cryptography) or PyNaCl "
+            "on the node to take part in MPC"
+        )
     if keys[endpoint] != node.public_key:
         raise UsageError(
             f"the MPC session names another node key for {node.name!r} "

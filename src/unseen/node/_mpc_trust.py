@@ -35,17 +35,21 @@ MAX_LABEL = 200
 
 
 def verify_key_hex(seed: bytes) -> str:
-    """The ed25519 public key of a 32-byte seed, as 64 hex digits."""
+    """The ed25519 public key of a 32-byte seed, as 64 hex digits ("" when neither PyNaCl nor
+    cryptography is installed: such a node cannot take part in MPC)."""
     try:
         from nacl.signing import SigningKey
 
         return bytes(SigningKey(seed).verify_key).hex()
     except ImportError:
+        pass
+    try:
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
         from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-        public = Ed25519PrivateKey.from_private_bytes(seed).public_key()
-        return public.public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+    except ImportError:
+        return ""
+    public = Ed25519PrivateKey.from_private_bytes(seed).public_key()
+    return public.public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
 
 
 def signing_seed(stores: Stores, given: bytes | None) -> bytes:
