@@ -290,10 +290,17 @@ def test_a_node_keeps_its_key_in_its_settings_store() -> None:
     from unseen.node import Node
     from unseen.store import Stores
 
+    from unseen.transport import InProcConnection
+
     stores = Stores()
     first = Node("n", stores=stores)
     assert len(first.public_key) == 64
-    assert Node("n", stores=stores).public_key == first.public_key  # a restart keeps it
+    owner = unseen.Client(InProcConnection(first, first.add_user("owner", "owner")))
+    owner.mpc.trust(dealer="ab" * 32, label="Dealer")
+    again = Node("n", stores=stores)  # a restart on the same (in-memory) stores
+    assert again.public_key == first.public_key
+    owner = unseen.Client(InProcConnection(again, again.principal(owner.user_id)))
+    assert owner.mpc.policy["dealers"] == [{"key": "ab" * 32, "label": "Dealer"}]
     assert Node("m").public_key != first.public_key
     seed = bytes(range(32))
     assert Node("s", signing_seed=seed).public_key == Node("t", signing_seed=seed).public_key
