@@ -289,7 +289,6 @@ def test_a_hub_endpoint_joined_by_another_node_is_caught() -> None:
 def test_a_node_keeps_its_key_in_its_settings_store() -> None:
     from unseen.node import Node
     from unseen.store import Stores
-
     from unseen.transport import InProcConnection
 
     stores = Stores()
