@@ -4,6 +4,7 @@ cannot be altered, and the token never crosses the wire."""
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 
 import pytest
@@ -146,4 +147,20 @@ def test_an_unsigned_peer_is_refused_where_a_key_is_expected() -> None:
     """An orchestrator-like endpoint (no key) cannot stand in for a node."""
     key = session_key(TOKEN)
     a, b = _pair(key, key, None, Identity(SEED_0, {1: _public(SEED_1)}))
+    assert isinstance(b, ProtocolError) and "node key" in str(b)
+
+
+def test_the_handshake_works_with_cryptography_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without PyNaCl the node keys sign and the X25519 exchange runs on `cryptography`."""
+    pytest.importorskip("cryptography")
+    keys = {seed: _public(seed) for seed in (SEED_0, SEED_1, SEED_X)}  # by PyNaCl, before
+    for name in ("nacl", "nacl.signing", "nacl.bindings", "nacl.exceptions"):
+        monkeypatch.setitem(sys.modules, name, None)  # import fails
+    from unseen.node._mpc_trust import verify_key_hex
+
+    assert verify_key_hex(SEED_0) == keys[SEED_0]  # a node's key, derived by `cryptography`
+    key = session_key(TOKEN)
+    a, b = _pair(key, key, Identity(SEED_1, {0: keys[SEED_0]}), Identity(SEED_0, {1: keys[SEED_1]}))
+    assert not isinstance(a, BaseException) and not isinstance(b, BaseException)
+    a, b = _pair(key, key, Identity(SEED_X, {0: keys[SEED_0]}), Identity(SEED_0, {1: keys[SEED_1]}))
     assert isinstance(b, ProtocolError) and "node key" in str(b)
