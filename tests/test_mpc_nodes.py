@@ -92,6 +92,17 @@ def hospitals() -> list[unseen.VirtualWorker]:
     return out
 
 
+def _trusted_crypto(hospitals: list[unseen.VirtualWorker]) -> unseen.VirtualWorker:
+    """A crypto provider that every hospital's owner trusts, as they trust each other."""
+    crypto = unseen.VirtualWorker(name="crypto")
+    for h in hospitals:
+        h.mpc.trust(dealer=crypto)
+        for other in hospitals:
+            if other is not h:
+                h.mpc.trust(party=other)
+    return crypto
+
+
 def _columns(hospitals: list[unseen.VirtualWorker]) -> tuple[list[unseen.Client], list[float]]:
     clients = [h.new_client("Ana") for h in hospitals]
     truth = [float(h.search("stays", verbose=False)[0].get()[:, 0].sum()) for h in hospitals]
@@ -102,7 +113,7 @@ def test_private_sum_across_hospitals_needs_every_release(
     hospitals: list[unseen.VirtualWorker],
 ) -> None:
     clients, truth = _columns(hospitals)
-    crypto = unseen.VirtualWorker(name="crypto")
+    crypto = _trusted_crypto(hospitals)
     shared = [
         c.search("stays", verbose=False)[0][:, 0].share(*clients, crypto_provider=crypto)
         for c in clients
@@ -131,7 +142,7 @@ def test_private_sum_across_hospitals_needs_every_release(
 
 def test_a_source_nodes_denial_keeps_it_private(hospitals: list[unseen.VirtualWorker]) -> None:
     clients, _ = _columns(hospitals)
-    crypto = unseen.VirtualWorker(name="crypto")
+    crypto = _trusted_crypto(hospitals)
     mine = clients[0].search("stays", verbose=False)[0].share(*clients, crypto_provider=crypto)
     assert mine.shape == (12, 2)
     doubled = mine * 2
@@ -173,7 +184,16 @@ def test_node_routes_check_the_caller(hospitals: list[unseen.VirtualWorker]) -> 
     ana = hospitals[0].new_client("Ana")
     with pytest.raises(unseen.NotFound):
         ana.call("mpc.input", {"session": "x" * 32, "object_id": "abc", "name": "n", "shape": []})
+    keys = [hospitals[0].node_key, "ab" * 32, "cd" * 32]
     with pytest.raises(unseen.UsageError, match="no in-process MPC session"):
+        ana.call(
+            "mpc.join", {"session": "y" * 32, "role": "party", "rank": 0, "n": 2, "keys": keys}
+        )
+    with pytest.raises(unseen.UsageError, match="another node key for 'St Mary'"):
+        ana.call(
+            "mpc.join", {"session": "y" * 32, "role": "party", "rank": 1, "n": 2, "keys": keys}
+        )
+    with pytest.raises(unseen.UsageError, match="'keys'"):
         ana.call("mpc.join", {"session": "y" * 32, "role": "party", "rank": 0, "n": 2})
     guest = hospitals[0].new_client("Guest", role="guest")
     with pytest.raises(unseen.PermissionDenied):

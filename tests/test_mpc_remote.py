@@ -56,6 +56,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         ds = unseen.Dataset(name="stays", description="patients and days per month")
         ds.add_asset(name="stays", data=data, mock=np.zeros((12, 2)))
         owner.upload_dataset(ds)
+    for owner in owners[:3]:  # each hospital trusts the others and the crypto provider
+        owner.mpc.trust(dealer=owners[3])
+        for other in owners[:3]:
+            if other is not owner:
+                owner.mpc.trust(party=other)
     ana = [_login(s, *ANA) for s in servers]
     yield {"servers": servers, "owners": owners, "ana": ana, "truth": truth}
     close_sessions()

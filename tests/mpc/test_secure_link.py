@@ -4,6 +4,7 @@ cannot be altered, and the token never crosses the wire."""
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 
 import pytest
@@ -12,12 +13,14 @@ import torch
 from unseen.errors import ProtocolError
 from unseen.mpc.comm import Message
 from unseen.mpc.comm_mesh import MeshComm, join_mesh, open_listener
-from unseen.mpc.secure_link import accept, dial, session_key
+from unseen.mpc.secure_link import Identity, accept, dial, session_key
 
 TOKEN = "a" * 64
 
 
-def _pair(key_a: bytes, key_b: bytes) -> tuple[object, object]:
+def _pair(
+    key_a: bytes, key_b: bytes, id_a: Identity | None = None, id_b: Identity | None = None
+) -> tuple[object, object]:
     """Dial from endpoint 1 to endpoint 0; returns (dialer result, acceptor result)."""
     listener = open_listener("127.0.0.1")
     out: dict[str, object] = {}
@@ -26,7 +29,7 @@ def _pair(key_a: bytes, key_b: bytes) -> tuple[object, object]:
         sock, _ = listener.accept()
         sock.settimeout(5)
         try:
-            out["b"] = accept(sock, key_b, 0, {1})
+            out["b"] = accept(sock, key_b, 0, {1}, id_b)
         except (ProtocolError, OSError, EOFError) as exc:
             out["b"] = exc
             sock.close()
@@ -35,7 +38,7 @@ def _pair(key_a: bytes, key_b: bytes) -> tuple[object, object]:
     th.start()
     sock = socket.create_connection(listener.getsockname(), timeout=5)
     try:
-        out["a"] = dial(sock, key_a, 1, 0)
+        out["a"] = dial(sock, key_a, 1, 0, id_a)
     except (ProtocolError, OSError, EOFError) as exc:
         out["a"] = exc
     th.join(5)
@@ -106,3 +109,58 @@ class _Wrap:
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._sock, name)
+
+
+SEED_0, SEED_1, SEED_X = b"\x00" * 32, b"\x01" * 32, b"\x07" * 32
+
+
+def _public(seed: bytes) -> str:
+    from nacl.signing import SigningKey
+
+    return bytes(SigningKey(seed).verify_key).hex()
+
+
+def test_links_between_nodes_prove_their_node_keys() -> None:
+    key = session_key(TOKEN)
+    id_0 = Identity(SEED_0, {1: _public(SEED_1)})
+    id_1 = Identity(SEED_1, {0: _public(SEED_0)})
+    a, b = _pair(key, key, id_1, id_0)
+    assert not isinstance(a, BaseException) and not isinstance(b, BaseException)
+
+
+def test_a_dialer_with_another_key_is_refused() -> None:
+    """The right token is not enough: endpoint 1 is not the node the session names."""
+    key = session_key(TOKEN)
+    impostor = Identity(SEED_X, {0: _public(SEED_0)})
+    a, b = _pair(key, key, impostor, Identity(SEED_0, {1: _public(SEED_1)}))
+    assert isinstance(b, ProtocolError) and "node key" in str(b)
+    assert isinstance(a, (ProtocolError, EOFError, OSError))
+
+
+def test_a_listener_with_another_key_is_refused() -> None:
+    key = session_key(TOKEN)
+    a, b = _pair(key, key, Identity(SEED_1, {0: _public(SEED_0)}), Identity(SEED_X, {1: None}))
+    assert isinstance(a, ProtocolError) and "node key" in str(a)
+
+
+def test_an_unsigned_peer_is_refused_where_a_key_is_expected() -> None:
+    """An orchestrator-like endpoint (no key) cannot stand in for a node."""
+    key = session_key(TOKEN)
+    a, b = _pair(key, key, None, Identity(SEED_0, {1: _public(SEED_1)}))
+    assert isinstance(b, ProtocolError) and "node key" in str(b)
+
+
+def test_the_handshake_works_with_cryptography_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without PyNaCl the node keys sign and the X25519 exchange runs on `cryptography`."""
+    pytest.importorskip("cryptography")
+    keys = {seed: _public(seed) for seed in (SEED_0, SEED_1, SEED_X)}  # by PyNaCl, before
+    for name in ("nacl", "nacl.signing", "nacl.bindings", "nacl.exceptions"):
+        monkeypatch.setitem(sys.modules, name, None)  # import fails
+    from unseen.node._mpc_trust import verify_key_hex
+
+    assert verify_key_hex(SEED_0) == keys[SEED_0]  # a node's key, derived by `cryptography`
+    key = session_key(TOKEN)
+    a, b = _pair(key, key, Identity(SEED_1, {0: keys[SEED_0]}), Identity(SEED_0, {1: keys[SEED_1]}))
+    assert not isinstance(a, BaseException) and not isinstance(b, BaseException)
+    a, b = _pair(key, key, Identity(SEED_X, {0: keys[SEED_0]}), Identity(SEED_0, {1: keys[SEED_1]}))
+    assert isinstance(b, ProtocolError) and "node key" in str(b)

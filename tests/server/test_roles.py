@@ -101,6 +101,9 @@ def bodies(world: dict[str, Any], owner: unseen.Client) -> dict[str, Callable[[]
         "mpc.input": lambda: {"session": uuid.uuid4().hex, "object_id": asset, "name": "x"},
         "mpc.request": lambda: {"session": uuid.uuid4().hex, "sid": "s1", "name": "r"},
         "mpc.leave": lambda: {"session": uuid.uuid4().hex},
+        "mpc.policy": dict,
+        "mpc.trust": lambda: {"role": "party", "key": "cd" * 32, "label": "roles test"},
+        "mpc.untrust": lambda: {"role": "party", "key": "cd" * 32},
         # a URL that is not HTTP: the handler refuses it before contacting anything
         "network.join": lambda: {"url": "ftp://no-network.invalid"},
         "network.leave": lambda: {"url": "http://127.0.0.1:9"},

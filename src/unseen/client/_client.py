@@ -13,6 +13,7 @@ from unseen.errors import UsageError
 
 if TYPE_CHECKING:
     from unseen.client._dataset import Dataset
+    from unseen.client._mpc_trust import MPCTrust
     from unseen.client._users import UserList
     from unseen.client._views import DatasetList, Request, RequestList, SearchResults, StoreView
     from unseen.dp._view import DPTable
@@ -33,6 +34,7 @@ class Client:
         info = connection.call("node.info")
         self.node_name: str = info["name"]
         self.node_id: str = info["id"]
+        self.node_key: str = str(info.get("public_key") or "")  # the node's ed25519 key, hex
         self.user_id: str = info["user_id"]
         self.role: str = info["role"]
 
@@ -303,6 +305,14 @@ class Client:
         from unseen.client._users import UserList
 
         return UserList(self)
+
+    @property
+    def mpc(self) -> MPCTrust:
+        """The node's MPC trust policy (owners and admins): ``.trust(dealer=..., party=...)``,
+        ``.untrust(...)``, ``.policy``. See docs/mpc.md."""
+        from unseen.client._mpc_trust import MPCTrust
+
+        return MPCTrust(self)
 
     @property
     def me(self) -> dict[str, Any]:

@@ -5,7 +5,8 @@ The orchestrator (this process) draws a random session token and sends it in ``m
 Each node opens a listener on the host it serves on and answers its address; the
 orchestrator sends every node the address table (``mpc.mesh``), joins the mesh itself as the
 highest endpoint (it only dials: the scientist needs no open port), and waits until every
-node says it is ready. Links are authenticated by the token and encrypted
+node says it is ready. Links are authenticated by the token and, between nodes and from
+each node to the orchestrator, by the node keys of the session description; encrypted
 (:mod:`unseen.mpc.secure_link`); shares, openings and seeds go node to node, never here.
 """
 
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 
 from unseen.errors import UsageError
 from unseen.mpc.comm_mesh import MeshComm, join_mesh
-from unseen.mpc.secure_link import session_key
+from unseen.mpc.secure_link import Identity, session_key
 from unseen.transport import InProcConnection
 
 if TYPE_CHECKING:
@@ -80,7 +81,9 @@ def join_remote(
     comm = MeshComm(n + 1, n, timeout)
     _label(comm, clients)
     try:
-        join_mesh(comm, None, dict(addresses), session_key(token), timeout)
+        expected: dict[int, str | None] = {ep: c.node_key for ep, c in enumerate(clients)}
+        identity = Identity(None, expected)  # the nodes must prove the keys we named
+        join_mesh(comm, None, dict(addresses), session_key(token), timeout, identity)
         for ep in range(n + 1):
             comm.recv(ep, "ready", timeout=timeout)
     except BaseException:

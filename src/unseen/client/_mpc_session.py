@@ -87,7 +87,10 @@ class NodeCluster(Cluster):
         self.dealer_client = dealer
         self.session = secrets.token_hex(16)
         self._joined: list[Client] = []
-        common = {"session": self.session, "n": n, "frac_bits": frac_bits, "timeout": timeout}
+        common = {
+            "session": self.session, "n": n, "frac_bits": frac_bits, "timeout": timeout,
+            "keys": [c.node_key for c in clients], "names": [c.node_name for c in clients],
+        }  # fmt: skip
         try:
             if self.link == "tcp":
                 comm: Comm = join_remote(clients, common, self._joined, timeout)

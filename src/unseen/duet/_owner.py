@@ -66,7 +66,7 @@ class Duet(Client):
         self.network_url = _normalize(network_url)
         self._seed = bytes(SigningKey.generate())
         key = bytes(SigningKey(self._seed).verify_key).hex()
-        self.node = Node(name, public_key=key)
+        self.node = Node(name, public_key=key, signing_seed=self._seed)
         self._owner = self.node.add_user("owner", "owner")
         super().__init__(InProcConnection(self.node, self._owner))
         self.host = Host(self.node, self._seed)

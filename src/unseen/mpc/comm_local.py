@@ -28,6 +28,7 @@ class LocalHub:
         self.n_endpoints = n_parties + 2
         self._comms = [LocalComm(self, i, n_parties, timeout) for i in range(self.n_endpoints)]
         self._cut: set[int] = set()
+        self.identities: dict[int, str] = {}  # endpoint -> node key of the node that joined it
         self._lock = threading.Lock()
 
     def comm(self, endpoint: int) -> LocalComm:

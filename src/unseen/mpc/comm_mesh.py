@@ -19,7 +19,7 @@ import time
 from unseen.errors import ProtocolError
 from unseen.mpc.comm import Comm, Message
 from unseen.mpc.comm_tcp import _tune
-from unseen.mpc.secure_link import SecureLink, accept, dial
+from unseen.mpc.secure_link import Identity, SecureLink, accept, dial
 
 __all__ = ["MeshComm", "join_mesh", "open_listener"]
 
@@ -101,12 +101,15 @@ def join_mesh(
     peers: dict[int, Address | None],
     key: bytes,
     timeout: float = 30.0,
+    identity: Identity | None = None,
 ) -> None:
     """Link ``comm.me`` with every endpoint in ``peers``: dial lower ids, accept higher ones.
 
     ``peers`` maps every other endpoint to its address (None for one that only dials, such
-    as the orchestrator). ProtocolError if a peer cannot be reached or never connects
-    within ``timeout`` seconds; strangers and wrong tokens are refused and ignored.
+    as the orchestrator). ``identity``: this endpoint's node key and the keys expected of
+    its peers (links to peers that cannot prove theirs fail). ProtocolError if a peer cannot
+    be reached, proves another key, or never connects within ``timeout`` seconds; strangers,
+    wrong tokens and wrong keys of accepted peers are refused and ignored.
     """
     me = comm.me
     deadline = time.monotonic() + timeout
@@ -117,7 +120,10 @@ def join_mesh(
         try:
             sock = socket.create_connection(address, timeout=max(1.0, deadline - time.monotonic()))
             _tune(sock)
-            comm.attach(peer, dial(sock, key, me, peer))
+            comm.attach(peer, dial(sock, key, me, peer, identity))
+        except ProtocolError as exc:
+            sock.close()
+            raise ProtocolError(f"{comm.name(me)} refused {comm.name(peer)}: {exc}") from None
         except (OSError, EOFError) as exc:
             raise ProtocolError(
                 f"{comm.name(me)} could not connect to {comm.name(peer)} at "
@@ -140,7 +146,7 @@ def join_mesh(
         try:
             sock.settimeout(min(left, 10.0))
             _tune(sock)
-            peer, link = accept(sock, key, me, expected)
+            peer, link = accept(sock, key, me, expected, identity)
         except (OSError, EOFError, ProtocolError):
             sock.close()  # a stranger, a wrong token or a broken attempt: wait for the real one
             continue

@@ -1,19 +1,27 @@
 """Authenticated, encrypted point-to-point links for MPC meshes between machines.
 
 Every endpoint of a session knows the session's random token (the orchestrator hands it to
-each node over that node's own client link). The token never crosses a mesh link:
+each node over that node's own client link), and every node endpoint has a long-term ed25519
+key (its node key) and knows the keys the session names for its peers. The token never
+crosses a mesh link:
 
-1. the dialer sends ``{"id", "to", "nonce", "ciphers"}`` in clear (a short JSON hello);
-2. the listener answers ``{"nonce", "cipher"}`` with its own random nonce and the cipher it
-   picked (AES-256-GCM when both sides have ``cryptography``, else ChaCha20-Poly1305);
-3. both derive two one-way keys with HKDF-SHA256 from the token, both nonces and both ids;
-4. each side sends an encrypted ``auth`` record; a wrong token fails to decrypt and the
-   link is refused (the listener keeps waiting for the right peer).
+1. the dialer sends ``{"id", "to", "nonce", "ciphers", "eph"}`` in clear (a short JSON hello;
+   ``eph`` a fresh X25519 public key);
+2. the listener answers ``{"nonce", "cipher", "eph"}`` with its own nonce and ephemeral key and
+   the cipher it picked (AES-256-GCM when both sides have ``cryptography``, else
+   ChaCha20-Poly1305);
+3. both derive two one-way keys with HKDF-SHA256 from the token, the X25519 shared secret and
+   the transcript (both hellos);
+4. each side sends an encrypted ``auth`` record; a node endpoint's carries its ed25519
+   signature of the transcript (with its role, dialer or listener). A wrong token fails to
+   decrypt; a peer whose signature does not verify under the key the session names for it
+   (a node that is not the one the owner trusts) is refused. The orchestrator has no node
+   key: the nodes accept it by the token alone, and it checks their keys too.
 
 After that every frame (:mod:`unseen.mpc.comm`'s framing: JSON header and raw tensor bytes)
 travels as AEAD records of at most 1 MiB, each with a 96-bit counter nonce, so a record that
 is altered, replayed, reordered or cut is a :class:`~unseen.errors.ProtocolError`. Fresh
-nonces on both sides make the keys unique per connection: no key and nonce pair repeats.
+nonces and ephemeral keys on both sides make the keys unique per connection.
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ from unseen.mpc.comm import (
     encode_header,
 )
 
-__all__ = ["SecureLink", "session_key", "dial", "accept", "CIPHERS"]
+__all__ = ["SecureLink", "Identity", "session_key", "dial", "accept", "CIPHERS"]
 
 HELLO_MAGIC = b"UMPH"
 MAX_HELLO = 4096
@@ -127,6 +135,110 @@ def _cipher(name: str, key: bytes) -> tuple[Seal, Open]:
     if "aes256gcm" in CIPHERS:
         return _cryptography(name, key)
     return _nacl(key)
+
+
+# -- node keys and ephemeral key agreement --------------------------------------------------
+
+
+class Identity:
+    """An endpoint's view of node keys: its own ed25519 seed (None for the orchestrator) and
+    the public key (hex) it expects of each peer endpoint (None: the token suffices)."""
+
+    def __init__(self, seed: bytes | None, expected: dict[int, str | None]) -> None:
+        self.seed = seed
+        self.expected = dict(expected)
+
+    def sign(self, data: bytes) -> str | None:
+        if self.seed is None:
+            return None
+        try:
+            from nacl.signing import SigningKey
+
+            return bytes(SigningKey(self.seed).sign(data).signature).hex()
+        except ImportError:
+            from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+            return Ed25519PrivateKey.from_private_bytes(self.seed).sign(data).hex()
+
+    def check(self, peer: int, data: bytes, signature: Any) -> None:
+        """ProtocolError unless ``signature`` is ``peer``'s expected key's signature of data."""
+        key = self.expected.get(peer)
+        if key is None:
+            return
+        if not isinstance(signature, str) or not _verify(key, data, signature):
+            raise ProtocolError(
+                f"endpoint {peer} did not prove the node key the session names for it "
+                f"({key[:12]}...): refused"
+            )
+
+
+def _verify(key_hex: str, data: bytes, signature_hex: str) -> bool:
+    try:
+        key, sig = bytes.fromhex(key_hex), bytes.fromhex(signature_hex)
+    except ValueError:
+        return False
+    try:
+        from nacl.exceptions import BadSignatureError
+        from nacl.signing import VerifyKey
+
+        try:
+            VerifyKey(key).verify(data, sig)
+        except (BadSignatureError, ValueError, TypeError):
+            return False
+        return True
+    except ImportError:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+        try:
+            Ed25519PublicKey.from_public_bytes(key).verify(sig, data)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+def _x25519_pair() -> tuple[bytes, bytes]:
+    """A fresh X25519 (secret, public) pair."""
+    secret = secrets.token_bytes(32)
+    return secret, _x25519(secret, None)
+
+
+def _x25519(secret: bytes, public: bytes | None) -> bytes:
+    """X25519(secret, public); the base point when ``public`` is None."""
+    try:
+        from nacl import bindings
+
+        if public is None:
+            return bytes(bindings.crypto_scalarmult_base(secret))
+        return bytes(bindings.crypto_scalarmult(secret, public))
+    except ImportError:
+        from cryptography.hazmat.primitives.asymmetric.x25519 import (
+            X25519PrivateKey,
+            X25519PublicKey,
+        )
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        private = X25519PrivateKey.from_private_bytes(secret)
+        if public is None:
+            return private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return private.exchange(X25519PublicKey.from_public_bytes(public))
+
+
+def _shared(secret: bytes, hello: dict[str, Any]) -> bytes:
+    raw = hello.get("eph")
+    try:
+        public = bytes.fromhex(raw) if isinstance(raw, str) else b""
+    except ValueError:
+        public = b""
+    if len(public) != 32:
+        raise ProtocolError("malformed MPC mesh hello: no ephemeral key")
+    try:
+        shared = _x25519(secret, public)
+    except Exception:  # the libraries refuse low-order points in their own ways
+        raise ProtocolError("malformed MPC mesh hello: bad ephemeral key") from None
+    if shared == bytes(32):
+        raise ProtocolError("malformed MPC mesh hello: bad ephemeral key")
+    return shared
 
 
 # -- the link ------------------------------------------------------------------------------
@@ -250,29 +362,44 @@ def _parse(buf: bytearray) -> Message:
 # -- handshake -----------------------------------------------------------------------------
 
 
-def _send_hello(sock: socket.socket, obj: dict[str, Any]) -> None:
+def _send_hello(sock: socket.socket, obj: dict[str, Any]) -> bytes:
     raw = json.dumps(obj, separators=(",", ":")).encode("utf-8")
     sock.sendall(HELLO_MAGIC + struct.pack("!I", len(raw)) + raw)
+    return raw
 
 
-def _recv_hello(sock: socket.socket) -> dict[str, Any]:
+def _recv_hello(sock: socket.socket) -> tuple[dict[str, Any], bytes]:
     prefix = bytes(_recv_exact(sock, 8))
     (length,) = struct.unpack("!I", prefix[4:])
     if prefix[:4] != HELLO_MAGIC or length > MAX_HELLO:
         raise ProtocolError("not an MPC mesh hello")
+    raw = bytes(_recv_exact(sock, length))
     try:
-        obj = json.loads(bytes(_recv_exact(sock, length)).decode("utf-8"))
+        obj = json.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
         raise ProtocolError("malformed MPC mesh hello") from None
     if not isinstance(obj, dict):
         raise ProtocolError("malformed MPC mesh hello")
-    return obj
+    return obj, raw
 
 
-def _keys(key: bytes, dialer: int, listener: int, nd: str, nl: str) -> tuple[bytes, bytes]:
-    info = f"unseen-mpc-link|{dialer}>{listener}|{nd}|{nl}".encode()
-    both = _expand(key, info, 64)
+def _keys(
+    key: bytes, shared: bytes, transcript: bytes, dialer: int, listener: int
+) -> tuple[bytes, bytes]:
+    prk = hmac.new(key, shared + transcript, hashlib.sha256).digest()
+    both = _expand(prk, f"unseen-mpc-link-v2|{dialer}>{listener}".encode(), 64)
     return both[:32], both[32:]  # dialer -> listener, listener -> dialer
+
+
+def _transcript(hello_d: bytes, hello_l: bytes) -> bytes:
+    h = hashlib.sha256(b"unseen-mpc-link-transcript-v2")
+    for part in (hello_d, hello_l):
+        h.update(struct.pack("!I", len(part)) + part)
+    return h.digest()
+
+
+def _signed(role: str, transcript: bytes) -> bytes:
+    return b"unseen-mpc-link-auth|" + role.encode() + b"|" + transcript
 
 
 def _nonce_hex(obj: dict[str, Any]) -> str:
@@ -282,24 +409,36 @@ def _nonce_hex(obj: dict[str, Any]) -> str:
     return value
 
 
-def dial(sock: socket.socket, key: bytes, me: int, peer: int) -> SecureLink:
-    """Authenticate a socket we connected to endpoint ``peer`` (ProtocolError if not it)."""
+def dial(
+    sock: socket.socket, key: bytes, me: int, peer: int, identity: Identity | None = None
+) -> SecureLink:
+    """Authenticate a socket we connected to endpoint ``peer`` (ProtocolError if not it, or
+    if it cannot prove the node key ``identity`` expects of it)."""
+    ident = identity or Identity(None, {})
     nd = secrets.token_hex(16)
-    _send_hello(sock, {"id": me, "to": peer, "nonce": nd, "ciphers": CIPHERS})
-    answer = _recv_hello(sock)
+    eph_secret, eph_public = _x25519_pair()
+    hello = {"id": me, "to": peer, "nonce": nd, "ciphers": CIPHERS, "eph": eph_public.hex()}
+    hello_d = _send_hello(sock, hello)
+    answer, hello_l = _recv_hello(sock)
+    _nonce_hex(answer)
     cipher = str(answer.get("cipher"))
-    d2l, l2d = _keys(key, me, peer, nd, _nonce_hex(answer))
+    transcript = _transcript(hello_d, hello_l)
+    d2l, l2d = _keys(key, _shared(eph_secret, answer), transcript, me, peer)
     link = SecureLink(sock, cipher, d2l, l2d)
-    link.send(Message("auth", {"id": me}))
+    link.send(Message("auth", {"id": me, "sig": ident.sign(_signed("dialer", transcript))}))
     reply = link.recv()
     if reply.tag != "auth" or reply.meta.get("id") != peer:
         raise ProtocolError(f"endpoint {peer} did not authenticate")
+    ident.check(peer, _signed("listener", transcript), reply.meta.get("sig"))
     return link
 
 
-def accept(sock: socket.socket, key: bytes, me: int, expected: set[int]) -> tuple[int, SecureLink]:
+def accept(
+    sock: socket.socket, key: bytes, me: int, expected: set[int], identity: Identity | None = None
+) -> tuple[int, SecureLink]:
     """Authenticate a socket a peer connected to us; returns the peer's id and the link."""
-    hello = _recv_hello(sock)
+    ident = identity or Identity(None, {})
+    hello, hello_d = _recv_hello(sock)
     peer = hello.get("id")
     if not isinstance(peer, int) or peer not in expected or hello.get("to") != me:
         raise ProtocolError("an unexpected MPC mesh peer")
@@ -309,12 +448,17 @@ def accept(sock: socket.socket, key: bytes, me: int, expected: set[int]) -> tupl
     cipher = next((c for c in offered if c in CIPHERS), None)
     if cipher is None:
         raise ProtocolError("no MPC link cipher in common")
+    _nonce_hex(hello)
+    eph_secret, eph_public = _x25519_pair()
+    shared = _shared(eph_secret, hello)
     nl = secrets.token_hex(16)
-    _send_hello(sock, {"nonce": nl, "cipher": cipher})
-    d2l, l2d = _keys(key, peer, me, _nonce_hex(hello), nl)
+    hello_l = _send_hello(sock, {"nonce": nl, "cipher": cipher, "eph": eph_public.hex()})
+    transcript = _transcript(hello_d, hello_l)
+    d2l, l2d = _keys(key, shared, transcript, peer, me)
     link = SecureLink(sock, cipher, l2d, d2l)
     auth = link.recv()
     if auth.tag != "auth" or auth.meta.get("id") != peer:
         raise ProtocolError("the MPC mesh peer did not authenticate")
-    link.send(Message("auth", {"id": me}))
+    ident.check(peer, _signed("dialer", transcript), auth.meta.get("sig"))
+    link.send(Message("auth", {"id": me, "sig": ident.sign(_signed("listener", transcript))}))
     return peer, link

@@ -45,6 +45,7 @@ def open_network(
             stores=domain.stores,
             secret=domain.identity.token_secret,
             public_key=domain.identity.public_key,
+            signing_seed=domain.identity.signing_seed,
         )
         node.registry = Registry(
             domain.stores.settings,

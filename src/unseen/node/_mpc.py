@@ -13,6 +13,10 @@ lives on ITS node, the session's principal may read it, or the owner accepted a 
 for this very MPC result (``mpc.request``, a stand-in object under the usual request
 routes). Reconstruction needs every share, so it needs every source node's release.
 
+Private data is shared only with parties and a dealer that the node's owner trusts, by node
+key (:mod:`unseen.node._mpc_trust`): ``mpc.join`` carries the session's node keys, the links
+are bound to them, and ``mpc.input`` checks the owner's policy before anything is loaded.
+
 Nodes of one process link through the session's in-process hub; domain servers reached over
 the network join an encrypted TCP mesh (``comm = {"kind": "tcp", ...}`` in ``mpc.join``, then
 ``mpc.mesh`` with the addresses; see :mod:`unseen.node._mpc_mesh`).
@@ -28,8 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from unseen.errors import NotFound, RemoteError, UnseenError, UsageError
-from unseen.node._policy import check_use
+from unseen.errors import NotFound, PermissionDenied, RemoteError, UnseenError, UsageError
+from unseen.node._policy import check_use, may_read
 from unseen.node._principal import MEMBERS, Principal
 from unseen.node._routes import field, route
 from unseen.store import ObjectRecord
@@ -54,6 +58,10 @@ class Runtime:
     party: NodeParty | None = None
     dealer: Dealer | None = None
     mesh: PendingMesh | None = None  # remote sessions: the node's place in the TCP mesh
+    keys: tuple[str, ...] = ()  # node keys of the parties (by rank), then the dealer
+    names: tuple[str, ...] = ()  # their names, for messages
+    endpoint: int = 0
+    hub_identities: dict[int, str] | None = None  # in-process sessions: who joined the hub
 
 
 _RUNTIMES: weakref.WeakKeyDictionary[Node, dict[str, Runtime]] = weakref.WeakKeyDictionary()
@@ -86,9 +94,42 @@ def _runtime(node: Node, principal: Principal, body: dict[str, Any]) -> Runtime:
     return found
 
 
+def _identities(body: dict[str, Any], n: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The session description's node keys and names: parties by rank, then the dealer."""
+    from unseen.node._mpc_trust import check_key
+
+    keys, names = body.get("keys"), body.get("names")
+    if not isinstance(keys, list) or len(keys) != n + 1:
+        raise UsageError(
+            f"mpc.join needs 'keys': the node keys of the {n} parties and the dealer "
+            "(upgrade the client)"
+        )
+    if not isinstance(names, list) or len(names) != n + 1:
+        names = [k[:12] if isinstance(k, str) else "?" for k in keys]
+    checked = tuple(check_key(k) for k in keys)
+    if len(set(checked)) != len(checked):
+        raise UsageError("the parties and the dealer of an MPC session must be distinct nodes")
+    return checked, tuple(str(x)[:100] for x in names)
+
+
+def check_own_key(node: Node, keys: tuple[str, ...], endpoint: int) -> None:
+    """UsageError unless the session names this node's own key at its endpoint."""
+    if not node.public_key:
+        raise UsageError(
+            f"{node.name!r} has no node key: install unseen[mpc] (cryptography) or PyNaCl "
+            "on the node to take part in MPC"
+        )
+    if keys[endpoint] != node.public_key:
+        raise UsageError(
+            f"the MPC session names another node key for {node.name!r} "
+            f"({keys[endpoint][:12]}...; this node's is {node.public_key[:12]}...)"
+        )
+
+
 def _comm(
-    node: Node, body: dict[str, Any], session: str, endpoint: int, n: int, timeout: float
-) -> tuple[Comm, PendingMesh | None]:
+    node: Node, body: dict[str, Any], session: str, endpoint: int, n: int, timeout: float,
+    keys: tuple[str, ...],
+) -> tuple[Comm, PendingMesh | None, dict[int, str] | None]:  # fmt: skip
     """The endpoint's comm: the in-process hub's, or a mesh endpoint for a remote session."""
     from unseen.mpc.comm_local import find_hub
     from unseen.node._mpc_mesh import PendingMesh
@@ -96,14 +137,17 @@ def _comm(
     spec = field(body, "comm", dict, default={"kind": "local"})
     kind = spec.get("kind")
     if kind == "tcp":
-        mesh = PendingMesh(node, spec, endpoint, n, timeout)
-        return mesh.comm, mesh
+        mesh = PendingMesh(node, spec, endpoint, n, timeout, keys)
+        return mesh.comm, mesh, None
     if kind != "local":
         raise UsageError(f"unknown MPC link kind {kind!r}; this node supports 'local' and 'tcp'")
     hub = find_hub(session)
     if hub.n_parties != n:
         raise UsageError("the session's hub has another number of parties")
-    return hub.comm(endpoint), None
+    if endpoint in hub.identities:
+        raise UsageError("this endpoint of the session's hub is taken")
+    hub.identities[endpoint] = node.public_key
+    return hub.comm(endpoint), None, hub.identities
 
 
 def _thread(mesh: PendingMesh | None, serve: Callable[[], None], name: str) -> threading.Thread:
@@ -129,21 +173,23 @@ def join(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, An
     sessions = _sessions(node)
     if session in sessions:
         raise UsageError("this node takes part in this MPC session already: one role per node")
+    if role not in ("party", "dealer"):
+        raise UsageError(f"an MPC role is 'party' or 'dealer', not {role!r}")
+    endpoint = field(body, "rank", int) if role == "party" else n
+    if not 0 <= endpoint < n and role == "party":
+        raise UsageError(f"party rank {endpoint} out of range for {n} parties")
+    keys, names = _identities(body, n)
+    check_own_key(node, keys, endpoint)
+    comm, mesh, hub_ids = _comm(node, body, session, endpoint, n, timeout, keys)
+    ids = {"keys": keys, "names": names, "endpoint": endpoint, "hub_identities": hub_ids}
     if role == "party":
-        rank = field(body, "rank", int)
-        if not 0 <= rank < n:
-            raise UsageError(f"party rank {rank} out of range for {n} parties")
-        comm, mesh = _comm(node, body, session, rank, n, timeout)
-        party = NodeParty(node, principal.user_id, session, comm, rank, n, frac_bits)
-        thread = _thread(mesh, party.serve, f"mpc-{node.name}-{rank}")
-        runtime = Runtime(principal.user_id, role, thread, party=party, mesh=mesh)
-    elif role == "dealer":
-        comm, mesh = _comm(node, body, session, n, n, timeout)
+        party = NodeParty(node, principal.user_id, session, comm, endpoint, n, frac_bits, names)
+        thread = _thread(mesh, party.serve, f"mpc-{node.name}-{endpoint}")
+        runtime = Runtime(principal.user_id, role, thread, party=party, mesh=mesh, **ids)
+    else:
         dealer = Dealer(comm, n)
         thread = _thread(mesh, dealer.serve, f"mpc-{node.name}-dealer")
-        runtime = Runtime(principal.user_id, role, thread, dealer=dealer, mesh=mesh)
-    else:
-        raise UsageError(f"an MPC role is 'party' or 'dealer', not {role!r}")
+        runtime = Runtime(principal.user_id, role, thread, dealer=dealer, mesh=mesh, **ids)
     with _LOCK:
         sessions[session] = runtime
     thread.start()
@@ -178,6 +224,8 @@ def load_input(node: Node, principal: Principal, body: dict[str, Any]) -> dict[s
     object_id = field(body, "object_id", str)
     record = node.stores.objects.get(object_id)
     check_use(principal, record)
+    if not may_read(principal, record):  # private data: only to nodes the owner trusts
+        _check_members(node, runtime)
     if record.error is not None:
         raise RemoteError(f"{record.failed_op} failed on the node: this result has no value")
     value = as_tensor(node.stores.objects.value(object_id))
@@ -199,6 +247,23 @@ def load_input(node: Node, principal: Principal, body: dict[str, Any]) -> dict[s
     party.plain_sources[name] = frozenset({(party.rank, object_id)})
     node.audit(principal, "mpc.input", object_id)
     return {"shape": list(value.shape), "dtype": str(value.dtype).replace("torch.", "")}
+
+
+def _check_members(node: Node, runtime: Runtime) -> None:
+    """PermissionDenied unless the owner trusts every other party and the dealer, and the
+    session's links are bound to those keys (mesh: the signed handshake; in-process hub: the
+    nodes that joined it)."""
+    from unseen.node._mpc_trust import check_trusted
+
+    check_trusted(node, runtime.keys, runtime.names, runtime.endpoint)
+    if runtime.hub_identities is not None:
+        joined = dict(runtime.hub_identities)
+        for ep, key in enumerate(runtime.keys):
+            if joined.get(ep) != key:
+                raise PermissionDenied(
+                    f"{runtime.names[ep]!r} has not joined this MPC session as the node the "
+                    "session names: nothing was shared"
+                )
 
 
 @route("mpc.request", MEMBERS)

@@ -4,7 +4,8 @@ For a remote session ``mpc.join`` carries ``comm = {"kind": "tcp", "token": ...}
 opens a listener on the host it serves on (see :func:`unseen.node._mpc.serve_mesh_on`; loopback if the server
 did not say), answers its address, and waits for ``mpc.mesh`` with every endpoint's address.
 Its runtime thread then joins the mesh (dial lower ids, accept higher ones, every link
-authenticated by the session token and encrypted, see :mod:`unseen.mpc.secure_link`),
+authenticated by the session token and the node keys the session names, see
+:mod:`unseen.mpc.secure_link`, and encrypted),
 tells the orchestrator it is ready, and serves. Shares and seeds go node to node.
 """
 
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from unseen.errors import ProtocolError, UsageError
 from unseen.mpc.comm import orchestrator_id
 from unseen.mpc.comm_mesh import MeshComm, join_mesh, open_listener
-from unseen.mpc.secure_link import session_key
+from unseen.mpc.secure_link import Identity, session_key
 from unseen.node._mpc import listen_host
 
 if TYPE_CHECKING:
@@ -31,12 +32,18 @@ _WILDCARDS = ("", "0.0.0.0", "::")
 class PendingMesh:
     """A node endpoint's listener and comm, before and while it joins the mesh."""
 
-    def __init__(self, node: Node, spec: dict[str, Any], me: int, n: int, timeout: float) -> None:
+    def __init__(
+        self, node: Node, spec: dict[str, Any], me: int, n: int, timeout: float,
+        keys: tuple[str, ...],
+    ) -> None:  # fmt: skip
         token = spec.get("token")
         if not isinstance(token, str) or len(token) < 32:
             raise UsageError("a remote MPC session needs a random token of at least 32 characters")
         self.key = session_key(token)
         self.me, self.n, self.timeout = me, n, timeout
+        expected: dict[int, str | None] = dict(enumerate(keys))
+        expected[orchestrator_id(n)] = None  # the scientist has no node key: token only
+        self.identity = Identity(node.signing_seed, expected)
         host = listen_host(node)
         try:
             self.listener = open_listener("0.0.0.0" if host in _WILDCARDS else host)
@@ -63,7 +70,7 @@ class PendingMesh:
         try:
             if not self._ready.wait(self.timeout) or self._closed:
                 return
-            join_mesh(self.comm, self.listener, self.peers, self.key, self.timeout)
+            join_mesh(self.comm, self.listener, self.peers, self.key, self.timeout, self.identity)
             self.listener.close()
             self.comm.send(orchestrator_id(self.n), "ready")
         except (ProtocolError, OSError):

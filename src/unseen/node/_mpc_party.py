@@ -5,18 +5,27 @@ Every command's outputs derive from its inputs, so each party keeps ``share id -
 commands). A reveal passes only if, for every source object on this party's own node, the
 session's principal may read it, or the owner accepted a request for this MPC result
 (an approval bound to the share id's version, so a reused id is not approved).
+
+Lineage is sound only if every party runs the same commands. Each party keeps a running
+SHA-256 digest of the commands it received (op, ids, public arguments and tensors; not the
+per-party shares of the scientist's own inputs) and, before a private input is shared and
+before a release, the parties compare their digests over their authenticated links: a
+scientist who sent different commands to different parties gets a ProtocolError, and
+nothing is shared or released.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from unseen.errors import NotFound, PermissionDenied, UsageError
+from unseen.errors import NotFound, PermissionDenied, ProtocolError, UsageError
 from unseen.mpc import Party
 from unseen.mpc.comm import Comm
 from unseen.node._policy import may_read
@@ -25,6 +34,12 @@ if TYPE_CHECKING:
     from unseen.node._node import Node
 
 __all__ = ["NodeParty", "as_tensor"]
+
+#: ops before which the parties check that they received the same commands
+CHECKPOINTS = frozenset({"share_private", "reveal"})
+#: ops whose tensors differ per party by design (shares of the scientist's own input)
+PER_PARTY = frozenset({"input"})
+DIGEST_TAG = "cmd-digest"
 
 Lineage = frozenset[tuple[int, str]]
 _EMPTY: Lineage = frozenset()
@@ -35,7 +50,7 @@ class NodeParty(Party):
 
     def __init__(
         self, node: Node, user_id: str, session: str, comm: Comm, rank: int, world: int,
-        frac_bits: int,
+        frac_bits: int, names: tuple[str, ...] = (),
     ) -> None:  # fmt: skip
         super().__init__(comm, rank, world, frac_bits=frac_bits, release_policy=self.may_release)
         self.node = node
@@ -47,6 +62,8 @@ class NodeParty(Party):
         self.plain_sources: dict[str, Lineage] = {}
         self.approvals: dict[str, tuple[str, int]] = {}  # sid -> (stand-in object, version)
         self._counter = itertools.count(1)
+        self.names = names
+        self._digest = hashlib.sha256(f"unseen-mpc-commands|{session}".encode())
 
     # -- lineage: every command's outputs derive from its inputs ----------------------------
     def _run(self, meta: dict[str, Any], tensors: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -56,6 +73,9 @@ class NodeParty(Party):
                 "revealing to a party is not available on nodes: values leave only through "
                 "a release to the orchestrator"
             )
+        self._absorb(op, meta, tensors)
+        if op in CHECKPOINTS:
+            self._agree(op)
         ins = [str(i) for i in meta.get("in") or []]
         outs = [str(o) for o in meta.get("out") or []]
         with self.lock:
@@ -79,6 +99,34 @@ class NodeParty(Party):
                 self.lineage[sid] = sources
                 self.versions[sid] = next(self._counter)
         return result
+
+    # -- command agreement ------------------------------------------------------------------
+    def _absorb(self, op: str, meta: dict[str, Any], tensors: list[torch.Tensor]) -> None:
+        head = json.dumps(meta, sort_keys=True, separators=(",", ":"), default=str)
+        self._digest.update(len(head).to_bytes(8, "big") + head.encode())
+        if op in PER_PARTY:
+            return
+        for t in tensors:
+            flat = t.detach().cpu().contiguous().reshape(-1)
+            spec = f"{flat.dtype}|{list(t.shape)}".encode()
+            self._digest.update(len(spec).to_bytes(8, "big") + spec)
+            if flat.numel():
+                self._digest.update(flat.view(torch.uint8).numpy().tobytes())
+
+    def _agree(self, op: str) -> None:
+        """Compare command digests with every other party (over the authenticated links)."""
+        mine = self._digest.hexdigest()
+        for peer in self.ctx.peers:
+            self.comm.send(peer, DIGEST_TAG, meta={"digest": mine})
+        for peer in self.ctx.peers:
+            theirs = self.comm.recv(peer, DIGEST_TAG).meta.get("digest")
+            if theirs != mine:
+                who = self.names[peer] if peer < len(self.names) else f"party {peer}"
+                raise ProtocolError(
+                    f"the parties received different commands ({who!r} disagrees with "
+                    f"{self.node.name!r} before {op!r}): the orchestrator must send every "
+                    "party the same commands; nothing was shared or released"
+                )
 
     def _forget(self, sid: str) -> None:
         self.lineage.pop(sid, None)

@@ -13,7 +13,7 @@ from unseen import ops
 from unseen._version import __version__
 from unseen.errors import NotFound, PermissionDenied, RemoteError, UnseenError, UsageError
 from unseen.messages import KINDS, Message, Reply
-from unseen.node import _datasets, _dp, _mpc, _network, _objects, _requests, _users  # noqa: F401  (they declare routes)
+from unseen.node import _datasets, _dp, _mpc, _mpc_trust, _network, _objects, _requests, _users  # noqa: F401  (they declare routes)
 from unseen.node._auth import Authenticator
 from unseen.node._principal import ANYONE, Principal, Role
 from unseen.node._routes import ROUTES, route
@@ -42,11 +42,14 @@ class Node:
         secret: bytes | None = None,
         dp_delta: float | None = None,
         public_key: str = "",
+        signing_seed: bytes | None = None,
     ) -> None:
         """``dp_delta`` is the node-wide DP delta. It is kept in the node's settings store:
         the value given here is stored on the node's first start (``1e-6`` when None); later
         starts use the stored value (the owner changes it with ``dp.settings``, until the
-        first DP release)."""
+        first DP release). ``signing_seed`` is the node's ed25519 key (a domain's identity
+        file); without it the node keeps one in its settings store, made on its first start.
+        ``public_key``, when given, must be that key's public key."""
         if not isinstance(name, str) or not name.strip():
             raise UsageError("a node needs a non-empty name")
         if dp_delta is not None:
@@ -55,7 +58,10 @@ class Node:
         self.id = node_id or uuid.uuid4().hex
         self.stores = stores or Stores()
         self.limits = limits or ops.Limits()
-        self.public_key = public_key
+        self.signing_seed = _mpc_trust.signing_seed(self.stores, signing_seed)
+        self.public_key = _mpc_trust.verify_key_hex(self.signing_seed)
+        if public_key and public_key != self.public_key:
+            raise UsageError("public_key is not the public key of the node's signing seed")
         self.auth = Authenticator(self.stores.users, secret)
         self._decided = threading.Condition()
         self._decisions = 0

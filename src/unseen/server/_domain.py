@@ -108,6 +108,7 @@ def open_domain(
             stores=stores,
             secret=identity.token_secret,
             public_key=identity.public_key,
+            signing_seed=identity.signing_seed,
         )
         email, password, created, notes = _ensure_owner(node, name, owner_email, owner_password)
     except BaseException:
