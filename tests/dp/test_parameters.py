@@ -38,3 +38,11 @@ def test_range_ends_are_accepted(node: Any) -> None:
     assert 0.0 <= y.mean().get(epsilon=1.0, delta=dp.MIN_DELTA) <= 10.0
     owner.users.update(ana.user_id, budget=2 * dp.MAX_EPSILON)
     assert 0.0 <= y.mean().get(epsilon=dp.MAX_EPSILON) <= 10.0
+
+
+@pytest.mark.parametrize("bad", [1e-320, 5e-324, 1e-200])
+def test_absurd_node_delta_is_a_usage_error(node: Any, bad: float) -> None:
+    owner, _ = node
+    with pytest.raises(unseen.UsageError, match=r"delta must be between"):
+        owner.dp_settings(delta=bad)
+    assert owner.dp_settings()["delta"] == 1e-6
