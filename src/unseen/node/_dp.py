@@ -67,6 +67,8 @@ def check_delta(value: object) -> float:
     """A node's delta as a float; ``UsageError`` unless it is a number in (0, 1)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < float(value) < 1:
         raise UsageError(f"the node's delta must be in (0, 1), got {value!r}")
+    if float(value) < dp.MIN_DELTA:
+        raise UsageError(f"the node's delta must be between {dp.MIN_DELTA:g} and 1, got {value!r}")
     return float(value)
 
 
