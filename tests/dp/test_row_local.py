@@ -70,7 +70,10 @@ def test_row_local_forms_stay_releasable(node: Any) -> None:
         ((x[:, 0] + x[:, 1]).mean(), (data[:, 0] + data[:, 1]).mean()),
         ((x[:, 0:1] + x[:, 1:2]).mean(), (data[:, 0] + data[:, 1]).mean()),
         (npx.add(x[:, 0], x[:, 1]).mean(), (data[:, 0] + data[:, 1]).mean()),
-        (npx.where(x[:, 0] > 5, x[:, 1], 0.0).mean(), np.where(data[:, 0] > 5, data[:, 1], 0).mean()),
+        (
+            npx.where(x[:, 0] > 5, x[:, 1], 0.0).mean(),
+            np.where(data[:, 0] > 5, data[:, 1], 0).mean(),
+        ),
         (x.sum(axis=1).mean(), data.sum(axis=1).mean()),
         ((pub[5:, 0] + pub[5:, 1]).mean(), (data[5:, 0] + data[5:, 1]).mean()),
     ]:
