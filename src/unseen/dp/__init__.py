@@ -27,6 +27,7 @@ from unseen.dp._release import (
     not_releasable,
     prepare,
 )
+from unseen.dp._shape import ShapeMismatch, check_executed, shape_of, shape_ok
 from unseen.dp._values import Col, Const, Grouped, Table
 
 __all__ = [
@@ -42,9 +43,11 @@ __all__ = [
     "Grouped",
     "Odometer",
     "Release",
+    "ShapeMismatch",
     "Table",
     "answer",
     "asset_dp_fields",
+    "check_executed",
     "check_parameters",
     "curve",
     "not_releasable",
@@ -52,5 +55,7 @@ __all__ = [
     "rdp_epsilon",
     "replay",
     "rho_of",
+    "shape_of",
+    "shape_ok",
     "source_table",
 ]
