@@ -78,3 +78,27 @@ def test_row_local_forms_stay_releasable(node: Any) -> None:
         ((pub[5:, 0] + pub[5:, 1]).mean(), (data[5:, 0] + data[5:, 1]).mean()),
     ]:
         assert abs(pointer.get(epsilon=20.0) - truth) < 0.5
+
+
+def _not_row_local(owner: Any, ana: Any) -> list[Any]:
+    d = assets(ana)
+    x, df = d["x"], d["df"]
+    return [
+        # (n, 1) row sums with an (n,) column: (n, n)
+        (x.sum(axis=1, keepdims=True) + x[:, 0]).mean(),
+        # membership in another private column reads every row of it
+        df["age"].isin(df["bmi"]).sum(),
+        # a boolean DataFrame masks cells, it selects no rows
+        df[df[["age"]] > 50]["bmi"].mean(),
+    ]
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_values_that_mix_rows_are_refused(node: Any, index: int) -> None:
+    owner, ana = node
+    _refused(owner, ana, _not_row_local(owner, ana)[index])
+
+
+def test_a_column_index_out_of_range_is_refused_not_an_internal_error(node: Any) -> None:
+    owner, ana = node
+    _refused(owner, ana, assets(ana)["x"][:, 5].mean())

@@ -358,7 +358,7 @@ def transform(bound: Bound, table: Table, action: ops.Action) -> Table | None:
         _only(bound, frozenset({"values", "left", "right", "inclusive", "test_elements"}), short)
         return _each(table, lambda c: Col(c.label, 0.0, 1.0, False, None, True), short)
     if short in ("fillna", "nan_to_num"):
-        _only(bound, frozenset({"value", "nan", "copy"}), short)
+        _only(bound, frozenset({"value", "nan", "copy", "posinf", "neginf"}), short)
         fill = _plain(bound.get("value", "nan", default=0.0))
         if np.ndim(fill) != 0 or not isinstance(fill, (int, float, np.number)):
             raise NotTrackable(f"{short} needs a public scalar")
