@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.dp.sensitivity_fuzz import check_case, describe, draw_case
@@ -13,6 +14,7 @@ from tests.dp.sensitivity_fuzz import check_case, describe, draw_case
 EXAMPLES = int(os.environ.get("UNSEEN_DP_FUZZ_EXAMPLES", "200"))
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @settings(
     max_examples=EXAMPLES,
     deadline=None,

@@ -312,7 +312,6 @@ def _rowwise(bound: Bound, table: Table) -> Table | None:
 def _where(bound: Bound, table: Table, name: str) -> Table:
     """``numpy.where(cond, x, y)`` / ``torch.where``: every private piece (the condition and
     the branches) has the condition's rows, family and shape; public pieces are scalars."""
-    _only(Bound(bound.short, bound.kind, None, {}, ()), frozenset(), "where")
     known = {"x", "y", "input", "other", "condition"}
     extra = sorted(k for k in bound.args if k not in known)
     if extra:
