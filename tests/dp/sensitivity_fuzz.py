@@ -44,24 +44,32 @@ class Source:
     bounds: list[tuple[float, float]]
     public: bool
     n: int
+    #: rows per person (``max_rows_per_id``) when column 0 is a privacy id (nd2 only), else 1
+    k: int = 1
 
     def meta(self) -> dict[str, Any]:
         if self.kind == "df":
             labels = [f"c{j}" for j in range(self.cols - 1)] + ["g"]
             return {"family": "dataframe", "shape": [self.n, self.cols], "columns": labels}
+        if self.kind == "t2":
+            return {"family": "tensor", "shape": [self.n, self.cols], "dtype": "torch.float64"}
         shape = [self.n] if self.kind == "nd1" else [self.n, self.cols]
         return {"family": "ndarray", "shape": shape, "dtype": "float64"}
 
-    def table(self) -> Any:
-        record = AssetRecord(
+    def record(self) -> AssetRecord:
+        return AssetRecord(
             name=self.id,
             object_id=self.id,
             mock_id=None,
             bounds=self.bounds,
             public_rows=self.n if self.public else None,
             categories={"g": [0, 1, 2]} if self.kind == "df" else None,
+            privacy_id="0" if self.k > 1 else None,
+            max_rows_per_id=self.k,
         )
-        return dp.source_table(record, self.meta(), self.id, "F")
+
+    def table(self) -> Any:
+        return dp.source_table(self.record(), self.meta(), self.id, "F")
 
     def rows(self, rng: np.random.Generator, n: int) -> np.ndarray:
         lows = np.array([b[0] for b in self.bounds])
@@ -69,14 +77,25 @@ class Source:
         values = rng.uniform(lows, highs, size=(n, len(self.bounds)))
         if self.kind == "df":
             values[:, -1] = rng.integers(0, 3, n)
+        if self.k > 1:
+            values[:, 0] = rng.integers(0, 4, n)
         return values
 
     def value(self, rows: np.ndarray) -> Any:
+        """The asset's value, as the node runs on it (at most ``k`` rows per person)."""
         if self.kind == "df":
             labels = self.meta()["columns"]
             frame = pd.DataFrame(rows, columns=labels)
             frame["g"] = frame["g"].astype(np.int64)
             return frame
+        if self.kind == "t2":
+            import torch
+
+            return torch.as_tensor(rows, dtype=torch.float64)
+        if self.k > 1:
+            from unseen.node._dp import _per_id
+
+            return _per_id(rows, self.record())
         return rows[:, 0].copy() if self.kind == "nd1" else rows
 
 
@@ -106,6 +125,14 @@ class Builder:
 
     def __init__(self, draw: Any, source: Source) -> None:
         self.draw, self.source, self.graph = draw, source, Graph()
+        self.torch = source.kind == "t2"
+
+    def fn(self, name: str) -> str:
+        """``numpy.add`` or its torch spelling on a tensor source."""
+        if not self.torch:
+            return name
+        short = name.split(".", 1)[1]
+        return "torch." + {"subtract": "sub", "multiply": "mul"}.get(short, short)
 
     def pick(self, options: Any) -> Any:
         from hypothesis import strategies as st
@@ -134,14 +161,15 @@ class Builder:
             if self.pick((True, False)):
                 return Value(g.add("method", "__getitem__", v.ref, label), "series", 1)
             return Value(g.add("method", "__getitem__", v.ref, [label]), "df", 1, (label,))
-        if v.kind in ("nd1", "series"):
+        if v.kind in ("nd1", "series", "t1"):
             return v
         j = self.integer(0, v.cols - 1)
         form = self.pick(("int", "slice", "list"))
+        one, two = ("t1", "t2") if self.torch else ("nd1", "nd2")
         if form == "int":
-            return Value(g.add("method", "__getitem__", v.ref, (slice(None), j)), "nd1", 1)
+            return Value(g.add("method", "__getitem__", v.ref, (slice(None), j)), one, 1)
         key = slice(j, j + 1) if form == "slice" else [j]
-        return Value(g.add("method", "__getitem__", v.ref, (slice(None), key)), "nd2", 1)
+        return Value(g.add("method", "__getitem__", v.ref, (slice(None), key)), two, 1)
 
     def rows(self, v: Value) -> Value:
         """The same value, maybe row-sliced (public rows) or filtered by a predicate."""
@@ -154,10 +182,9 @@ class Builder:
         if choice == "filter":
             if v.kind == "df":
                 col = g.add("method", "__getitem__", v.ref, self.pick(v.labels))
-            elif v.kind == "nd2":
-                col = g.add(
-                    "method", "__getitem__", v.ref, (slice(None), self.integer(0, v.cols - 1))
-                )
+            elif v.kind in ("nd2", "t2"):
+                j = self.integer(0, v.cols - 1)
+                col = g.add("method", "__getitem__", v.ref, (slice(None), j))
             else:
                 col = v.ref
             mask = g.add("method", "__gt__", col, self.integer(0, 5))
@@ -173,7 +200,7 @@ class Builder:
             low = self.integer(-2, 3)
             ref = g.add("method", "clip", v.ref, low, low + self.integer(1, 6))
         elif op.startswith(NP):
-            ref = g.add("function", op, v.ref)
+            ref = g.add("function", self.fn(op), v.ref)
         else:
             ref = g.add("method", op, v.ref)
         return Value(ref, v.kind, v.cols, v.labels)
@@ -193,7 +220,7 @@ class Builder:
             if form == "binary":
                 ref = g.add("method", self.pick(BINARY), left.ref, right.ref)
             else:
-                ref = g.add("function", self.pick(FUNCS), left.ref, right.ref)
+                ref = g.add("function", self.fn(self.pick(FUNCS)), left.ref, right.ref)
             wide = left if left.cols >= right.cols else right
             return Value(ref, wide.kind if wide.kind != "series" else left.kind, wide.cols,
                          wide.labels)  # fmt: skip
@@ -201,7 +228,7 @@ class Builder:
             v = self.operand(base, depth)
             const = self.pick((0, 1, 2.5, -3))
             name = self.pick(("__add__", "__mul__", "__rsub__", "__gt__"))
-            if self.pick((True, False, False)):
+            if not self.torch and self.pick((True, False, False)):
                 return Value(g.add("function", "numpy.add", const, v.ref), v.kind, v.cols,
                              v.labels)  # fmt: skip
             return Value(g.add("method", name, v.ref, const), v.kind, v.cols, v.labels)
@@ -209,8 +236,11 @@ class Builder:
             cond = g.add("method", "__gt__", self.operand(base, depth).ref, self.integer(0, 5))
             x = self.operand(base, depth)
             y = self.operand(base, depth).ref if self.pick((True, False)) else 0.0
-            ref = g.add("function", "numpy.where", cond, x.ref, y)
+            ref = g.add("function", self.fn("numpy.where"), cond, x.ref, y)
             return Value(ref, "nd1" if x.kind == "series" else x.kind, x.cols)
+        if form == "rowwise" and base.kind == "t2":
+            ref = g.add("method", self.pick(("sum", "mean")), base.ref, dim=1)
+            return Value(ref, "t1", 1)
         if form == "rowwise" and base.kind == "nd2":
             keep = self.pick((True, False))
             name = self.pick(("sum", "mean", "max"))
@@ -230,12 +260,17 @@ class Builder:
         if kind == "table":
             return v.ref
         if kind == "hist":
-            col = self.column(v) if v.kind in ("nd2", "df") else v
+            col = self.column(v) if v.kind in ("nd2", "df", "t2") else v
+            if self.torch:
+                return g.add("function", "torch.histc", col.ref, bins=self.integer(1, 6),
+                             min=-5, max=15)  # fmt: skip
             return g.add("function", "numpy.histogram", col.ref, bins=self.integer(1, 6),
                          range=(-5, 15))  # fmt: skip
         if kind == "gt":
             return g.add("method", "sum", g.add("method", "__gt__", v.ref, self.integer(0, 6)))
         if kind == "axis0":
+            if self.torch:
+                return g.add("method", "sum", v.ref, dim=0)
             return g.add("method", "sum", v.ref, axis=0)
         if kind == "count" and v.kind not in ("df", "series"):
             kind = "sum"
@@ -246,16 +281,20 @@ def draw_case(draw: Any) -> tuple[Source, list[ops.Action], str, int]:
     """A random source, a graph over it, its target, and a seed for the table's values."""
     from hypothesis import strategies as st
 
-    kind = draw(st.sampled_from(["nd2", "nd2", "nd2", "nd1", "df", "df"]))
-    cols = 1 if kind == "nd1" else draw(st.integers(1 if kind == "nd2" else 2, 3))
+    kind = draw(st.sampled_from(["nd2", "nd2", "nd2", "nd1", "df", "df", "t2", "pid"]))
+    k = draw(st.integers(2, 3)) if kind == "pid" else 1
+    kind = "nd2" if kind == "pid" else kind
+    cols = 1 if kind == "nd1" else draw(st.integers(2 if kind == "df" or k > 1 else 1, 3))
     bounds = []
     for _ in range(cols):
         low = draw(st.sampled_from([-4.0, 0.0, 1.0]))
         bounds.append((low, low + draw(st.sampled_from([1.0, 5.0, 10.0]))))
     if kind == "df":
         bounds[-1] = (0.0, 2.0)
+    if k > 1:
+        bounds[0] = (0.0, 9.0)
     n = draw(st.integers(2, 7))
-    source = Source("src", kind, cols, bounds, draw(st.booleans()), n)
+    source = Source("src", kind, cols, bounds, k == 1 and draw(st.booleans()), n, k)
     builder = Builder(draw, source)
     base = builder.rows(builder.leaf())
     value = builder.expression(base, draw(st.integers(0, 2)))
@@ -288,14 +327,26 @@ def _input(actions: list[ops.Action], query_input: str, env: dict[str, Any]) -> 
 
 
 def neighbours(source: Source, rows: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
-    """Every neighbour of ``rows`` under the source's privacy unit, one row changed: each
-    row replaced (public row count) or removed and inserted at each position (otherwise), by
-    the all-low and the all-high corner of the bounds and a random row (the worst cases of a
-    sensitivity are at the bounds)."""
+    """Every neighbour of ``rows`` under the source's privacy unit: one row replaced (public
+    row count) or removed and inserted at each position (otherwise), by the all-low and the
+    all-high corner of the bounds and a random row (the worst cases of a sensitivity are at
+    the bounds); with a privacy id, every row of one person removed, or a new person's
+    ``k + 1`` rows (the node keeps ``k``) inserted."""
     lows = np.array([b[0] for b in source.bounds])
     highs = np.array([b[1] for b in source.bounds])
     n = len(rows)
     out = []
+    if source.k > 1:
+        for person in np.unique(rows[:, 0]):
+            out.append(rows[rows[:, 0] != person])
+        for corner in (lows, highs, None):
+            added = rows
+            for _ in range(source.k + 1):
+                row = source.rows(rng, 1)[0] if corner is None else corner.copy()
+                row[0] = 9.0  # an id no one has
+                added = np.insert(added, int(rng.integers(0, len(added) + 1)), row, axis=0)
+            out.append(added)
+        return out
     for j in range(n + 1):
         for fresh in (lows, highs, source.rows(rng, 1)[0]):
             if source.public and j < n:
@@ -335,7 +386,7 @@ def check_case(source: Source, actions: list[ops.Action], target: str, seed: int
             continue
         if check is not None:
             try:
-                check(query, value, len(other))
+                check(query, value, len(source.value(other)))
             except Exception:
                 outcome.violation = (
                     f"the analysis claims a shape the executed value does not have: "
