@@ -1,13 +1,17 @@
 """The hardening figures in one table (for the README):
 
     python bench/bench_security.py [--fuzz-secs 60] [--kill-rounds 10] [--load-secs 20]
-                                   [--sessions 100] [--skip attacks,fuzz,crash,load]
+                                   [--sessions 100] [--dp-examples 20000]
+                                   [--skip attacks,fuzz,crash,load,dp-fuzz]
 
 - attacks: runs ``pytest tests/security`` and sums what its tests record (junit XML
   properties): individual attacks tried and refused, hypothesis fuzz inputs, kill points;
 - fuzz: ``bench/fuzz_serde.py`` (atheris, coverage-guided) on the decoder for --fuzz-secs;
 - crash: --kill-rounds SIGKILLs of a domain server during uploads, decisions and DP charges,
   each followed by a restart and the invariants of tests/security/crash_support.py;
+- dp-fuzz: the DP sensitivity fuzzer of tests/dp/test_sensitivity_fuzz.py for --dp-examples
+  graphs (CI runs 200): violations (must be 0), graphs checked and refused, and examples per
+  second against the plain local evaluation (``ops.execute``) of the same graphs;
 - load: a domain server as its own process; this process runs --sessions concurrent scientist
   sessions (each its own login and WebSocket) doing small ops ((x + 1).get()) for --load-secs;
   errors, p50/p99 latency, throughput, and the server's RSS sampled every 0.5 s (growth between
@@ -191,12 +195,63 @@ def load(seconds: float, sessions: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def dp_fuzz(examples: int) -> dict[str, Any]:
+    """The DP sensitivity fuzzer for ``examples`` graphs, and the time of the same graphs
+    evaluated plainly (ops.execute, no analysis, no neighbours) as the baseline."""
+    sys.path.insert(0, str(ROOT))
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from tests.dp.sensitivity_fuzz import check_case, describe, draw_case
+
+    from unseen import ops
+
+    cases: list[Any] = []
+    counts = {"checked": 0, "refused": 0, "failed": 0, "violations": 0, "comparisons": 0}
+    first: list[str] = []
+
+    @settings(max_examples=examples, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(st.data())
+    def run(data: Any) -> None:
+        source, actions, target, seed = draw_case(data.draw)
+        cases.append((source, actions, target, seed))
+        outcome = check_case(source, actions, target, seed)
+        counts["refused" if outcome.refused else "failed" if outcome.failed else "checked"] += 1
+        counts["comparisons"] += outcome.checked
+        if outcome.violation is not None:
+            counts["violations"] += 1
+            if len(first) < 3:
+                first.append(f"{outcome.violation}\n{describe(actions, target)}")
+
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = time.perf_counter()
+        run()
+        secs = time.perf_counter() - start
+        import numpy as np
+
+        start = time.perf_counter()
+        for source, actions, target, seed in cases:
+            rows = source.rows(np.random.default_rng(seed), source.n)
+            try:
+                ops.execute(actions, {source.id: source.value(rows)}, keep={target})
+            except Exception:
+                pass
+        plain = time.perf_counter() - start
+    for text in first:
+        print("DP fuzz violation:", text)
+    return {**counts, "examples": len(cases), "secs": secs, "plain_secs": plain}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fuzz-secs", type=int, default=60)
     parser.add_argument("--kill-rounds", type=int, default=10)
     parser.add_argument("--load-secs", type=float, default=20.0)
     parser.add_argument("--sessions", type=int, default=100)
+    parser.add_argument("--dp-examples", type=int, default=20_000)
     parser.add_argument("--skip", default="")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -231,6 +286,15 @@ def main() -> None:
                      "0 errors, RSS steady"))  # fmt: skip
         if ld["first_errors"]:
             print("load errors:", ld["first_errors"])
+    if "dp-fuzz" not in skip:
+        d = dp_fuzz(args.dp_examples)
+        rate, plain_rate = d["examples"] / d["secs"], d["examples"] / max(d["plain_secs"], 1e-9)
+        rows.append((f"DP sensitivity fuzzer ({d['examples']} graphs)",
+                     f"{d['violations']} violations; {d['checked']} checked on every neighbour "
+                     f"({d['comparisons']} statistic comparisons), {d['refused']} refused, "
+                     f"{d['failed']} failed to run; {rate:.0f} graphs/s = "
+                     f"{rate / plain_rate:.3f} x plain local evaluation ({plain_rate:.0f}/s)",
+                     "0 violations"))  # fmt: skip
     width = [max(len(r[i]) for r in rows) for i in range(3)]
     head = ("check", "result", "target")
     width = [max(w, len(h)) for w, h in zip(width, head)]

@@ -17,11 +17,24 @@ from unseen.dp._ledger import Accountant, Charge, replay
 from unseen.dp._meta import MAX_ROWS, asset_dp_fields, source_table
 from unseen.dp._odometer import ORDERS, Odometer, curve, rdp_epsilon
 from unseen.dp._plan import rho_of
-from unseen.dp._release import Release, answer, check_parameters, not_releasable, prepare
+from unseen.dp._release import (
+    MAX_EPSILON,
+    MIN_DELTA,
+    MIN_EPSILON,
+    Release,
+    answer,
+    check_parameters,
+    not_releasable,
+    prepare,
+)
+from unseen.dp._shape import ShapeMismatch, check_executed, shape_of, shape_ok
 from unseen.dp._values import Col, Const, Grouped, Table
 
 __all__ = [
+    "MAX_EPSILON",
     "MAX_ROWS",
+    "MIN_DELTA",
+    "MIN_EPSILON",
     "ORDERS",
     "Accountant",
     "Charge",
@@ -30,9 +43,11 @@ __all__ = [
     "Grouped",
     "Odometer",
     "Release",
+    "ShapeMismatch",
     "Table",
     "answer",
     "asset_dp_fields",
+    "check_executed",
     "check_parameters",
     "curve",
     "not_releasable",
@@ -40,5 +55,7 @@ __all__ = [
     "rdp_epsilon",
     "replay",
     "rho_of",
+    "shape_of",
+    "shape_ok",
     "source_table",
 ]

@@ -163,6 +163,7 @@ def source_table(
         datasets=frozenset({dataset}),
         max_rows=int(shape[0]) if shape else MAX_ROWS,
         dtype=dtype,
+        source=object_id,
     )
 
 

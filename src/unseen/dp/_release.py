@@ -17,7 +17,25 @@ from unseen.dp._plan import Plan, make_plan
 from unseen.dp._query import NotTrackable, Query
 from unseen.errors import CannotRequestPrivateData, UsageError
 
-__all__ = ["Release", "answer", "check_parameters", "prepare", "not_releasable"]
+__all__ = [
+    "MAX_EPSILON",
+    "MIN_DELTA",
+    "MIN_EPSILON",
+    "Release",
+    "answer",
+    "check_parameters",
+    "prepare",
+    "not_releasable",
+]
+
+#: The epsilons a release may ask for. Below ``MIN_EPSILON`` the noise is so large that the
+#: answer is only its clamp (and subnormal values overflow the noise scale); above
+#: ``MAX_EPSILON`` the accounting overflows: neither is a meaningful release.
+MIN_EPSILON = 1e-6
+MAX_EPSILON = 1e6
+#: The smallest delta of a release or of a node (below, ``log(1/delta)`` stops being finite
+#: for subnormal values, and nothing is gained over Laplace noise).
+MIN_DELTA = 1e-100
 
 
 @dataclass
@@ -43,11 +61,21 @@ def check_parameters(epsilon: Any, delta: Any, node_delta: float) -> tuple[float
             f"epsilon must be a finite number > 0, got {epsilon!r}: smaller is more private "
             "and noisier, e.g. .get(epsilon=0.5)"
         )
+    if not MIN_EPSILON <= eps <= MAX_EPSILON:
+        raise UsageError(
+            f"epsilon must be between {MIN_EPSILON:g} and {MAX_EPSILON:g}, got {epsilon!r}: "
+            "smaller is more private and noisier, e.g. .get(epsilon=0.5)"
+        )
     if delta is None:
         return eps, None
     dlt = _number(delta, "delta")
     if not math.isfinite(dlt) or not 0 < dlt < 1:
         raise UsageError(f"delta must be a number in (0, 1), got {delta!r}")
+    if dlt < MIN_DELTA:
+        raise UsageError(
+            f"delta must be between {MIN_DELTA:g} and this node's delta of {node_delta:g}, "
+            f"got {delta!r}; or leave delta out for Laplace noise"
+        )
     if dlt > node_delta * (1 + 1e-9):
         raise UsageError(
             f"delta={dlt:g} is above this node's delta of {node_delta:g}: ask for "

@@ -62,6 +62,8 @@ class Table:
     datasets: frozenset[str]
     max_rows: int
     dtype: str = "float64"
+    #: the id of the asset the rows come from (its executed value bounds the row count)
+    source: str = ""
 
     @property
     def mode(self) -> Mode:

@@ -67,6 +67,8 @@ def check_delta(value: object) -> float:
     """A node's delta as a float; ``UsageError`` unless it is a number in (0, 1)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < float(value) < 1:
         raise UsageError(f"the node's delta must be in (0, 1), got {value!r}")
+    if float(value) < dp.MIN_DELTA:
+        raise UsageError(f"the node's delta must be between {dp.MIN_DELTA:g} and 1, got {value!r}")
     return float(value)
 
 
@@ -205,6 +207,54 @@ def _parse(node: Node, body: dict[str, Any]) -> tuple[list[ops.Action], str]:
     return actions, field(body, "target", str)
 
 
+def _failed(charge: float) -> RemoteError:
+    return RemoteError(
+        "the computation failed on the node (details withheld: the inputs are private); "
+        f"the charge of {charge:.6g} stands, since whether it failed is private too",
+        operation="dp.get",
+    )
+
+
+def _check_on_mocks(
+    node: Node,
+    actions: list[ops.Action],
+    values: dict[str, Any],
+    abstract: dict[str, Any],
+    assets: dict[str, AssetRecord],
+    release: dp.Release,
+) -> None:
+    """Before any charge: run the graph on the assets' mocks and refuse (nothing charged, the
+    mocks are public) if the value the statistic reads does not have the claimed dimensions
+    and columns. Skipped when an asset has no mock of its data's shape, or the graph fails on
+    the mocks (mocks are often zeros); the check on the private value after the run stays."""
+    query = release.query
+    env = dict(values)
+    for rid, asset in assets.items():
+        if asset.mock_id is None:
+            return
+        mock = node.stores.objects.value(asset.mock_id)
+        if not dp.shape_ok(abstract[rid], mock, None, None):
+            return
+        env[rid] = mock
+    source = env.get(query.table.source)
+    source_shape = None if source is None else dp.shape_of(source)
+    try:
+        if query.input in env:
+            data = env[query.input]
+        else:
+            steps = _needed(actions, query.input)
+            data = ops.execute(steps, env, keep={query.input}, limits=node.limits)[query.input]
+    except Exception:
+        return
+    most = source_shape[0] if source_shape else None
+    if not dp.shape_ok(query.table, data, None, most):
+        raise dp.not_releasable(
+            "on the mock, the value the statistic reads does not have the shape the DP "
+            "analysis expects (each row a function of one row of the source, with the same "
+            f"columns: {release.query.description}); broadcasting may pair rows with rows"
+        )
+
+
 def _answer(
     node: Node, release: dp.Release, actions: list[ops.Action], env: dict[str, Any]
 ) -> tuple[Any, Exception | None]:
@@ -227,7 +277,19 @@ def _answer(
             failure = exc
             data = getattr(exc, "results", {}).get(query_input)
     try:
+        if failure is None:  # the analysis' claim, checked on what ran (an analysis bug if not)
+            source = env.get(release.query.table.source)
+            source_shape = None if source is None else dp.shape_of(source)
+            most = source_shape[0] if source_shape else None
+            dp.check_executed(release.query, data, most)
         value = dp.answer(release, data)
+    except dp.ShapeMismatch as exc:  # loud in the owner's log, the generic failure outside
+        log.warning("DP release refused after the charge: %s", exc)
+        failure = exc
+        try:
+            dp.answer(release, ops.standin(data))
+        except Exception:
+            pass
     except Exception as exc:
         if failure is None:  # failed on the true data: do the statistic's work on a stand-in
             failure = exc
@@ -255,6 +317,7 @@ def dp_get(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, 
         )
         return {"value": value, "exact": True, "charged": 0.0, "epsilon": 0.0, "delta": 0.0}
     release = dp.prepare(actions, abstract, target, epsilon, delta)
+    _check_on_mocks(node, actions, values, abstract, assets, release)
     uid = principal.user_id
     record = svc.accountant.charge(
         uid, lambda: float(node.stores.users.get(uid).budget), release.cost
@@ -270,11 +333,7 @@ def dp_get(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, 
     value, exc = _answer(node, release, actions, env)
     if exc is not None:
         log.info("DP release of %s failed: %s: %s", uid, type(exc).__name__, exc)
-        raise RemoteError(
-            "the computation failed on the node (details withheld: the inputs are private); "
-            f"the charge of {record.charge:.6g} stands, since whether it failed is private too",
-            operation="dp.get",
-        ) from None
+        raise _failed(record.charge) from None
     return {
         "value": value,
         "exact": False,
