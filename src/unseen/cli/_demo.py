@@ -23,18 +23,29 @@ ANA_EMAIL = "ana@uni.edu"
 ANA_PASSWORD = "ana-demo-pw"
 
 
+FEATURES = ("age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6")
+#: declared public bounds of each feature in its own units (not computed from the data)
+BOUNDS = [(18, 80), (1, 2), (15, 45), (60, 140), (90, 310), (40, 250), (20, 100), (2, 10),
+          (3, 6.2), (55, 125)]  # fmt: skip
+
+
 def load_diabetes() -> tuple[np.ndarray, np.ndarray, str]:
-    """scikit-learn's diabetes data (it ships with the package: no download)."""
+    """scikit-learn's diabetes data in its own units (it ships with the package: no
+    download): age in years, sex 1 or 2, BMI, blood pressure, six blood serum values."""
     from sklearn.datasets import load_diabetes as sk_load
 
-    bunch = sk_load()
+    bunch = sk_load(scaled=False)
     return bunch.data, bunch.target, bunch.DESCR
 
 
 def mock_like(data: np.ndarray, seed: int = 0) -> np.ndarray:
-    """A public twin: each column drawn independently from a normal of declared scale."""
+    """A public twin: each column drawn independently and uniformly within its declared
+    bounds (sex as 1 or 2)."""
     rng = np.random.default_rng(seed)
-    return rng.normal(0.0, 0.05, size=(100, *data.shape[1:])).clip(-0.2, 0.2)
+    low, high = (np.array(b, dtype=float) for b in zip(*BOUNDS))
+    mock = rng.uniform(low, high, size=(100, len(BOUNDS)))
+    mock[:, 1] = rng.integers(1, 3, size=100)
+    return mock.round(2)
 
 
 def run_demo() -> None:
@@ -54,7 +65,7 @@ def _walkthrough(node: RunningDomain, X: np.ndarray, y: np.ndarray, description:
     owner = unseen.login(url=node.url, email=node.owner_email, password=node.owner_password)
     print("\n== The owner uploads the diabetes data and creates an account for Ana")
     ds = unseen.Dataset(name="Diabetes", description=description, tags=["#diabetes", "#data"])
-    ds.add_asset(name="data", data=X, mock=mock_like(X), bounds=(-0.2, 0.2))
+    ds.add_asset(name="data", data=X, mock=mock_like(X), bounds=BOUNDS)
     ds.add_asset(
         name="target",
         data=y,
@@ -73,7 +84,7 @@ def _walkthrough(node: RunningDomain, X: np.ndarray, y: np.ndarray, description:
     data = found[0]
     print(repr(data))
     print("shape:", data.shape)
-    print("sample of the mock:\n", np.round(data.sample(3), 4))
+    print("sample of the mock (columns:", ", ".join(FEATURES) + "):\n", data.sample(3))
     try:
         data.get()
     except unseen.CannotRequestPrivateData as exc:
@@ -84,7 +95,8 @@ def _walkthrough(node: RunningDomain, X: np.ndarray, y: np.ndarray, description:
     print("\n== The scientist asks; the owner reviews and accepts")
     threading.Timer(0.5, _owner_accepts, args=(owner,)).start()
     value = m.get(request_block=True, name="mean", reason="To see the result", timeout_secs=30)
-    print("released mean:", np.array2string(value, precision=2))
+    print("released mean:")
+    print("  ".join(f"{n} {v:.1f}" for n, v in zip(FEATURES, value)))
     assert np.allclose(value, X.mean(axis=0))
     print(ana.requests)
 
