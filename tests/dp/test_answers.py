@@ -107,3 +107,15 @@ def test_the_seed_walkthrough_on_diabetes() -> None:
     assert 9.9 - 1e-9 <= ana.budget < 10.0  # at most 0.1 charged (RDP may charge less)
     mean = dataset.mean(axis=0).get(epsilon=0.5)
     assert np.abs(mean - data.mean(axis=0)).max() < 0.5
+
+
+def test_counts_and_sums_of_non_negative_values_are_never_negative(node) -> None:
+    # issue 19: a DP count came back as -2; clamping is post-processing, free under DP
+    owner, ana = node
+    d = assets(ana)
+    x = owner.node.stores.objects.value(d["y"].id)
+    assert (x > 1e9).sum() == 0
+    answers = [(d["y"] > 1e9).sum().get(epsilon=0.05) for _ in range(30)]
+    assert all(isinstance(a, np.integer) and a >= 0 for a in answers), answers
+    sums = [(unseen.np.clip(d["y"], 0, 10) * 0).sum().get(epsilon=0.01) for _ in range(20)]
+    assert all(s >= 0 for s in sums), sums

@@ -124,6 +124,21 @@ def _quantile(part: Part, data: _Data) -> float:
     return part.candidates[index]
 
 
+def _within_bounds(total: np.ndarray, query: Query, j: int) -> np.ndarray:
+    """A noisy sum clamped to what the column's public bounds allow (post-processing): at
+    least 0 when no value is negative (a count of booleans), within rows x bounds when the
+    row count is public."""
+    col = query.cols[j]
+    low = -np.inf if col.lower is None else min(col.lower, 0.0)
+    high = np.inf if col.upper is None else max(col.upper, 0.0)
+    rows = query.table.rows  # a group has at most as many rows as its table
+    if rows is not None:
+        low, high = low * rows, high * rows
+    else:
+        low, high = (0.0 if low == 0 else -np.inf), (0.0 if high == 0 else np.inf)
+    return np.clip(total, low, high)
+
+
 def _mean_like(query: Query, j: int, stats: dict[tuple[str, int], np.ndarray], plan: Plan) -> Any:
     col = query.cols[j]
     assert col.lower is not None and col.upper is not None
@@ -172,7 +187,7 @@ def evaluate(query: Query, plan: Plan, value: Any) -> Any:
         elif kind == "sum":
             grid = next(p.grid for p in plan.parts if p.stat == "sum" and p.col == j)
             assert grid is not None
-            total = stats[("sum", j)] * grid.to_value(1.0)
+            total = _within_bounds(stats[("sum", j)] * grid.to_value(1.0), query, j)
             answers.append(np.rint(total).astype(np.int64) if query.extra.get("integer") else total)
         elif kind in ("mean", "var", "std"):
             answers.append(_mean_like(query, j, stats, plan))
