@@ -25,8 +25,10 @@ ANA_PASSWORD = "ana-demo-pw"
 
 FEATURES = ("age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6")
 #: declared public bounds of each feature in its own units (not computed from the data)
-BOUNDS = [(18, 80), (1, 2), (15, 45), (60, 140), (90, 310), (40, 250), (20, 100), (2, 10),
-          (3, 6.2), (55, 125)]  # fmt: skip
+BOUNDS: list[tuple[float, float]] = [
+    (18, 80), (1, 2), (15, 45), (60, 140), (90, 310), (40, 250), (20, 100), (2, 10), (3, 6.2),
+    (55, 125),
+]  # fmt: skip
 
 
 def load_diabetes() -> tuple[np.ndarray, np.ndarray, str]:
