@@ -176,3 +176,17 @@ def test_values_the_caller_may_read_keep_their_clear_errors(
     kind, match = expect[condition]
     with pytest.raises(kind, match=match):
         bad.share(*hospitals, crypto_provider=crypto)
+
+
+def test_a_declared_shape_is_checked_before_zeros_are_made(world: dict[str, Any]) -> None:
+    """The stand-in has the declared shape: a huge or negative one is refused up front (it
+    depends on the request only), instead of allocating it on the node."""
+    ana, crypto = world["ana"], world["crypto"]
+    south = world["cols"][1]
+    session = south.share(*ana, crypto_provider=crypto).cluster.session
+    for shape, match in (([10**6, 10**6], "larger than this node allows"), ([-1], "non-negative")):
+        with pytest.raises(unseen.UsageError, match=match):
+            ana[1].call(
+                "mpc.input",
+                {"session": session, "object_id": south.id, "name": "n", "shape": shape},
+            )
