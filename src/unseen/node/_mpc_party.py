@@ -5,6 +5,8 @@ Every command's outputs derive from its inputs, so each party keeps ``share id -
 commands). A reveal passes only if, for every source object on this party's own node, the
 session's principal may read it, or the owner accepted a request for this MPC result
 (an approval bound to the share id's version, so a reused id is not approved).
+An input that could not be loaded from private data (``mpc.input`` loads zeros instead) is
+poisoned: a marker in its lineage, and a reveal of what carries one fails (:meth:`NodeParty.load`).
 
 Lineage is sound only if every party runs the same commands. Each party keeps a running
 SHA-256 digest of the commands it received (op, ids, public arguments and tensors; not the
