@@ -24,6 +24,8 @@ the network join an encrypted TCP mesh (``comm = {"kind": "tcp", ...}`` in ``mpc
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
 import time
 import uuid
@@ -39,6 +41,8 @@ from unseen.node._routes import field, route
 from unseen.store import ObjectRecord
 
 if TYPE_CHECKING:
+    import torch
+
     from unseen.mpc import Dealer
     from unseen.mpc.comm import Comm
     from unseen.node._mpc_mesh import PendingMesh
@@ -46,6 +50,8 @@ if TYPE_CHECKING:
     from unseen.node._node import Node
 
 MAX_PARTIES = 64
+
+log = logging.getLogger("unseen.node")
 
 
 @dataclass
@@ -214,9 +220,13 @@ def mesh(node: Node, principal: Principal, body: dict[str, Any]) -> None:
 
 @route("mpc.input", MEMBERS)
 def load_input(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-    """Load an object the caller may use into the party's plaintext inputs (it stays here)."""
-    from unseen.node._mpc_party import as_tensor
+    """Load an object the caller may use into the party's plaintext inputs (it stays here).
 
+    On data the caller may not read, whether the value can be loaded is private: a failed
+    result, a shape other than the declared one, or a value outside the fixed-point range
+    loads zeros of the declared shape instead, with the same reply and the same work, and
+    poisons the input: nothing derived from it is released (``NodeParty.load``). The
+    owner's log says what happened. On readable data the errors say what is wrong."""
     runtime = _runtime(node, principal, body)
     party = runtime.party
     if party is None:
@@ -224,29 +234,89 @@ def load_input(node: Node, principal: Principal, body: dict[str, Any]) -> dict[s
     object_id = field(body, "object_id", str)
     record = node.stores.objects.get(object_id)
     check_use(principal, record)
-    if not may_read(principal, record):  # private data: only to nodes the owner trusts
+    private = not may_read(principal, record)
+    if private:  # private data: only to nodes the owner trusts
         _check_members(node, runtime)
-    if record.error is not None:
-        raise RemoteError(f"{record.failed_op} failed on the node: this result has no value")
-    value = as_tensor(node.stores.objects.value(object_id))
+    declared = _declared_shape(node, body)
+    name = field(body, "name", str)
+    value, dtype, problem = _value(node, party, record, declared)
+    if problem is not None:
+        if not private:
+            raise problem
+        log.warning(
+            "MPC input %s of user %s (session %s) loads as zeros of the declared shape %s: %s; "
+            "nothing derived from it will be released",
+            object_id, principal.user_id, party.session[:8], declared, problem.message,
+        )  # fmt: skip
+        import torch
+
+        value = torch.zeros(declared, dtype=dtype)
+        party.ctx.fp.encode(value, warn=False)  # the check a value gets, on the stand-in
+    assert value is not None
+    party.load(name, value, object_id, poisoned=problem is not None)
+    node.audit(principal, "mpc.input", object_id)
+    return {"shape": list(value.shape), "dtype": str(value.dtype).replace("torch.", "")}
+
+
+def _declared_shape(node: Node, body: dict[str, Any]) -> list[int]:
+    """The public shape the client gives: non-negative sizes within the node's limits."""
     declared = field(body, "shape", (list, tuple))
-    if [int(d) for d in declared] != list(value.shape):
+    if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in declared):
+        raise UsageError("'shape' must be a list of non-negative integers")
+    if len(declared) > 32 or math.prod(declared) > node.limits.max_elements:
         raise UsageError(
-            "the value's shape is not the public one you gave (a result computed from private "
-            "data has no public shape; the mock's may differ): share an asset, or a "
-            "reduction such as .sum()"
+            f"the declared shape {list(declared)} is larger than this node allows "
+            f"({node.limits.max_elements} elements)"
+        )
+    return [int(d) for d in declared]
+
+
+def _value(
+    node: Node, party: NodeParty, record: ObjectRecord, declared: list[int]
+) -> tuple[torch.Tensor | None, torch.dtype, UnseenError | None]:
+    """The input's tensor and dtype, or the dtype it would have and why it cannot load.
+
+    A failed result stores a stand-in of the value (docs/security.md, "Timing"): it is
+    converted like a value, for the same work and the dtype a success would have had."""
+    import torch
+
+    from unseen.node._mpc_party import as_tensor
+
+    value: torch.Tensor | None = None
+    problem: UnseenError | None = None
+    try:
+        value = as_tensor(node.stores.objects.value(record.id))
+    except UnseenError as exc:
+        problem = exc
+    except (TypeError, ValueError):  # a dtype torch has not (float128, ...)
+        problem = UsageError("only numeric values (arrays, tensors, numeric columns) can be shared")
+    dtype = value.dtype if value is not None else torch.float64
+    if record.error is not None:
+        failed = RemoteError(f"{record.failed_op} failed on the node: this result has no value")
+        return None, dtype, failed
+    if value is None or problem is not None:
+        return None, dtype, problem
+    if list(value.shape) != declared:
+        return (
+            None,
+            dtype,
+            UsageError(
+                "the value's shape is not the public one you gave (a result computed from private "
+                "data has no public shape; the mock's may differ): share an asset, or a "
+                "reduction such as .sum()"
+            ),
         )
     try:
         party.ctx.fp.encode(value, warn=False)
     except UnseenError:
-        raise UsageError(
-            "this value cannot be shared: it is outside the fixed-point range (or not finite)"
-        ) from None
-    name = field(body, "name", str)
-    party.plain[name] = value
-    party.plain_sources[name] = frozenset({(party.rank, object_id)})
-    node.audit(principal, "mpc.input", object_id)
-    return {"shape": list(value.shape), "dtype": str(value.dtype).replace("torch.", "")}
+        return (
+            None,
+            dtype,
+            UsageError(
+                "this value cannot be shared: it is outside the fixed-point range (or not finite)"
+            ),
+        )
+    return value, dtype, None
 
 
 def _check_members(node: Node, runtime: Runtime) -> None:

@@ -5,6 +5,8 @@ Every command's outputs derive from its inputs, so each party keeps ``share id -
 commands). A reveal passes only if, for every source object on this party's own node, the
 session's principal may read it, or the owner accepted a request for this MPC result
 (an approval bound to the share id's version, so a reused id is not approved).
+An input that could not be loaded from private data (``mpc.input`` loads zeros instead) is
+poisoned: a marker in its lineage, and a reveal of what carries one fails (:meth:`NodeParty.load`).
 
 Lineage is sound only if every party runs the same commands. Each party keeps a running
 SHA-256 digest of the commands it received (op, ids, public arguments and tensors; not the
@@ -19,13 +21,15 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import logging
 import threading
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from unseen.errors import NotFound, PermissionDenied, ProtocolError, UsageError
+from unseen.errors import NotFound, PermissionDenied, ProtocolError, RemoteError, UsageError
 from unseen.mpc import Party
 from unseen.mpc.comm import Comm
 from unseen.node._policy import may_read
@@ -44,6 +48,12 @@ DIGEST_TAG = "cmd-digest"
 Lineage = frozenset[tuple[int, str]]
 _EMPTY: Lineage = frozenset()
 
+#: what a release of anything derived from a poisoned input answers: the words of a failed
+#: computation on private data (``check_release``), whatever went wrong
+WITHHELD = "the computation failed on the node (details withheld: the inputs are private)"
+
+log = logging.getLogger("unseen.node")
+
 
 class NodeParty(Party):
     """A party hosted by a node: the engine's party plus lineage and the node's release rule."""
@@ -61,9 +71,28 @@ class NodeParty(Party):
         self.versions: dict[str, int] = {}
         self.plain_sources: dict[str, Lineage] = {}
         self.approvals: dict[str, tuple[str, int]] = {}  # sid -> (stand-in object, version)
+        # lineage markers of inputs loaded as zeros (mpc.input on private data that failed,
+        # had another shape than declared, or was out of range): what carries one is withheld
+        self.poison: set[tuple[int, str]] = set()
         self._counter = itertools.count(1)
         self.names = names
         self._digest = hashlib.sha256(f"unseen-mpc-commands|{session}".encode())
+
+    def load(self, name: str, value: torch.Tensor, object_id: str, *, poisoned: bool) -> None:
+        """Keep plaintext ``name`` (object ``object_id`` of this node) for ``share_private``.
+
+        A poisoned input (a stand-in of zeros) gets a marker in its lineage besides its object:
+        the marker flows through every command exactly like the object does, and a reveal of
+        a share that carries one fails (:meth:`_op_reveal`)."""
+        sources = {(self.rank, object_id)}
+        if poisoned:
+            marker = (self.rank, f"poisoned-input:{uuid.uuid4().hex}")
+            sources.add(marker)
+        with self.lock:
+            if poisoned:
+                self.poison.add(marker)
+            self.plain[name] = value
+            self.plain_sources[name] = frozenset(sources)
 
     # -- lineage: every command's outputs derive from its inputs ----------------------------
     def _run(self, meta: dict[str, Any], tensors: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -136,7 +165,16 @@ class NodeParty(Party):
     def own_sources(self, sid: str) -> list[str]:
         """Ids of the objects on this node that share ``sid`` derives from."""
         with self.lock:
-            return sorted(obj for rank, obj in self.lineage.get(sid, _EMPTY) if rank == self.rank)
+            return sorted(
+                obj
+                for rank, obj in self.lineage.get(sid, _EMPTY) - self.poison
+                if rank == self.rank
+            )
+
+    def poisoned(self, sid: str) -> bool:
+        """Whether share ``sid`` derives from an input of this node that loaded as zeros."""
+        with self.lock:
+            return not self.lineage.get(sid, _EMPTY).isdisjoint(self.poison)
 
     # -- the release rule -----------------------------------------------------------------
     def may_release(self, sid: str, args: dict[str, Any]) -> bool:
@@ -155,6 +193,22 @@ class NodeParty(Party):
         except NotFound:
             return False
 
+    def _op_reveal(
+        self, ins: list[str], outs: list[str], args: dict[str, Any]
+    ) -> list[torch.Tensor]:
+        """The engine's reveal (with the release rule first, so that a result nobody released
+        is refused the same way, poisoned or not); then, where the release would happen, a
+        poisoned result fails with the words of any failed private computation."""
+        out = super()._op_reveal(ins, outs, args)
+        if self.poisoned(ins[0]):
+            log.warning(
+                "MPC result %s of session %s was not released: it derives from an input of "
+                "this node that did not load (see the earlier warning)",
+                ins[0], self.session[:8],
+            )  # fmt: skip
+            raise RemoteError(WITHHELD, operation="mpc.reveal")
+        return out
+
     def _op_may_reveal(
         self, ins: list[str], outs: list[str], args: dict[str, Any]
     ) -> list[torch.Tensor]:
@@ -172,7 +226,8 @@ def as_tensor(value: Any) -> torch.Tensor:
         arr = to_numpy() if callable(to_numpy) else np.asarray(value)
         if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
             raise UsageError("only numeric values (arrays, tensors, numeric columns) can be shared")
-        t = torch.from_numpy(np.ascontiguousarray(arr))
+        # ascontiguousarray makes a 0-d array 1-d: keep the value's own shape (a scalar is ())
+        t = torch.from_numpy(np.ascontiguousarray(arr).reshape(arr.shape))
     if t.is_complex():
         raise UsageError("complex values cannot be shared")
     return t if t.is_floating_point() else t.to(torch.float64)
