@@ -190,3 +190,17 @@ def test_a_declared_shape_is_checked_before_zeros_are_made(world: dict[str, Any]
                 "mpc.input",
                 {"session": session, "object_id": south.id, "name": "n", "shape": shape},
             )
+
+
+def test_sharing_a_private_value_warns_nothing_about_its_magnitude(world: dict[str, Any]) -> None:
+    # a RangeWarning on a party printed the private maximum ("value 5e+14 exceeds ...")
+    import warnings
+
+    ana, crypto = world["ana"], world["crypto"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        shared = (world["cols"][0] * 1e7).share(*ana, crypto_provider=crypto)
+        shared = shared + shared
+        shared.cluster.wait()
+    for warning in caught:
+        assert "4e+07" not in str(warning.message) and "40000000" not in str(warning.message)

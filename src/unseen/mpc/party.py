@@ -190,7 +190,8 @@ class Party:
             value = self.plain.get(str(args["name"]))
             if value is None:
                 raise ProtocolError(f"party {owner} holds no plaintext {args['name']!r}")
-            enc = self.ctx.fp.encode(value).to(self.ctx.device)
+            # no RangeWarning here: it would print the magnitude of a (maybe private) input
+            enc = self.ctx.fp.encode(value, warn=False).to(self.ctx.device)
             rest = enc
             for peer in self.ctx.peers:
                 self._own_counter += 1
