@@ -67,6 +67,7 @@ def test_seed_walkthrough(network: Any, tmp_path: Path, mode: str, link: str) ->
     ("mode", "link"),
     [("leave", "auto"), pytest.param("leave-webrtc", "webrtc", marks=_aiortc())],
 )
+@pytest.mark.slow
 def test_owner_leaving_fails_the_pending_get(
     network: Any, tmp_path: Path, mode: str, link: str
 ) -> None:

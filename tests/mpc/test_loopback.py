@@ -9,6 +9,7 @@ from unseen.errors import ProtocolError, UsageError
 from unseen.mpc.loopback import LoopbackCluster
 
 
+@pytest.mark.slow
 def test_processes_over_tcp() -> None:
     with LoopbackCluster(["bob", "alice", "theo"], dealer="crypto", timeout=20) as c:
         a = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])

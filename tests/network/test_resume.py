@@ -25,6 +25,8 @@ import pytest
 import unseen
 from unseen.node._network import MEMBERSHIP_PREFIX
 
+pytestmark = pytest.mark.slow  # soak, crash and restart runs: `pytest -m slow`
+
 LAUNCH = "import sys; from unseen.cli import main; sys.argv[0] = 'unseen'; main()"
 NET_OWNER = ("net@resume.org", "net-owner-pw")
 ANA = ("ana@uni.edu", "ana-pw-123")

@@ -13,7 +13,10 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
 from crash_support import Server, one_round, setup
+
+pytestmark = pytest.mark.slow  # soak, crash and restart runs: `pytest -m slow`
 
 KILL_POINTS = 3
 

@@ -73,6 +73,7 @@ def test_huge_allocations_are_refused(world: World, attacks: Attacks) -> None:
     assert world.eve.call("user.me")["email"] == EVE[0]
 
 
+@pytest.mark.slow
 def test_a_graph_of_200k_actions_is_refused(world: World, attacks: Attacks) -> None:
     own = world.eve.send(np.arange(3.0))
     actions, prev = [], own.id

@@ -117,6 +117,7 @@ def test_offline_request_workflow(fresh: ServerProcess) -> None:
     owner.close()
 
 
+@pytest.mark.slow
 def test_sigkill_during_a_large_upload(fresh: ServerProcess) -> None:
     owner, _ = setup_world(fresh)
     before = owner.call("store.list")
@@ -143,6 +144,7 @@ def test_sigkill_during_a_large_upload(fresh: ServerProcess) -> None:
     owner.close()
 
 
+@pytest.mark.slow
 def test_sigkill_during_request_decisions(fresh: ServerProcess) -> None:
     owner, X = setup_world(fresh)
     ana = fresh.login(*ANA)

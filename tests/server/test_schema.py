@@ -17,6 +17,7 @@ ST = shutil.which("st") or str(Path(__import__("sys").executable).parent / "st")
 @pytest.mark.skipif(
     not Path(ST).exists(), reason="schemathesis is not installed (pip install schemathesis)"
 )
+@pytest.mark.slow
 def test_openapi_schema_holds(tmp_path: Path) -> None:
     with unseen.launch_domain(
         name="Schema", data_dir=tmp_path / "d", owner_password="st-pass-123"

@@ -17,7 +17,10 @@ import numpy as np
 import pytest
 from store_support import Backend
 
-pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+pytestmark = [
+    pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL"),
+    pytest.mark.slow,
+]
 
 CHILD = r"""
 import sys, time
