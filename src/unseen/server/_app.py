@@ -27,6 +27,7 @@ from unseen.errors import (
 from unseen.messages import PROTOCOL_VERSION, Reply, encode_reply_parts
 from unseen.server._body import BodyTooLarge, binary_response, read_body
 from unseen.server._domain import Domain
+from unseen.server._problems import install_problems
 from unseen.server._service import ServerSettings, Service
 from unseen.server._uploads import receive_upload
 from unseen.server._websocket import install_websocket
@@ -56,7 +57,8 @@ and values leave only through releases.
 Clients normally speak through `unseen.login(url, email, password)`. The binary endpoints carry
 serde-encoded messages (see `unseen.messages`): `POST /api/v1/message` over HTTP and
 `/api/v1/ws` over a WebSocket. Errors of the node travel *inside* the reply; HTTP 401 means a
-missing or invalid token, 413 a body over the node's limit, 400 an undecodable body.
+missing or invalid token, 413 a body over the node's limit, 400 an undecodable body, 422 a JSON
+body with fields of the wrong type (the answer names the field, never echoes the input).
 """
 
 
@@ -147,6 +149,9 @@ def create_app(domain: Domain, settings: ServerSettings | None = None) -> FastAP
         redoc_url=None,
     )
     app.state.service = service
+    # bad bodies anywhere: a plain 4xx that never echoes the input (binary endpoints keep
+    # their own, larger limit)
+    install_problems(app, service.settings.max_json_bytes, [f"{API}/message", f"{API}/upload"])
 
     @app.get(f"{API}/health", response_model=Health, tags=["public"], summary="Is the node up?")
     async def health() -> Health:
@@ -171,6 +176,7 @@ def create_app(domain: Domain, settings: ServerSettings | None = None) -> FastAP
         responses={
             400: {"model": Problem, "description": "a body that is not JSON"},
             401: {"model": Problem, "description": "wrong email or password"},
+            413: {"model": Problem, "description": "a body over the node's JSON limit"},
             429: {
                 "model": Problem,
                 "description": "too many failed logins for this account or address: wait "

@@ -58,6 +58,8 @@ class ServerSettings:
 
     Attributes:
         max_message_bytes: the largest message body accepted (413 above it).
+        max_json_bytes: the largest body of every other endpoint (login, a network's
+            registrations): 413 above it.
         stream_min: replies at least this large stream in chunks instead of one buffer.
         ws_inline_max: WebSocket replies above this size are fetched over HTTP by ticket.
         ws_frame_max: the largest WebSocket frame a client may send.
@@ -68,6 +70,7 @@ class ServerSettings:
     """
 
     max_message_bytes: int = 8 * GIB
+    max_json_bytes: int = 16 * MIB
     stream_min: int = 1 * MIB
     ws_inline_max: int = 16 * MIB
     ws_frame_max: int = 16 * MIB
