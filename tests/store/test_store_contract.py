@@ -502,6 +502,21 @@ def test_audit_duplicate_id_is_a_usage_error(stores: Any) -> None:
     assert stores.audit.list() == [an_audit_entry(1)]
 
 
+# -- revoked tokens ---------------------------------------------------------------------------
+
+
+def test_revoked_tokens(stores: Any) -> None:
+    assert not stores.tokens.is_revoked("t1")
+    stores.tokens.revoke("t1", "alice", 2000.0)
+    stores.tokens.revoke("t1", "alice", 2000.0)  # again: no error, still one entry
+    stores.tokens.revoke("t2", "bob", 1000.0)
+    assert stores.tokens.is_revoked("t1") and stores.tokens.is_revoked("t2")
+    assert not stores.tokens.is_revoked("t3") and not stores.tokens.is_revoked("")
+    assert stores.tokens.prune(1500.0) == 1  # t2 expired: its token is refused anyway
+    assert stores.tokens.is_revoked("t1") and not stores.tokens.is_revoked("t2")
+    assert stores.tokens.prune(1500.0) == 0
+
+
 # -- the interfaces ---------------------------------------------------------------------------
 
 
@@ -517,6 +532,7 @@ def test_every_backend_has_every_interface_method(stores: Any) -> None:
         ("ledger", _interfaces.LedgerStore),
         ("settings", _interfaces.SettingsStore),
         ("audit", _interfaces.AuditStore),
+        ("tokens", _interfaces.TokenStore),
     ]:
         wanted = {m for m in vars(proto) if not m.startswith("_")}
         store = getattr(stores, name)
