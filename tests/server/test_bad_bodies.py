@@ -23,6 +23,7 @@ from unseen.server import ServerSettings
 OWNER = ("owner@clinic.org", "owner-pw-123")
 JSON_LIMIT = 256 * 1024  # a small JSON limit, so that the huge bodies are cheap to send
 MARK = b"ZQXECHO"  # in every body: an answer must never contain it
+TAKES_NO_BODY = {"/api/v1/logout"}  # an empty body is right there (and would log out)
 
 BODIES: list[tuple[str, str, bytes]] = [
     ("pickle", "application/octet-stream", b"\x80\x04\x95" + MARK + b"\x94\xff\x00." * 4),
@@ -106,6 +107,8 @@ def test_bad_bodies_get_a_plain_4xx(servers: list[Any], which: str, authorized: 
     with httpx.Client(base_url=running.url, timeout=30.0) as http:
         for method, path in _calls(running._server.config.app):
             for label, content_type, body in BODIES:
+                if path in TAKES_NO_BODY and not body:
+                    continue
                 sent = {**headers, "Content-Type": content_type} if content_type else headers
                 try:
                     response = http.request(method, path, content=body, headers=sent)

@@ -326,5 +326,14 @@ class Client:
 
         return RegistrationList(self)
 
+    def logout(self) -> None:
+        """Log out: the node revokes this session's token (refused from now on, also after
+        the node restarts), the password kept in memory is forgotten and the connection
+        closed; later calls raise ``UsageError``. Log in again with ``unseen.login``."""
+        logout = getattr(self._conn, "logout", None)
+        if logout is not None:  # an in-process node has no tokens: closing is all
+            logout()
+        self._conn.close()
+
     def close(self) -> None:
         self._conn.close()

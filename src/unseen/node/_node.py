@@ -56,7 +56,7 @@ class Node:
         self.stores = stores or Stores()
         self.limits = limits or ops.Limits()
         self.public_key = public_key
-        self.auth = Authenticator(self.stores.users, secret)
+        self.auth = Authenticator(self.stores.users, secret, tokens=self.stores.tokens)
         self._decided = threading.Condition()
         self._decisions = 0
         # audit ids: a random prefix per node object and a counter (cheaper than a uuid4 each)

@@ -27,7 +27,7 @@ from unseen.errors import (
 from unseen.messages import PROTOCOL_VERSION, Reply, encode_reply_parts
 from unseen.server._body import BodyTooLarge, binary_response, read_body
 from unseen.server._domain import Domain
-from unseen.server._problems import install_problems
+from unseen.server._problems import BadBody, install_problems
 from unseen.server._service import ServerSettings, Service
 from unseen.server._uploads import receive_upload
 from unseen.server._websocket import install_websocket
@@ -41,6 +41,7 @@ ACCESS: dict[str, str] = {
     f"{API}/health": "anonymous",
     f"{API}/info": "anonymous",
     f"{API}/login": "anonymous",
+    f"{API}/logout": "token",
     f"{API}/message": "token",
     f"{API}/reply/{{ticket}}": "token",
     f"{API}/upload": "token",
@@ -73,6 +74,10 @@ class LoginReply(BaseModel):
     user_id: str
     role: str
     name: str
+
+
+class LogoutReply(BaseModel):
+    logged_out: bool = Field(description="the token is refused from now on")
 
 
 class Problem(BaseModel):
@@ -199,6 +204,25 @@ def create_app(domain: Domain, settings: ServerSettings | None = None) -> FastAP
         except AuthError as exc:
             return _unauthorized(exc.message)
         return LoginReply(**result)
+
+    @app.post(
+        f"{API}/logout",
+        response_model=LogoutReply,
+        responses={
+            400: {"model": Problem, "description": "a body (logout takes none)"},
+            401: _MESSAGE_RESPONSES[401],
+        },
+        tags=["public"],
+        summary="Revoke the token of this request (any logged-in user)",
+    )
+    async def logout(request: Request, credentials: Credentials) -> Any:
+        if await request.body():
+            raise BadBody("logout takes no body: send only 'Authorization: Bearer <token>'")
+        try:
+            await service.pool.run(service.logout, _token(credentials))
+        except AuthError as exc:
+            return _unauthorized(exc.message)
+        return LogoutReply(logged_out=True)
 
     @app.post(
         f"{API}/message",

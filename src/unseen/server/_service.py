@@ -129,6 +129,14 @@ class Service:
             self._checked[token] = (principal, now, expires)
         return principal
 
+    def logout(self, token: Any) -> Principal:
+        """Revoke ``token`` (AuthError unless valid) and forget that it was checked, so that
+        it is refused at once, not after ``recheck_secs``."""
+        principal = self.node.auth.logout(_bearer(token))
+        with self._checked_lock:
+            self._checked.pop(token, None)
+        return principal
+
     def decode(self, data: bytes | bytearray | memoryview) -> Message | tuple[int, Parts]:
         """The message in ``data``, or (400, an encoded DecodeError reply)."""
         try:

@@ -100,6 +100,16 @@ class SettingsStore(Protocol):
     def items(self) -> dict[str, Any]: ...
 
 
+class TokenStore(Protocol):
+    """Tokens revoked before their expiry (logouts), by the token's id. ``revoke`` is
+    idempotent; ``prune(now)`` forgets revocations of tokens expired by ``now`` (refused
+    anyway) and says how many."""
+
+    def revoke(self, token_id: str, user_id: str, expires_at: float) -> None: ...
+    def is_revoked(self, token_id: str) -> bool: ...
+    def prune(self, now: float) -> int: ...
+
+
 class AuditStore(Protocol):
     """A node's audit log, in the order the entries were added. ``list(limit, since)`` gives
     the entries with ``at >= since`` (all when None), oldest first; with ``limit``, only the

@@ -393,6 +393,28 @@ class MemoryAuditStore:
         return rows
 
 
+class MemoryTokenStore:
+    """Revoked tokens in memory: token id -> (user id, expiry)."""
+
+    def __init__(self) -> None:
+        self._revoked: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def revoke(self, token_id: str, user_id: str, expires_at: float) -> None:
+        with self._lock:
+            self._revoked[str(token_id)] = (str(user_id), float(expires_at))
+
+    def is_revoked(self, token_id: str) -> bool:
+        return str(token_id) in self._revoked
+
+    def prune(self, now: float) -> int:
+        with self._lock:
+            gone = [k for k, (_, expires) in self._revoked.items() if expires < now]
+            for key in gone:
+                del self._revoked[key]
+        return len(gone)
+
+
 @dataclass
 class Stores:
     """Every store a node uses; in memory unless given others (SQL, blobs)."""
@@ -405,3 +427,4 @@ class Stores:
     ledger: Any = field(default_factory=MemoryLedgerStore)
     settings: Any = field(default_factory=MemorySettingsStore)
     audit: Any = field(default_factory=MemoryAuditStore)
+    tokens: Any = field(default_factory=MemoryTokenStore)
