@@ -216,6 +216,17 @@ class Client:
         """The node's DP settings; the owner sets ``delta`` before the first release."""
         return dict(self._conn.call("dp.settings", {"delta": delta}))
 
+    def quota_settings(self, **changes: Any) -> dict[str, Any]:
+        """The node's per-user quotas (owners and admins): ``workers``, ``max_running``,
+        ``max_waiting``, ``cpu_seconds_per_minute``, ``max_stored_bytes``. Keywords change
+        them (None: back to the default); see docs/server.md."""
+        return dict(self._conn.call("quota.settings", changes))
+
+    def quota_usage(self) -> dict[str, Any]:
+        """Your own use on the node: graphs running and waiting, CPU seconds of the last
+        minute, stored bytes, and the quotas that apply to you."""
+        return dict(self._conn.call("quota.usage"))
+
     # -- mocks ---------------------------------------------------------------------------
     def _mock_value(self, vertex: Vertex) -> Any:
         if vertex.id not in self._mocks:

@@ -13,7 +13,7 @@ from unseen import ops
 from unseen._version import __version__
 from unseen.errors import NotFound, PermissionDenied, RemoteError, UnseenError, UsageError
 from unseen.messages import KINDS, Message, Reply
-from unseen.node import _datasets, _dp, _mpc, _network, _objects, _requests, _users  # noqa: F401  (they declare routes)
+from unseen.node import _datasets, _dp, _mpc, _network, _objects, _quotas, _requests, _users  # noqa: F401  (they declare routes)
 from unseen.node._auth import Authenticator
 from unseen.node._principal import ANYONE, Principal, Role
 from unseen.node._routes import ROUTES, route
@@ -63,6 +63,7 @@ class Node:
         self._audit_prefix = uuid.uuid4().hex[:16]
         self._audit_count = itertools.count()
         self.uploads = _objects.Uploads()  # values streamed ahead of their message
+        self.scheduler = _quotas.Scheduler(_quotas.load(self))  # per-user turns and quotas
         _requests.repair_grants(self)
         _dp.init_delta(self, dp_delta)
 
@@ -93,7 +94,9 @@ class Node:
 
     def begin_upload(self, principal: Principal) -> _objects.StagedUpload:
         """Start receiving a large value ahead of the ``object.send`` or ``dataset.upload``
-        that will refer to it as ``{"upload": id}`` (see :class:`unseen.node._objects.StagedUpload`)."""
+        that will refer to it as ``{"upload": id}`` (see :class:`unseen.node._objects.StagedUpload`).
+        Refused once the caller is over the stored-bytes quota."""
+        _quotas.check_stored(self, principal)
         return _objects.begin_upload(self, principal)
 
     # -- the entry point --------------------------------------------------------------
@@ -110,6 +113,11 @@ class Node:
                 raise PermissionDenied(
                     f"{message.kind!r} is not allowed for the role {principal.role!r}"
                 )
+            if message.kind in _quotas.STORING_KINDS:
+                _quotas.check_stored(self, principal, _quotas.sent_bytes(message))
+            if message.kind in _quotas.SCHEDULED_KINDS:  # waits for the caller's turn
+                with self.scheduler.turn(principal):
+                    return Reply.success(found.handler(self, principal, message.body))
             return Reply.success(found.handler(self, principal, message.body))
         except UnseenError as exc:
             return Reply.failure(exc)

@@ -25,6 +25,7 @@ from unseen.errors import (
     UnseenError,
 )
 from unseen.messages import PROTOCOL_VERSION, Reply, encode_reply_parts
+from unseen.node._quotas import check_stored
 from unseen.server._body import BodyTooLarge, binary_response, read_body
 from unseen.server._domain import Domain
 from unseen.server._problems import BadBody, install_problems
@@ -284,6 +285,7 @@ def create_app(domain: Domain, settings: ServerSettings | None = None) -> FastAP
             return JSONResponse({"detail": exc.message}, status_code=400)
         try:
             buf = await receive_upload(request, staged, service.settings.max_message_bytes)
+            await service.pool.run(check_stored, node, principal, len(buf))  # stored-bytes quota
             await service.pool.run(staged.finish, node, buf)  # decodes: the check
             size = len(buf)
             del buf

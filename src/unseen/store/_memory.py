@@ -79,17 +79,32 @@ class _Table(Generic[R]):
             return [_clone(r) for r in self._rows.values()]
 
 
+def encoded_size(value: Any) -> int:
+    """The bytes of a value's serde encoding (without joining it: arrays are not copied)."""
+    return sum(memoryview(p).nbytes for p in serde.encode_parts(value))
+
+
 class MemoryObjectStore(_Table[ObjectRecord]):
     def __init__(self) -> None:
         super().__init__("object")
         self._values: dict[str, Any] = {}
 
     def put(self, record: ObjectRecord, value: Any, *, durable: bool = True) -> None:
+        self._put(record, value, encoded_size(value))
+
+    def _put(self, record: ObjectRecord, value: Any, size: int) -> None:
         with self._lock:  # the record and its value appear together
             if record.id in self._rows:
                 raise UsageError(f"a {self._what} with id {record.id!r} exists already")
             self._values[record.id] = value
-            self._rows[record.id] = _clone(record)
+            stored = _clone(record)
+            stored.size = size
+            self._rows[record.id] = stored
+
+    def bytes_of(self, creator: str) -> int:
+        """The stored bytes of the objects ``creator`` created."""
+        with self._lock:
+            return sum(r.size for r in self._rows.values() if r.creator == creator)
 
     def begin_put(self, record: ObjectRecord) -> MemoryObjectWriter:
         """A new object whose serde-encoded value arrives in chunks; decoded at commit."""
@@ -107,7 +122,13 @@ class MemoryObjectStore(_Table[ObjectRecord]):
             raise NotFound(f"no object with id {object_id!r}") from None
 
     def update(self, record: ObjectRecord) -> None:
-        self._update(record.id, record)
+        with self._lock:
+            old = self._rows.get(record.id)
+            if old is None:
+                raise NotFound(f"no {self._what} with id {record.id!r}")
+            stored = _clone(record)
+            stored.size = old.size  # the value never changes, nor its size
+            self._rows[record.id] = stored
 
     def delete(self, object_id: str, *, durable: bool = True) -> None:
         with self._lock:
@@ -151,7 +172,7 @@ class MemoryObjectWriter:
             raise UsageError("this upload is closed: begin_put() a new one")
         if record is not None and record.id != self._record.id:
             raise UsageError(f"an upload begun as {self._record.id!r} cannot be {record.id!r}")
-        self._store.put(record or self._record, serde.decode(buf))
+        self._store._put(record or self._record, serde.decode(buf), len(buf))
         return len(buf)
 
     def abort(self) -> None:

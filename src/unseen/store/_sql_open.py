@@ -25,7 +25,7 @@ from unseen.store._sql_node import (
     SQLSettingsStore,
     SQLTokenStore,
 )
-from unseen.store._sql_objects import RecoveryReport, SQLObjectStore, recover
+from unseen.store._sql_objects import RecoveryReport, SQLObjectStore, fill_sizes, recover
 from unseen.store._sql_records import (
     SQLDatasetStore,
     SQLHandlerStore,
@@ -145,6 +145,7 @@ def open_stores(
             )
         stores = SQLStores(engine, DirectoryBlobStore(blob_dir, fsync=fsync), lock)
         stores.recovery = recover(stores.objects)
+        fill_sizes(stores.objects)
         return stores
     except BaseException:
         if engine is not None:

@@ -74,7 +74,7 @@ objects = Table(
     metadata,
     _id(),
     Column("family", String, nullable=False),
-    Column("creator", String, nullable=False),
+    Column("creator", String, nullable=False, index=True),
     Column("sources", StrSet, nullable=False),
     Column("parents", StrTuple, nullable=False),
     Column("tags", StrTuple, nullable=False),
@@ -88,6 +88,7 @@ objects = Table(
     Column("failed_op", String, nullable=True),
     Column("recipe", StrTuple, nullable=False),
     _created_at(),
+    Column("size", BigInteger, nullable=False, server_default="0"),
 )
 
 object_values = Table(
