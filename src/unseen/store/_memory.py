@@ -88,6 +88,7 @@ class MemoryObjectStore(_Table[ObjectRecord]):
     def __init__(self) -> None:
         super().__init__("object")
         self._values: dict[str, Any] = {}
+        self._bytes: dict[str, int] = {}  # stored bytes per creator, kept as objects come and go
 
     def put(self, record: ObjectRecord, value: Any, *, durable: bool = True) -> None:
         self._put(record, value, encoded_size(value))
@@ -100,11 +101,11 @@ class MemoryObjectStore(_Table[ObjectRecord]):
             stored = _clone(record)
             stored.size = size
             self._rows[record.id] = stored
+            self._bytes[stored.creator] = self._bytes.get(stored.creator, 0) + size
 
     def bytes_of(self, creator: str) -> int:
         """The stored bytes of the objects ``creator`` created."""
-        with self._lock:
-            return sum(r.size for r in self._rows.values() if r.creator == creator)
+        return self._bytes.get(creator, 0)
 
     def begin_put(self, record: ObjectRecord) -> MemoryObjectWriter:
         """A new object whose serde-encoded value arrives in chunks; decoded at commit."""
@@ -129,12 +130,17 @@ class MemoryObjectStore(_Table[ObjectRecord]):
             stored = _clone(record)
             stored.size = old.size  # the value never changes, nor its size
             self._rows[record.id] = stored
+            if stored.creator != old.creator:
+                self._bytes[old.creator] -= old.size
+                self._bytes[stored.creator] = self._bytes.get(stored.creator, 0) + old.size
 
     def delete(self, object_id: str, *, durable: bool = True) -> None:
         with self._lock:
-            if self._rows.pop(object_id, None) is None:
+            old = self._rows.pop(object_id, None)
+            if old is None:
                 raise NotFound(f"no {self._what} with id {object_id!r}")
             self._values.pop(object_id, None)
+            self._bytes[old.creator] -= old.size
 
     def exists(self, object_id: str) -> bool:
         return object_id in self._rows
