@@ -244,6 +244,8 @@ def test_stored_bytes_quota(domain: ServerProcess, owner: unseen.Client) -> None
     owner.quota_settings(max_stored_bytes=used + 1_000_000)
     with pytest.raises(unseen.QuotaExceeded, match="stored bytes"):
         bob.send(np.zeros(200_000))  # 1.6 MB
+    with pytest.raises(unseen.QuotaExceeded, match="stored bytes"):
+        bob.send(np.zeros(2_200_000))  # 17.6 MB: streamed ahead to /api/v1/upload, refused there
     small = bob.send(np.zeros(50_000))  # 0.4 MB
     assert bob.quota_usage()["stored_bytes"] >= used + 400_000
     with pytest.raises(unseen.QuotaExceeded, match="stored bytes"):
