@@ -21,6 +21,7 @@ from unseen.errors import (
     AuthError,
     DecodeError,
     PermissionDenied,
+    QuotaExceeded,
     TooManyAttempts,
     UnseenError,
 )
@@ -266,7 +267,11 @@ def create_app(domain: Domain, settings: ServerSettings | None = None) -> FastAP
             400: {"model": Problem, "description": "an undecodable value"},
             401: _MESSAGE_RESPONSES[401],
             403: {"model": Problem, "description": "the caller's role may not upload"},
-            413: _MESSAGE_RESPONSES[413],
+            413: {
+                "model": Problem,
+                "description": "the body exceeds the node's message limit, or the caller's "
+                "stored-bytes quota (then 'kind' is 'QuotaExceeded')",
+            },
         },
         openapi_extra=_MESSAGE_DOC,
         tags=["messages"],
@@ -279,6 +284,8 @@ def create_app(domain: Domain, settings: ServerSettings | None = None) -> FastAP
             return _unauthorized(exc.message)
         try:
             staged = await service.pool.run(node.begin_upload, principal)
+        except QuotaExceeded as exc:
+            return JSONResponse({"detail": exc.message, "kind": "QuotaExceeded"}, status_code=413)
         except PermissionDenied as exc:
             return JSONResponse({"detail": exc.message}, status_code=403)
         except UnseenError as exc:
@@ -292,6 +299,9 @@ def create_app(domain: Domain, settings: ServerSettings | None = None) -> FastAP
         except BodyTooLarge as exc:
             staged.abort()
             return JSONResponse({"detail": str(exc)}, status_code=413)
+        except QuotaExceeded as exc:
+            staged.abort()
+            return JSONResponse({"detail": exc.message, "kind": "QuotaExceeded"}, status_code=413)
         except UnseenError as exc:
             staged.abort()
             return JSONResponse({"detail": exc.message}, status_code=400)

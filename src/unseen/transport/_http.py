@@ -65,6 +65,15 @@ def _detail(response: httpx.Response) -> str:
     return response.text[:300]
 
 
+def _kind(response: httpx.Response) -> str:
+    """The error kind a JSON answer names (``{"detail", "kind"}``), else ""."""
+    try:
+        data = response.json()
+    except ValueError:
+        return ""
+    return str(data.get("kind", "")) if isinstance(data, dict) else ""
+
+
 def _progress(total: int, desc: str) -> Any:
     if total < PROGRESS_MIN:
         return None
@@ -262,6 +271,10 @@ class HTTPConnection:
                 from unseen.errors import PermissionDenied
 
                 raise PermissionDenied(_detail(response))
+            if _kind(response) == "QuotaExceeded":
+                from unseen.errors import QuotaExceeded
+
+                raise QuotaExceeded(_detail(response))
             if response.status_code in (400, 413):
                 raise DecodeError(_detail(response))
             raise TransportError(
