@@ -14,11 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from server_support import ServerProcess
 
 import unseen
+from unseen.messages import Message, decode_reply, encode_message
 from unseen.node import Principal
 from unseen.node._quotas import QuotaSettings, Scheduler
 
@@ -233,6 +235,18 @@ def test_cpu_quota_over_http(domain: ServerProcess, owner: unseen.Client) -> Non
         heavy(x).get()
     assert info.value.retry_after > 0
     assert cara.quota_usage()["cpu_seconds"] >= 0.01
+    # over plain HTTP: 429 with Retry-After, the reply carrying the same error
+    token = cara._conn.http.session.token()  # type: ignore[attr-defined]
+    message = Message("graph.run", {"actions": [], "keep": [], "get": []})
+    response = httpx.post(
+        f"{domain.url}/api/v1/message",
+        content=bytes(encode_message(message)),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/octet-stream"},
+    )
+    assert response.status_code == 429 and int(response.headers["retry-after"]) >= 1
+    with pytest.raises(unseen.TooManyRequests) as info:
+        decode_reply(response.content).unwrap()
+    assert info.value.retry_after > 0
     owner.quota_settings(cpu_seconds_per_minute=None)
     heavy(x).get()  # the default quota again
     cara.close()
