@@ -25,7 +25,7 @@ from unseen.errors import (
     TooManyAttempts,
     UnseenError,
 )
-from unseen.messages import PROTOCOL_VERSION, Reply, encode_reply_parts
+from unseen.messages import PROTOCOL_VERSION, Reply, decode_reply, encode_reply_parts
 from unseen.node._quotas import check_stored
 from unseen.server._body import BodyTooLarge, binary_response, read_body
 from unseen.server._domain import Domain
@@ -115,6 +115,11 @@ _MESSAGE_DOC: dict[str, Any] = {
 _MESSAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "the encoded reply (the node's errors travel inside it)",
+        "content": _BINARY,
+    },
+    429: {
+        "description": "an encoded TooManyRequests reply: the caller's graphs are refused for "
+        "Retry-After seconds (per-user quotas)",
         "content": _BINARY,
     },
     400: {
@@ -258,6 +263,13 @@ def create_app(domain: Domain, settings: ServerSettings | None = None) -> FastAP
         del work
         if status == 401:
             return _unauthorized(b"".join(parts).decode())
+        if status == 429:  # the reply is a TooManyRequests error: say when to come back
+            response = binary_response(parts, status, service.settings.stream_min)
+            retry = decode_reply(b"".join(parts)).error or {}
+            wait = retry.get("retry_after")
+            seconds = math.ceil(wait) if isinstance(wait, (int, float)) else 1
+            response.headers["Retry-After"] = str(max(1, seconds))
+            return response
         return binary_response(parts, status, service.settings.stream_min)
 
     @app.post(

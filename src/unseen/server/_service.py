@@ -159,8 +159,12 @@ class Service:
                 return 200, encode_reply_parts(Reply.failure(exc))
         reply = self.node.handle(message, principal)
         del message
+        # refused for now (per-user quotas): 429, and the Retry-After of the reply's error
+        status = (
+            429 if not reply.ok and (reply.error or {}).get("kind") == "TooManyRequests" else 200
+        )
         try:
-            return 200, encode_reply_parts(reply)
+            return status, encode_reply_parts(reply)
         except UnseenError as exc:
             log.warning("could not encode the reply to %s: %s", kind, exc)
             failure = RemoteError(

@@ -341,7 +341,7 @@ class HTTPConnection:
     def _reply(self, response: httpx.Response, kind: str) -> Reply:
         status = response.status_code
         binary = response.headers.get("content-type", "").startswith("application/octet-stream")
-        if binary and status in (200, 400):
+        if binary and status in (200, 400, 429):  # 429: a TooManyRequests reply
             return decode_reply(self._download(response, kind))
         response.read()
         if status == 401:
