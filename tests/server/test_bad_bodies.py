@@ -152,3 +152,10 @@ def test_login_explains_what_it_needs(servers: list[Any]) -> None:
             headers={"Content-Type": "application/json"},
         )
         assert response.status_code == 413 and "at most" in response.json()["detail"]
+
+
+def test_bad_query_parameters_get_a_plain_422(servers: list[Any]) -> None:
+    network = servers[1]
+    response = httpx.get(f"{network.url}/network/v1/search", params={"limit": MARK.decode()})
+    assert response.status_code == 422 and MARK not in response.content
+    assert "limit" in response.json()["detail"]
