@@ -93,7 +93,7 @@ def test_a_user_never_holds_more_than_max_running() -> None:
 
 
 def test_a_full_queue_is_refused_with_retry_after() -> None:
-    scheduler = Scheduler(QuotaSettings(workers=1, max_running=1, max_waiting=1))
+    scheduler = Scheduler(QuotaSettings(workers=2, max_running=1, max_waiting=1))
     ana = scientist("ana")
     entered: list[str] = []
     release = threading.Event()
@@ -105,8 +105,10 @@ def test_a_full_queue_is_refused_with_retry_after() -> None:
         with scheduler.turn(ana):
             pass
     assert info.value.retry_after > 0
-    with scheduler.turn(scientist("bob")):  # bob's queue is his own
+    start = time.monotonic()
+    with scheduler.turn(scientist("bob")):  # bob's queue is his own, and a slot is free
         pass
+    assert time.monotonic() - start < 1.0
     release.set()
     for thread in threads:
         thread.join(5)
