@@ -295,3 +295,19 @@ def test_settings_persist_across_a_restart(tmp_path: Path) -> None:
         owner.close()
     finally:
         proc.kill()
+
+
+def test_a_virtual_worker_schedules_but_has_no_quotas() -> None:
+    """An in-process node belongs to the person running it: no CPU or storage quotas (a
+    long local run must not be refused), while a node built for others keeps the defaults."""
+    worker = unseen.VirtualWorker(name="Local")
+    ana = worker.new_client("Ana")
+    x = ana.send(np.arange(4.0))
+    worker.node.scheduler.charge(ana.user_id, 10_000.0)  # plant: far past any CPU quota
+    assert (x + 1).get().tolist() == [1.0, 2.0, 3.0, 4.0]
+    shared = unseen.node.Node("Shared")
+    user = shared.add_user("Bob", "data_scientist")
+    shared.scheduler.charge(user.user_id, 10_000.0)
+    with pytest.raises(unseen.TooManyRequests):
+        with shared.scheduler.turn(user):
+            pass
