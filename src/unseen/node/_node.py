@@ -42,11 +42,13 @@ class Node:
         secret: bytes | None = None,
         dp_delta: float | None = None,
         public_key: str = "",
+        quotas: _quotas.QuotaSettings | None = None,
     ) -> None:
         """``dp_delta`` is the node-wide DP delta. It is kept in the node's settings store:
         the value given here is stored on the node's first start (``1e-6`` when None); later
         starts use the stored value (the owner changes it with ``dp.settings``, until the
-        first DP release)."""
+        first DP release). ``quotas``: the per-user quotas to start with (None: the defaults
+        with the owner's stored changes; see :mod:`unseen.node._quotas`)."""
         if not isinstance(name, str) or not name.strip():
             raise UsageError("a node needs a non-empty name")
         if dp_delta is not None:
@@ -63,7 +65,8 @@ class Node:
         self._audit_prefix = uuid.uuid4().hex[:16]
         self._audit_count = itertools.count()
         self.uploads = _objects.Uploads()  # values streamed ahead of their message
-        self.scheduler = _quotas.Scheduler(_quotas.load(self))  # per-user turns and quotas
+        # per-user turns and quotas
+        self.scheduler = _quotas.Scheduler(quotas or _quotas.load(self))
         _requests.repair_grants(self)
         _dp.init_delta(self, dp_delta)
 

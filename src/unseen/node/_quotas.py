@@ -65,6 +65,12 @@ class QuotaSettings:
     cpu_seconds_per_minute: float = 60.0
     max_stored_bytes: int = 10 * GIB
 
+    @classmethod
+    def unlimited(cls) -> QuotaSettings:
+        """Fair turns without quotas: for a node whose users are its owner's own sessions
+        (a ``VirtualWorker``), where a long local run must not be refused."""
+        return cls(max_waiting=1 << 30, cpu_seconds_per_minute=math.inf, max_stored_bytes=1 << 62)
+
     @property
     def slots(self) -> int:
         return self.workers or _default_workers()
