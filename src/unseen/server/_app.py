@@ -12,7 +12,7 @@ import math
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Request, Security
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
@@ -29,6 +29,7 @@ from unseen.messages import PROTOCOL_VERSION, Reply, decode_reply, encode_reply_
 from unseen.node._quotas import check_stored
 from unseen.server._body import BodyTooLarge, binary_response, read_body
 from unseen.server._domain import Domain
+from unseen.server._page import root_page
 from unseen.server._problems import BadBody, install_problems
 from unseen.server._service import ServerSettings, Service
 from unseen.server._uploads import receive_upload
@@ -40,6 +41,7 @@ SMALL_BODY = 64 * 1024  # bodies up to this size are read before the token is ch
 #: Who may call each endpoint. "anonymous": anyone; "token": a logged-in user (the node's
 #: route table then checks the role for each message kind).
 ACCESS: dict[str, str] = {
+    "/": "anonymous",
     f"{API}/health": "anonymous",
     f"{API}/info": "anonymous",
     f"{API}/login": "anonymous",
@@ -164,6 +166,10 @@ def create_app(domain: Domain, settings: ServerSettings | None = None) -> FastAP
     # bad bodies anywhere: a plain 4xx that never echoes the input (binary endpoints keep
     # their own, larger limit)
     install_problems(app, service.settings.max_json_bytes, [f"{API}/message", f"{API}/upload"])
+
+    @app.get("/", include_in_schema=False)
+    async def root(request: Request) -> HTMLResponse:
+        return HTMLResponse(root_page(node.name, str(request.base_url).rstrip("/")))
 
     @app.get(f"{API}/health", response_model=Health, tags=["public"], summary="Is the node up?")
     async def health() -> Health:
