@@ -89,3 +89,49 @@ def test_bit_planes_transpose_and_packing() -> None:
             assert torch.equal(unpack_bits(planes[j], n), (x >> j) & 1)
         bits = (x >> 5) & 1
         assert torch.equal(unpack_bits(pack_bits(bits), n), bits)
+
+
+def test_shapes_of_products_need_no_meta_tensors() -> None:
+    # issue 20: the meta-device check imported ~480 modules (sympy, torch._dynamo): ~1 s on the
+    # first MPC product of a process
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from unseen.mpc.ring import shape_of\n"
+        "before = set(sys.modules)\n"
+        "assert shape_of('matmul', (3, 4), (4, 5), {}) == (3, 5)\n"
+        "assert shape_of('mul', (3, 1), (4,), {}) == (3, 4)\n"
+        "import torch\n"
+        "from unseen.mpc import LocalCluster\n"
+        "with LocalCluster(['a', 'b'], dealer='c') as c:\n"
+        "    x = c.share(torch.ones(2, 3))\n"
+        "    assert (x @ c.share(torch.ones(3, 2))).get().shape == (2, 2)\n"
+        "    assert (x * x + 1).get().shape == (2, 3)\n"
+        "new = set(sys.modules) - before\n"
+        "assert not any(m.startswith(('sympy', 'torch._dynamo')) for m in new), len(new)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [((3,), (3,)), ((3,), (3, 4)), ((2, 3), (3,)), ((5, 2, 3), (3, 4)), ((2, 1, 2, 3), (4, 3, 2)),
+     ((4,), (5,)), ((2, 3), (4, 5)), ((2, 2, 3), (3, 3, 4)), ((), (3,)), ((3, 1), (1, 3))],
+)  # fmt: skip
+def test_product_shapes_match_torch(a: tuple[int, ...], b: tuple[int, ...]) -> None:
+    from unseen.errors import UsageError
+    from unseen.mpc.ring import shape_of
+
+    for op, fn in (("matmul", torch.matmul), ("mul", torch.mul)):
+        try:
+            expected: object = tuple(fn(torch.zeros(a), torch.zeros(b)).shape)
+        except RuntimeError:
+            expected = UsageError
+        if expected is UsageError:
+            with pytest.raises(UsageError, match="mismatched shapes|at least one dimension"):
+                shape_of(op, a, b, {})
+        else:
+            assert shape_of(op, a, b, {}) == expected, (op, a, b)

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from unseen.errors import ProtocolError
-from unseen.mpc import ring
+from unseen.mpc import ring, shapes
 from unseen.mpc.context import PartyContext
 
 __all__ = [
@@ -49,7 +49,7 @@ def add_public(ctx: PartyContext, x: torch.Tensor, value: torch.Tensor) -> torch
     """``x + value`` for a public ring tensor ``value`` (party 0 adds it)."""
     if ctx.is_leader:
         return x + value
-    shape = torch.broadcast_shapes(x.shape, value.shape)
+    shape = shapes.broadcast(x.shape, value.shape)
     return x if tuple(shape) == tuple(x.shape) else x.expand(shape).contiguous()
 
 
@@ -100,7 +100,7 @@ def beaver(
     if ctx.is_leader:
         a = a + eps
     z = draw["c"]  # a fresh tensor of this draw: updated in place
-    if op == "mul" and tuple(z.shape) == tuple(torch.broadcast_shapes(eps.shape, b.shape)):
+    if op == "mul" and tuple(z.shape) == shapes.broadcast(eps.shape, b.shape):
         return z.addcmul_(eps, b).addcmul_(a, delta)
     lim = ctx.limbs
     return z + ring.bilinear(op, eps, b, p, limbs=lim) + ring.bilinear(op, a, delta, p, limbs=lim)

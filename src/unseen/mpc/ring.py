@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from unseen.errors import UsageError
+from unseen.mpc import shapes
 
 __all__ = ["bilinear", "udiv", "lshr", "shape_of", "BILINEAR_OPS", "fan_in"]
 
@@ -151,6 +152,10 @@ def shape_of(op: str, a_shape: Any, b_shape: Any, p: dict[str, Any]) -> tuple[in
     fn = BILINEAR_OPS.get(op)
     if fn is None:
         raise UsageError(f"unknown bilinear op {op!r}")
+    if op == "mul":  # by rule: a meta tensor's first product imports ~480 modules (sympy)
+        return shapes.broadcast(a_shape, b_shape, "mul")
+    if op == "matmul":
+        return shapes.matmul(a_shape, b_shape)
     if op == "conv2d":
         return conv2d_shape(a_shape, b_shape, p)
     if op == "conv2d_input_grad":

@@ -18,12 +18,15 @@ Shape = tuple[int, ...]
 
 
 def broadcast(a: Sequence[int], b: Sequence[int], what: str = "operation") -> Shape:
-    try:
-        return tuple(torch.broadcast_shapes(tuple(a), tuple(b)))
-    except RuntimeError:
-        raise UsageError(
-            f"mismatched shapes for {what}: {tuple(a)} and {tuple(b)} do not broadcast"
-        ) from None
+    """numpy's broadcasting rule (torch.broadcast_shapes imports sympy on its first call)."""
+    a, b = tuple(int(d) for d in a), tuple(int(d) for d in b)
+    width = max(len(a), len(b))
+    out = []
+    for x, y in zip((1,) * (width - len(a)) + a, (1,) * (width - len(b)) + b):
+        if x != y and 1 not in (x, y):
+            raise UsageError(f"mismatched shapes for {what}: {a} and {b} do not broadcast")
+        out.append(y if x == 1 else x)
+    return tuple(out)
 
 
 def matmul(a: Sequence[int], b: Sequence[int]) -> Shape:
