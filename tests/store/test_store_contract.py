@@ -507,15 +507,20 @@ def test_audit_duplicate_id_is_a_usage_error(stores: Any) -> None:
 # -- object sizes and each user's stored bytes -------------------------------------------------
 
 
+ALICE = frozenset({"alice"})
+
+
 def encoded_size(value: Any) -> int:
     return sum(memoryview(p).nbytes for p in serde.encode_parts(value))
 
 
 def test_object_size_is_kept_by_the_store(stores: Any) -> None:
     big, small = np.arange(50_000.0), np.arange(3.0)
-    stores.objects.put(an_object(1, creator="alice", size=123), big)  # a given size is ignored
-    stores.objects.put(an_object(2, creator="alice"), small, durable=False)
-    stores.objects.put(an_object(3, creator="bob"), "text")
+    stores.objects.put(
+        an_object(1, creator="alice", sources=ALICE, size=123), big
+    )  # a given size is ignored
+    stores.objects.put(an_object(2, creator="alice", sources=ALICE), small, durable=False)
+    stores.objects.put(an_object(3, creator="bob", sources=frozenset()), "text")
     assert stores.objects.get("obj00001").size == encoded_size(big) > 400_000
     assert stores.objects.get("obj00002").size == encoded_size(small)
     sizes = {r.id: r.size for r in stores.objects.list()}
@@ -523,7 +528,9 @@ def test_object_size_is_kept_by_the_store(stores: Any) -> None:
     assert stores.objects.bytes_of("alice") == encoded_size(big) + encoded_size(small)
     assert stores.objects.bytes_of("bob") == encoded_size("text")
     assert stores.objects.bytes_of("nobody") == 0
-    stores.objects.update(dataclasses.replace(an_object(1, creator="alice"), size=1, tags=("#x",)))
+    stores.objects.update(
+        dataclasses.replace(an_object(1, creator="alice", sources=ALICE), size=1, tags=("#x",))
+    )
     assert stores.objects.get("obj00001").size == encoded_size(big)  # update keeps the size
     stores.objects.delete("obj00001")
     assert stores.objects.bytes_of("alice") == encoded_size(small)
@@ -532,13 +539,26 @@ def test_object_size_is_kept_by_the_store(stores: Any) -> None:
 def test_streamed_object_size(stores: Any) -> None:
     value = np.ones((300, 300))
     encoded = bytes(serde.encode(value))
-    with stores.objects.begin_put(an_object(4, creator="carol")) as upload:
+    with stores.objects.begin_put(
+        an_object(4, creator="carol", sources=frozenset({"carol"}))
+    ) as upload:
         upload.write(encoded[:1000])
         upload.write(encoded[1000:])
         upload.contents()
         assert upload.commit() == len(encoded)
     assert stores.objects.get("obj00004").size == len(encoded)
     assert stores.objects.bytes_of("carol") == len(encoded)
+
+
+def test_objects_derived_from_others_data_count_no_bytes(stores: Any) -> None:
+    # their size may be private (a filter's row count): it must not show in the creator's usage
+    stores.objects.put(an_object(5, creator="alice", sources=frozenset({"bob"})), np.arange(9.0))
+    stores.objects.put(an_object(6, creator="alice", sources=ALICE | {"bob"}), np.arange(99.0))
+    with stores.objects.begin_put(an_object(7, creator="alice", sources=frozenset({"bob"}))) as up:
+        up.write(bytes(serde.encode(np.ones(500))))
+        up.commit()
+    assert stores.objects.bytes_of("alice") == 0
+    assert {stores.objects.get(f"obj0000{i}").size for i in (5, 6, 7)} == {0}
 
 
 # -- revoked tokens ---------------------------------------------------------------------------

@@ -310,18 +310,23 @@ def test_0005_adds_object_sizes_and_fills_them_in(sql_backend: Backend) -> None:
 
     stores = sql_backend.open()
     small, large = np.arange(3.0), np.arange(300_000.0)  # one inline, one in a blob
-    stores.objects.put(an_object(1, creator="alice"), small)
-    stores.objects.put(an_object(2, creator="alice"), large)
+    own = frozenset({"alice"})
+    stores.objects.put(an_object(1, creator="alice", sources=own), small)
+    stores.objects.put(an_object(2, creator="alice", sources=own), large)
+    stores.objects.put(an_object(3, creator="alice", sources=frozenset({"bob"})), large)
     sizes = {r.id: r.size for r in stores.objects.list()}
+    assert sizes["obj00003"] == 0 and sizes["obj00002"] > 0
     migrate(stores.engine, "0004", down=True)
-    migrate(stores.engine, "head")  # the inline size is filled in by the migration
+    migrate(stores.engine, "head")  # every old row: -1, not known yet
+    with stores.engine.begin() as conn:
+        assert {r.size for r in conn.execute(objects.select())} == {-1}
     stores.close()
     with open_stores(sql_backend.url, sql_backend.data_dir, fsync=False) as again:
-        # and the blob's when the stores open
+        # filled in when the stores open, by the same rule
         assert {r.id: r.size for r in again.objects.list()} == sizes
-        assert again.objects.bytes_of("alice") == sum(sizes.values())
+        assert again.objects.bytes_of("alice") == sizes["obj00001"] + sizes["obj00002"]
         with again.engine.begin() as conn:  # an old row without a size is filled in too
-            conn.execute(update(objects).values(size=0))
+            conn.execute(update(objects).values(size=-1))
     with open_stores(sql_backend.url, sql_backend.data_dir, fsync=False) as again:
         assert {r.id: r.size for r in again.objects.list()} == sizes
 

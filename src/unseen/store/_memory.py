@@ -23,6 +23,7 @@ from unseen.store._records import (
     check_charge,
     check_key,
     check_limit,
+    counted_size,
     fits_budget,
 )
 
@@ -99,9 +100,9 @@ class MemoryObjectStore(_Table[ObjectRecord]):
                 raise UsageError(f"a {self._what} with id {record.id!r} exists already")
             self._values[record.id] = value
             stored = _clone(record)
-            stored.size = size
+            stored.size = counted_size(record, size)
             self._rows[record.id] = stored
-            self._bytes[stored.creator] = self._bytes.get(stored.creator, 0) + size
+            self._bytes[stored.creator] = self._bytes.get(stored.creator, 0) + stored.size
 
     def bytes_of(self, creator: str) -> int:
         """The stored bytes of the objects ``creator`` created."""

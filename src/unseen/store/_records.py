@@ -26,8 +26,8 @@ def now() -> float:
 class ObjectRecord:
     """Metadata of one stored object. ``sources`` is its lineage: the ids of the users whose
     non-public data it derives from (empty for public objects such as mocks). ``size`` is
-    the encoded value's size in bytes (the store sets it): a user's stored bytes are the
-    sizes of the objects they created."""
+    what the object counts against its creator's stored bytes (the store sets it, see
+    :func:`counted_size`): a user's stored bytes are the sizes of the objects they created."""
 
     id: str
     family: str
@@ -45,9 +45,17 @@ class ObjectRecord:
     failed_op: str | None = None
     recipe: tuple[str, ...] = ()
     created_at: float = field(default_factory=now)
-    #: bytes of the encoded value, set by the store when the value is stored (a size given
-    #: by the caller is ignored, and ``update`` keeps it); not part of equality
+    #: bytes counted against the creator, set by the store when the value is stored (a size
+    #: given by the caller is ignored, and ``update`` keeps it); not part of equality
     size: int = field(default=0, compare=False)
+
+
+def counted_size(record: ObjectRecord, encoded: int) -> int:
+    """What an object of ``encoded`` bytes counts against its creator's stored bytes: all of
+    it when it derives only from public data and the creator's own, nothing when it derives
+    from others' data, whose size may be private (a filter's row count) and must not show in
+    the creator's usage or quota refusals."""
+    return encoded if record.sources <= {record.creator} else 0
 
 
 @dataclass

@@ -34,7 +34,7 @@ from unseen import serde
 from unseen.errors import NotFound, UsageError
 from unseen.store import _sql_engine as eng
 from unseen.store._blobs import BlobStore, BlobWriter
-from unseen.store._records import ObjectRecord
+from unseen.store._records import ObjectRecord, counted_size
 from unseen.store._sql_schema import object_values, objects, to_row
 from unseen.store._sql_tables import SQLTable, unwrapped
 
@@ -62,7 +62,7 @@ class SQLObjectStore(SQLTable[ObjectRecord]):
         process); a large one is always written durably."""
         parts = serde.encode_parts(value)
         size = sum(memoryview(p).nbytes for p in parts)
-        record = replace(record, size=size)
+        record = replace(record, size=counted_size(record, size))
         if size <= INLINE_MAX:
             self._insert(record, b"".join(parts), durable=durable)  # a taken id fails there
             return
@@ -204,7 +204,8 @@ class ObjectWriter:
             self.abort()
             raise UsageError(f"an upload begun as {self._record.id!r} cannot be {record.id!r}")
         size = self._blob.commit()
-        self._store._insert(replace(record or self._record, size=size))
+        final = record or self._record
+        self._store._insert(replace(final, size=counted_size(final, size)))
         return size
 
     def abort(self) -> None:
@@ -265,20 +266,19 @@ def recover(store: SQLObjectStore) -> RecoveryReport:
 
 
 def fill_sizes(store: SQLObjectStore) -> int:
-    """Set the size of objects stored before sizes were kept (0: revision 0005 fills in
-    only inline values' sizes; a blob's is read from its file here). How many were set."""
-    stmt = select(objects.c.id).where(objects.c.size == 0)
+    """Set the size of objects stored before sizes were kept (-1, from revision 0005), by
+    :func:`counted_size`. How many were set."""
+    stmt = select(objects.c.id).where(objects.c.size < 0)
     with eng.read(store.engine) as conn:
         ids = list(conn.execute(stmt).scalars())
     filled = 0
     for object_id in ids:
         try:
-            size = store.size(object_id)
+            size = counted_size(store.get(object_id), store.size(object_id))
         except NotFound:  # removed meanwhile, or its blob is missing (recover reports it)
             continue
-        if size:
-            change = update(objects).where(objects.c.id == object_id).values(size=size)
-            with eng.write(store.engine) as conn:
-                conn.execute(change)
-            filled += 1
+        change = update(objects).where(objects.c.id == object_id).values(size=size)
+        with eng.write(store.engine) as conn:
+            conn.execute(change)
+        filled += 1
     return filled

@@ -3,9 +3,10 @@
 Revision ID: 0005
 Revises: 0004
 
-``size`` is the encoded value's size in bytes; ``objects.creator`` gets an index, so that a
-user's stored bytes are one indexed sum. Inline values' sizes are filled in here; sizes of
-values in blob files are filled in when the stores open (``fill_sizes``).
+``size`` is what an object counts against its creator's stored bytes (its encoded size, or 0
+when it derives from others' data: ``unseen.store._records.counted_size``); ``objects.creator``
+gets an index, so that a user's stored bytes are one indexed sum. Existing rows get -1 (not
+known yet): the stores fill them in when they open (``fill_sizes``), once.
 """
 
 from __future__ import annotations
@@ -21,13 +22,8 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("objects") as batch:
-        batch.add_column(sa.Column("size", sa.BigInteger(), nullable=False, server_default="0"))
+        batch.add_column(sa.Column("size", sa.BigInteger(), nullable=False, server_default="-1"))
     op.create_index("ix_objects_creator", "objects", ["creator"])
-    op.execute(
-        "UPDATE objects SET size = (SELECT length(object_values.data) FROM object_values "
-        "WHERE object_values.id = objects.id) "
-        "WHERE id IN (SELECT id FROM object_values)"
-    )
 
 
 def downgrade() -> None:
