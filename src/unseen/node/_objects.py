@@ -19,7 +19,7 @@ from unseen.errors import (
     UsageError,
 )
 from unseen.node._meta import public_meta
-from unseen.node._policy import check_release, check_use, may_read
+from unseen.node._policy import Lineage, check_release, check_use, may_read
 from unseen.node._principal import ANYONE, MEMBERS, Principal
 from unseen.node._routes import ROUTES, field, route, str_list
 from unseen.store import ObjectRecord
@@ -266,6 +266,7 @@ def mock(node: Node, principal: Principal, body: dict[str, Any]) -> Any:
     record = _usable(node, principal, body.get("id"))
     if record.mock_id is None:
         return None
+    check_release(principal, node.stores.objects.get(record.mock_id))  # public: no sources
     return node.stores.objects.value(record.mock_id)
 
 
@@ -274,7 +275,7 @@ def tag(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any
     record = _usable(node, principal, body.get("id"))
     if record.creator != principal.user_id and not principal.is_admin:
         raise NotFound(f"no object with id {record.id!r} of yours")
-    if record.sources - {principal.user_id} and not principal.is_admin:
+    if not may_read(principal, Lineage(record.sources)):
         # Tags steer owner handlers and searchable exposes the object to others: neither is
         # the scientist's to set on a value derived from someone else's data.
         raise PermissionDenied(
@@ -349,8 +350,7 @@ def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[st
 
     for object_id in wanted:
         if object_id in lineage:
-            readable = lineage[object_id][0] <= {principal.user_id} or principal.is_admin
-            if not readable:
+            if not may_read(principal, Lineage(lineage[object_id][0])):
                 raise CannotRequestPrivateData()
         else:
             check_release(principal, _usable(node, principal, object_id))
@@ -366,7 +366,7 @@ def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[st
         if record.error is not None:
             # A failed result holds a stand-in (below): computing on it fails what derives
             # from it, after the same work as on a value.
-            if principal.is_admin or not record.sources - {principal.user_id}:
+            if may_read(principal, Lineage(record.sources)):
                 check_release(principal, record)  # raises the failure, with its detail
             failure = failure or (str(record.failed_op), record.error)
             if env[i] is None:  # failed before stand-ins were stored
@@ -374,9 +374,7 @@ def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[st
     keep_ids = (keep | set(wanted)) & set(lineage)
     # Actions on data the caller may read run first, on their own: whether they succeed, and
     # what they return, must not depend on how an action on private data fared.
-    readable_ids = {
-        i for i, (s, _, _) in lineage.items() if principal.is_admin or s <= {principal.user_id}
-    }
+    readable_ids = {i for i, (s, _, _) in lineage.items() if may_read(principal, Lineage(s))}
     public_part = [a for a in actions if a.id in readable_ids]
     private_part = [a for a in actions if a.id not in readable_ids]
     needed_later = {r for a in private_part for r in ops.refs_of(a) if r in readable_ids}
@@ -399,8 +397,7 @@ def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[st
             )  # fmt: skip
     except (ops.ExecutionError, OperationNotAllowed) as exc:
         action = getattr(exc, "action", None)  # an OperationNotAllowed has one if run time
-        private = lineage[action.id][0] - {principal.user_id} if action is not None else set()
-        if not private or principal.is_admin:
+        if action is None or action.id in readable_ids:
             if isinstance(exc, OperationNotAllowed):
                 raise
             detail = f"{type(exc.original).__name__}: {exc.original}"

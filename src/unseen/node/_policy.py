@@ -1,17 +1,43 @@
 """The release rule, in one place: who may use an object, and who may see its value.
 
 A value leaves the node only through a release (DESIGN.md section 2). Here that means
-:func:`check_release` passes: the caller administers the node, or every source of the
+:func:`may_read` says yes: the caller administers the node, or every source of the
 object's lineage is the caller's own data (public objects have no sources), or the owner
-accepted a request of the caller's for this object. Differential privacy and MPC releases
-plug in beside it, never around it.
+accepted a request of the caller's for this object. Every read path asks it, directly or
+through :func:`check_release`: a stored object, a graph's result before it is stored
+(:class:`Lineage`), a failure's detail, an MPC input and reveal, the exact path of ``dp.get``.
+Differential privacy and MPC releases plug in beside it, never around it.
+``tests/test_release_paths.py`` denies everything here and checks that every path refuses.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Protocol
+
 from unseen.errors import CannotRequestPrivateData, NotFound, RemoteError
 from unseen.node._principal import Principal
 from unseen.store import ObjectRecord
+
+
+class Readable(Protocol):
+    """What the rule reads of an object: its lineage and the grants of accepted requests."""
+
+    @property
+    def sources(self) -> frozenset[str]: ...
+
+    @property
+    def readers(self) -> frozenset[str]: ...
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """The rule's view of a value by its lineage alone, with no grant: a graph's result
+    before it is stored, or why a stored object failed (a grant releases a value, not the
+    detail of a failure on someone else's data)."""
+
+    sources: frozenset[str]
+    readers: frozenset[str] = frozenset()
 
 
 def may_use(principal: Principal, record: ObjectRecord) -> bool:
@@ -25,8 +51,9 @@ def may_use(principal: Principal, record: ObjectRecord) -> bool:
     )
 
 
-def may_read(principal: Principal, record: ObjectRecord) -> bool:
-    """May the value of this object be released to the caller?"""
+def may_read(principal: Principal, record: Readable) -> bool:
+    """May the value of this object, or anything derived from it, be released to the caller?
+    The one release rule: every read path asks it."""
     return (
         principal.is_admin
         or record.sources <= {principal.user_id}
@@ -46,9 +73,7 @@ def check_release(principal: Principal, record: ObjectRecord) -> None:
     if not may_read(principal, record):
         raise CannotRequestPrivateData()
     if record.error is not None:
-        detail = (
-            record.error if principal.is_admin or not record.sources - {principal.user_id} else ""
-        )
+        detail = record.error if may_read(principal, Lineage(record.sources)) else ""
         raise RemoteError(
             f"{record.failed_op} failed on the node"
             + (f": {detail}" if detail else " (details withheld: the inputs are private)"),
