@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import ast
 import pathlib
+import shutil
+
+import pytest
 
 SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "unseen"
 
@@ -60,10 +63,11 @@ def imported(path: pathlib.Path) -> set[str]:
     return found
 
 
-def test_lower_layers_never_import_higher_ones() -> None:
-    violations = []
-    for path in sorted(SRC.rglob("*.py")):
-        me = module_name(path)
+def violations(root: pathlib.Path = SRC) -> list[str]:
+    """Every layer violation in the tree at ``root`` (a directory named ``unseen``)."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        me = ".".join(path.relative_to(root.parent).with_suffix("").parts).removesuffix(".__init__")
         if me == "unseen":
             continue
         mine = layer_of(me)
@@ -73,8 +77,74 @@ def test_lower_layers_never_import_higher_ones() -> None:
             except AssertionError:
                 theirs = layer_of(target.rsplit(".", 1)[0])
             if theirs > mine:
-                violations.append(f"{me} (layer {mine}) imports {target} (layer {theirs})")
-    assert not violations, "\n".join(violations)
+                found.append(f"{me} (layer {mine}) imports {target} (layer {theirs})")
+    return found
+
+
+def test_lower_layers_never_import_higher_ones() -> None:
+    found = violations()
+    assert not found, "\n".join(found)
+
+
+# Each plant: (file under unseen/, text appended to it, a phrase the report must contain).
+PLANTS = {
+    "upward": ("store/_memory.py", "from unseen.node import Node\n", "unseen.store._memory"),
+    "upward_deep": ("store/_memory.py", "import unseen.node._node\n", "unseen.node._node"),
+    "relative_upward": ("store/_memory.py", "from ..node import Node\n", "unseen.node"),
+    "relative_module": ("store/_memory.py", "from .. import node\n", "unseen.node"),
+    "function_local": (
+        "store/_memory.py",
+        "def _planted() -> None:\n    from unseen.node import Node\n",
+        "unseen.node",
+    ),
+    "type_checking": (
+        "store/_memory.py",
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from unseen.node import Node\n",
+        "unseen.node",
+    ),
+    "import_module": (
+        "store/_memory.py",
+        "import importlib\n_m = importlib.import_module('unseen.node')\n",
+        "unseen.node",
+    ),
+    "import_module_fstring": (
+        "store/_memory.py",
+        "from importlib import import_module\n_m = import_module(f'unseen.server.{1}')\n",
+        "unseen.server",
+    ),
+    "dunder_import": ("store/_memory.py", "_m = __import__('unseen.server')\n", "unseen.server"),
+    "computed_name": (
+        "store/_memory.py",
+        "import importlib\n_n = 'unseen.' + 'node'\n_m = importlib.import_module(_n)\n",
+        "computed",
+    ),
+    "lazy_table": ("store/_planted.py", "_LAZY = {'Node': 'unseen.node'}\n", "unseen.node"),
+    "from_unseen_name": ("store/_memory.py", "from unseen import Client\n", "unseen "),
+    "unlisted_package": ("extra/__init__.py", '"""A package in no layer."""\n', "no layer"),
+    # errors and _version share layer 0: importing each other is a loop, not an upward import.
+    "cycle": ("errors.py", "from unseen import _version\n", "cycle"),
+}
+
+
+def _plant(tmp_path: pathlib.Path, name: str) -> list[str]:
+    root = tmp_path / "unseen"
+    shutil.copytree(SRC, root, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    rel, text, _ = PLANTS[name]
+    target = root / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if name == "cycle":
+        version = root / "_version.py"
+        version.write_text(version.read_text() + "\nfrom unseen.errors import UnseenError\n")
+    old = target.read_text() if target.exists() else '"""Planted."""\n'
+    target.write_text(old + "\n" + text)
+    return violations(root)
+
+
+@pytest.mark.parametrize("name", sorted(PLANTS))
+def test_check_reports_a_planted_violation(tmp_path: pathlib.Path, name: str) -> None:
+    found = _plant(tmp_path, name)
+    phrase = PLANTS[name][2]
+    assert any(phrase in line for line in found), (name, found)
 
 
 def test_mpc_engine_imports_only_errors() -> None:
