@@ -10,7 +10,9 @@ import pytest
 
 SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "unseen"
 
-# Lowest first. A module may import its own layer and the layers before it.
+# Lowest first. A module may import its own layer and the layers below it; the layer of a module
+# is that of the LONGEST name here that is it or a package above it. `unseen` itself (its
+# __init__, the public face) is the top and matches only itself: a package missing here is an error.
 LAYERS: list[set[str]] = [
     {"unseen._version", "unseen.errors"},
     {"unseen.serde"},
@@ -22,62 +24,190 @@ LAYERS: list[set[str]] = [
     {"unseen.node"},
     {"unseen.transport"},
     {"unseen.client"},
-    {"unseen.server", "unseen.fl", "unseen.duet", "unseen.network"},
+    # The applications, one package a layer: a network node is built from the domain server's
+    # parts, Duet meets through a network's rendezvous, FL may use them all.
+    {"unseen.server"},
+    {"unseen.network"},
+    {"unseen.duet"},
+    {"unseen.fl"},
     {"unseen.cli"},
     {"unseen"},
 ]
 
+# Modules that call importlib.import_module with a computed name, and why that name never names
+# a module of unseen. A module with a `_LAZY` table may also do so: the table's values are checked.
+COMPUTED_IMPORTS = {
+    "unseen.ops._resolve": "imports the library named by an op table's target (numpy, torch, ...)",
+}
+
+_DYNAMIC = {"import_module", "__import__"}
+
+
+class NoLayer(AssertionError):
+    """A module of unseen that LAYERS does not place."""
+
 
 def layer_of(module: str) -> int:
-    best = -1
-    for index, names in enumerate(LAYERS):
-        for name in names:
-            if module == name or module.startswith(name + "."):
-                best = index
-    if best < 0:
-        raise AssertionError(f"{module} belongs to no layer: add it to LAYERS")
     if module == "unseen":
         return len(LAYERS) - 1
+    best, length = -1, -1
+    for index, names in enumerate(LAYERS):
+        for name in names:
+            if name != "unseen" and (module == name or module.startswith(name + ".")):
+                if len(name) > length:
+                    best, length = index, len(name)
+    if best < 0:
+        raise NoLayer(f"{module} belongs to no layer: add it to LAYERS")
     return best
 
 
-def module_name(path: pathlib.Path) -> str:
-    rel = path.relative_to(SRC.parent).with_suffix("")
-    parts = list(rel.parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
-
-
-def imported(path: pathlib.Path) -> set[str]:
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names if a.name.split(".")[0] == "unseen"}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module.split(".")[0] == "unseen":
-                if node.module == "unseen":
-                    found |= {f"unseen.{a.name}" for a in node.names}
-                else:
-                    found.add(node.module)
+def modules(root: pathlib.Path) -> dict[str, pathlib.Path]:
+    """Every module under ``root`` (a directory named ``unseen``) by dotted name."""
+    found = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = list(path.relative_to(root.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
     return found
 
 
+def _package(module: str, path: pathlib.Path) -> str:
+    return module if path.name == "__init__.py" else module.rpartition(".")[0]
+
+
+def _literal_prefix(node: ast.expr) -> str | None:
+    """The string, or the leading literal part of an f-string; None when computed."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr) and node.values:
+        first = node.values[0]
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            return first.value
+    return None
+
+
+def imported(module: str, path: pathlib.Path, known: set[str]) -> list[tuple[int, str]]:
+    """(line, module) for every module of unseen that ``module`` imports, however it does it.
+
+    Import statements anywhere (module level, functions, TYPE_CHECKING blocks), relative ones
+    resolved against the package; literal names given to importlib.import_module / __import__
+    (an f-string by its literal prefix); the values of a ``_LAZY`` table. A computed name handed
+    to import_module is reported as ``<computed>`` unless the module is excused above.
+    """
+    package = _package(module, path)
+    tree = ast.parse(path.read_text())
+    found: list[tuple[int, str]] = []
+    has_lazy = False
+
+    def add(line: int, name: str) -> None:
+        if name == "unseen" or name.startswith("unseen."):
+            found.append((line, name))
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                add(node.lineno, alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base_parts = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                base = ".".join(base_parts + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                add(node.lineno, sub if sub in known else base)
+        elif isinstance(node, ast.Call) and node.args:
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if name in _DYNAMIC:
+                prefix = _literal_prefix(node.args[0])
+                if prefix is None:
+                    found.append((node.lineno, "<computed>"))
+                else:
+                    add(node.lineno, prefix.rstrip("."))
+        elif isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(node.value, ast.Dict):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == "_LAZY" for t in targets):
+                has_lazy = True
+                for value in node.value.values:
+                    text = _literal_prefix(value) if value is not None else None
+                    if text is not None:
+                        add(node.lineno, text if text.startswith("unseen") else f"{package}.{text}")
+    if has_lazy or module in COMPUTED_IMPORTS:
+        found = [(line, name) for line, name in found if name != "<computed>"]
+    return found
+
+
+def _unit(module: str) -> str:
+    """The package a module belongs to for the loop check: unseen.X (or unseen itself)."""
+    return ".".join(module.split(".")[:2])
+
+
+def _loops(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one package (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    groups: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(edges.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return groups
+
+
 def violations(root: pathlib.Path = SRC) -> list[str]:
-    """Every layer violation in the tree at ``root`` (a directory named ``unseen``)."""
-    found = []
-    for path in sorted(root.rglob("*.py")):
-        me = ".".join(path.relative_to(root.parent).with_suffix("").parts).removesuffix(".__init__")
-        if me == "unseen":
+    """Every layer violation and package loop in the tree at ``root``."""
+    found: list[str] = []
+    mods = modules(root)
+    known = set(mods)
+    edges: dict[str, set[str]] = {}
+    where: dict[tuple[str, str], str] = {}
+    for me, path in mods.items():
+        try:
+            mine = layer_of(me)
+        except NoLayer as e:
+            found.append(str(e))
             continue
-        mine = layer_of(me)
-        for target in imported(path):
+        for line, target in imported(me, path, known):
+            here = f"{me}:{line}"
+            if target == "<computed>":
+                found.append(f"{here} imports a computed module name: use a literal")
+                continue
             try:
                 theirs = layer_of(target)
-            except AssertionError:
-                theirs = layer_of(target.rsplit(".", 1)[0])
+            except NoLayer as e:
+                found.append(f"{here}: {e}")
+                continue
             if theirs > mine:
-                found.append(f"{me} (layer {mine}) imports {target} (layer {theirs})")
+                found.append(f"{here} (layer {mine}) imports {target} (layer {theirs})")
+            a, b = _unit(me), _unit(target)
+            if a != b and a != "unseen":
+                edges.setdefault(a, set()).add(b)
+                where.setdefault((a, b), f"{here} imports {target}")
+    for group in _loops(edges):
+        shown = [where[(a, b)] for a in group for b in group if (a, b) in where]
+        found.append(f"import cycle between {', '.join(group)}: " + "; ".join(shown))
     return found
 
 
@@ -148,9 +278,11 @@ def test_check_reports_a_planted_violation(tmp_path: pathlib.Path, name: str) ->
 
 
 def test_mpc_engine_imports_only_errors() -> None:
-    for path in sorted((SRC / "mpc").rglob("*.py")):
-        for target in imported(path):
-            assert target == "unseen.errors" or target.startswith("unseen.mpc"), (path, target)
+    mods = modules(SRC)
+    for me, path in mods.items():
+        if me.startswith("unseen.mpc"):
+            for _, target in imported(me, path, set(mods)):
+                assert target == "unseen.errors" or target.startswith("unseen.mpc"), (me, target)
 
 
 def test_modules_stay_small() -> None:
