@@ -90,3 +90,23 @@ def test_cli_help() -> None:
         [sys.executable, "-c", LAUNCH, "launch", "domain", "--help"], capture_output=True, text=True
     )
     assert out.returncode == 0 and "--owner-password" in out.stdout and "--database" in out.stdout
+
+
+def test_a_launched_domain_can_join_networks_without_importing_the_network_package(
+    tmp_path: Path,
+) -> None:
+    # The domain server installs its own membership agents (create_app): no import of the
+    # higher unseen.network package, for its side effect or otherwise (tests/test_layers.py).
+    script = (
+        "import sys\n"
+        "import unseen\n"
+        "from unseen.node import _network\n"
+        f"with unseen.launch_domain(name='Solo', port=0, data_dir={str(tmp_path / 'd')!r}):\n"
+        "    assert _network._AGENTS, 'no membership agents installed'\n"
+        "    assert 'unseen.network' not in sys.modules, 'the domain imported unseen.network'\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
