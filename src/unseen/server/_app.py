@@ -25,6 +25,8 @@ from unseen.errors import (
     UnseenError,
 )
 from unseen.messages import PROTOCOL_VERSION, Reply, encode_reply_parts
+from unseen.node._network import install_agents
+from unseen.server._agent import AGENTS
 from unseen.server._body import BodyTooLarge, binary_response, read_body
 from unseen.server._domain import Domain
 from unseen.server._service import ServerSettings, Service
@@ -137,7 +139,9 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
 
 
 def create_app(domain: Domain, settings: ServerSettings | None = None) -> FastAPI:
-    """The ASGI app of a domain node."""
+    """The ASGI app of a domain node. From then on the domains of this process may join
+    networks: the domain's membership agents (:mod:`unseen.server._agent`) are installed."""
+    install_agents(AGENTS)
     service = Service(domain, settings or ServerSettings())
     node = domain.node
     app = FastAPI(
