@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import pathlib
 import shutil
 
@@ -87,6 +88,20 @@ def _literal_prefix(node: ast.expr) -> str | None:
     return None
 
 
+@functools.cache
+def _parse(text: str) -> ast.Module:
+    return ast.parse(text)  # the planted copies reparse only the file that changed
+
+
+def _absolute(package: str, level: int, name: str) -> str:
+    """``name`` imported with ``level`` leading dots from ``package``, as an absolute name."""
+    if not level:
+        return name
+    parts = package.split(".")
+    base = parts[: len(parts) - (level - 1)]
+    return ".".join(base + ([name] if name else []))
+
+
 def imported(module: str, path: pathlib.Path, known: set[str]) -> list[tuple[int, str]]:
     """(line, module) for every module of unseen that ``module`` imports, however it does it.
 
@@ -96,7 +111,7 @@ def imported(module: str, path: pathlib.Path, known: set[str]) -> list[tuple[int
     to import_module is reported as ``<computed>`` unless the module is excused above.
     """
     package = _package(module, path)
-    tree = ast.parse(path.read_text())
+    tree = _parse(path.read_text())
     found: list[tuple[int, str]] = []
     has_lazy = False
 
@@ -109,11 +124,7 @@ def imported(module: str, path: pathlib.Path, known: set[str]) -> list[tuple[int
             for alias in node.names:
                 add(node.lineno, alias.name)
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base_parts = package.split(".")[: len(package.split(".")) - (node.level - 1)]
-                base = ".".join(base_parts + ([node.module] if node.module else []))
-            else:
-                base = node.module or ""
+            base = _absolute(package, node.level, node.module or "")
             for alias in node.names:
                 sub = f"{base}.{alias.name}"
                 add(node.lineno, sub if sub in known else base)
@@ -124,8 +135,9 @@ def imported(module: str, path: pathlib.Path, known: set[str]) -> list[tuple[int
                 prefix = _literal_prefix(node.args[0])
                 if prefix is None:
                     found.append((node.lineno, "<computed>"))
-                else:
-                    add(node.lineno, prefix.rstrip("."))
+                else:  # a relative name resolves against the caller's package
+                    level = len(prefix) - len(prefix.lstrip("."))
+                    add(node.lineno, _absolute(package, level, prefix[level:]).rstrip("."))
         elif isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(node.value, ast.Dict):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             if any(isinstance(t, ast.Name) and t.id == "_LAZY" for t in targets):
@@ -232,6 +244,11 @@ PLANTS = {
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from unseen.node import Node\n",
         "unseen.node",
     ),
+    "import_module_relative": (
+        "store/_memory.py",
+        "import importlib\n_m = importlib.import_module('..node', __package__)\n",
+        "unseen.node",
+    ),
     "import_module": (
         "store/_memory.py",
         "import importlib\n_m = importlib.import_module('unseen.node')\n",
@@ -254,6 +271,24 @@ PLANTS = {
     # errors and _version share layer 0: importing each other is a loop, not an upward import.
     "cycle": ("errors.py", "from unseen import _version\n", "cycle"),
 }
+
+
+def test_loops_are_found_at_any_depth() -> None:
+    edges = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": {"f"}}
+    assert _loops(edges) == [["a", "b", "c"]]
+
+
+def test_check_passes_downward_and_same_package_imports(tmp_path: pathlib.Path) -> None:
+    root = tmp_path / "unseen"
+    shutil.copytree(SRC, root, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    memory = root / "store" / "_memory.py"
+    memory.write_text(
+        memory.read_text()
+        + "\nfrom unseen.errors import UsageError\nfrom . import _records\nfrom .. import serde\n"
+        + "def _fine() -> None:\n    import importlib\n"
+        + "    importlib.import_module('unseen.messages')\n"
+    )
+    assert violations(root) == []
 
 
 def _plant(tmp_path: pathlib.Path, name: str) -> list[str]:
