@@ -12,6 +12,8 @@ what to do next::
     ├── PermissionDenied           the caller's role may not do this
     │   └── CannotRequestPrivateData   the value derives from data the caller may not see
     ├── BudgetExhausted            a DP release would overspend the privacy budget
+    ├── QuotaExceeded              over a per-user quota of the node (stored bytes)
+    │   └── TooManyRequests        too many graphs at once, or CPU seconds this minute: wait
     ├── NotFound                   no such object, dataset, user or request
     ├── RequestDenied              the owner denied the request
     ├── RequestTimeout             no decision within the time asked for
@@ -37,6 +39,8 @@ __all__ = [
     "PermissionDenied",
     "CannotRequestPrivateData",
     "BudgetExhausted",
+    "QuotaExceeded",
+    "TooManyRequests",
     "NotFound",
     "RequestDenied",
     "RequestTimeout",
@@ -114,6 +118,24 @@ class BudgetExhausted(UnseenError):
     default_message = "privacy budget exhausted: nothing was charged; ask the owner for more"
 
 
+class QuotaExceeded(UnseenError):
+    """The caller is over one of the node's per-user quotas (such as stored bytes); the
+    message says which, how much is used, and what to do (drop objects, ask the owner)."""
+
+    default_message = "over a quota of this node: ask its owner for more"
+
+
+class TooManyRequests(QuotaExceeded):
+    """The caller's graphs are refused for a while: too many at once, or the CPU seconds of
+    the last minute are used up. ``retry_after`` says in how many seconds to try again."""
+
+    default_message = "too many requests: wait, then try again"
+
+    def __init__(self, message: str | None = None, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class NotFound(UnseenError):
     """No such object, dataset, user or request."""
 
@@ -164,6 +186,8 @@ _BY_NAME: dict[str, type[UnseenError]] = {
         PermissionDenied,
         CannotRequestPrivateData,
         BudgetExhausted,
+        QuotaExceeded,
+        TooManyRequests,
         NotFound,
         RequestDenied,
         RequestTimeout,
@@ -175,10 +199,13 @@ _BY_NAME: dict[str, type[UnseenError]] = {
 
 
 def error_to_wire(exc: UnseenError) -> dict[str, Any]:
-    """The wire form of an error: its class name and message (and operation, if any)."""
+    """The wire form of an error: its class name and message (and operation or
+    retry_after, if any)."""
     wire: dict[str, Any] = {"kind": type(exc).__name__, "message": exc.message}
     if isinstance(exc, RemoteError) and exc.operation:
         wire["operation"] = exc.operation
+    if isinstance(exc, (TooManyRequests, TooManyAttempts)):
+        wire["retry_after"] = float(exc.retry_after)
     return wire
 
 
@@ -190,4 +217,7 @@ def error_from_wire(wire: dict[str, Any]) -> UnseenError:
     if cls is RemoteError:
         op = wire.get("operation")
         return RemoteError(message, operation=str(op) if op is not None else None)
+    if cls is TooManyRequests or cls is TooManyAttempts:
+        retry = wire.get("retry_after")
+        return cls(message, retry_after=float(retry) if isinstance(retry, (int, float)) else 0.0)
     return cls(message)

@@ -75,6 +75,8 @@ KINDS: dict[str, str] = {
     "network.join": "register this domain with a network (signed by its node key); keep it listed",
     "network.leave": "stop heartbeats and the tunnel to a network",
     "network.list": "the networks this domain has joined, with their status",
+    "quota.settings": "per-user quotas and fair-scheduling limits (owners and admins change them)",
+    "quota.usage": "the caller's own use: graphs running and waiting, CPU seconds, stored bytes",
 }
 
 

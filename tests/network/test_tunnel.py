@@ -80,6 +80,22 @@ def test_the_relay_sees_only_sealed_bytes_and_cannot_replay(hidden: Any, network
     conn.close()
 
 
+def test_logout_through_the_tunnel_revokes_the_token(hidden: Any, network: Any) -> None:
+    pine = next(d for d in unseen.connect_network(network.url).domains if d.name == "Pine Lab")
+    conn = TunnelConnection(network.url, pine["id"], pine["public_key"], *ANA)
+    token = conn._token
+    ana = unseen.Client(conn)
+    ana.logout()
+    with pytest.raises(unseen.UsageError, match="logged out"):
+        ana.call("user.me")
+    probe = TunnelConnection(network.url, pine["id"], pine["public_key"], *ANA)
+    message = bytes(encode_message(Message("user.me")))
+    with pytest.raises(unseen.AuthError, match="logged out"):
+        probe._exchange({"op": "message", "token": token, "message": message})
+    assert probe.call("user.me")["email"] == ANA[0]  # the account itself still works
+    probe.close()
+
+
 def test_a_pinned_key_that_does_not_match_is_refused(hidden: Any, network: Any) -> None:
     net = unseen.connect_network(network.url)
     pine = next(d for d in net.domains if d.name == "Pine Lab")

@@ -75,6 +75,7 @@ def test_every_endpoint_declares_its_callers(tmp_path: Path) -> None:
     documented = set(schema["paths"])
     assert documented <= set(ACCESS)
     assert {p for p, who in ACCESS.items() if who == "anonymous"} == {
+        "/",
         "/api/v1/health",
         "/api/v1/info",
         "/api/v1/login",
@@ -110,3 +111,14 @@ def test_a_launched_domain_can_join_networks_without_importing_the_network_packa
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_the_root_url_says_what_this_is(tmp_path: Path) -> None:
+    # issue 19: a browser at the node's URL got {"detail":"Not Found"}
+    with unseen.launch_domain(
+        name="May <Clinic>", data_dir=tmp_path, owner_password="pw-pw-pw-1"
+    ) as node:
+        page = httpx.get(node.url + "/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "May &lt;Clinic&gt;" in page.text and "<Clinic>" not in page.text  # escaped
+    assert 'href="/docs"' in page.text and "unseen.login(" in page.text

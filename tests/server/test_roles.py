@@ -108,6 +108,8 @@ def bodies(world: dict[str, Any], owner: unseen.Client) -> dict[str, Callable[[]
         "network.join": lambda: {"url": "ftp://no-network.invalid"},
         "network.leave": lambda: {"url": "http://127.0.0.1:9"},
         "network.list": dict,
+        "quota.settings": lambda: {"max_waiting": 32},
+        "quota.usage": dict,
     }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import numpy as np
 import pytest
 from store_support import (
     a_dataset,
@@ -19,6 +20,7 @@ from store_support import (
     an_object,
 )
 
+from unseen import serde
 from unseen.errors import BudgetExhausted, NotFound, UsageError
 from unseen.store import AssetRecord, AuditRecord, LedgerConflict, ObjectRecord, RequestRecord
 
@@ -502,6 +504,58 @@ def test_audit_duplicate_id_is_a_usage_error(stores: Any) -> None:
     assert stores.audit.list() == [an_audit_entry(1)]
 
 
+# -- object sizes and each user's stored bytes -------------------------------------------------
+
+
+def encoded_size(value: Any) -> int:
+    return sum(memoryview(p).nbytes for p in serde.encode_parts(value))
+
+
+def test_object_size_is_kept_by_the_store(stores: Any) -> None:
+    big, small = np.arange(50_000.0), np.arange(3.0)
+    stores.objects.put(an_object(1, creator="alice", size=123), big)  # a given size is ignored
+    stores.objects.put(an_object(2, creator="alice"), small, durable=False)
+    stores.objects.put(an_object(3, creator="bob"), "text")
+    assert stores.objects.get("obj00001").size == encoded_size(big) > 400_000
+    assert stores.objects.get("obj00002").size == encoded_size(small)
+    sizes = {r.id: r.size for r in stores.objects.list()}
+    assert sizes["obj00003"] == encoded_size("text")
+    assert stores.objects.bytes_of("alice") == encoded_size(big) + encoded_size(small)
+    assert stores.objects.bytes_of("bob") == encoded_size("text")
+    assert stores.objects.bytes_of("nobody") == 0
+    stores.objects.update(dataclasses.replace(an_object(1, creator="alice"), size=1, tags=("#x",)))
+    assert stores.objects.get("obj00001").size == encoded_size(big)  # update keeps the size
+    stores.objects.delete("obj00001")
+    assert stores.objects.bytes_of("alice") == encoded_size(small)
+
+
+def test_streamed_object_size(stores: Any) -> None:
+    value = np.ones((300, 300))
+    encoded = bytes(serde.encode(value))
+    with stores.objects.begin_put(an_object(4, creator="carol")) as upload:
+        upload.write(encoded[:1000])
+        upload.write(encoded[1000:])
+        upload.contents()
+        assert upload.commit() == len(encoded)
+    assert stores.objects.get("obj00004").size == len(encoded)
+    assert stores.objects.bytes_of("carol") == len(encoded)
+
+
+# -- revoked tokens ---------------------------------------------------------------------------
+
+
+def test_revoked_tokens(stores: Any) -> None:
+    assert not stores.tokens.is_revoked("t1")
+    stores.tokens.revoke("t1", "alice", 2000.0)
+    stores.tokens.revoke("t1", "alice", 2000.0)  # again: no error, still one entry
+    stores.tokens.revoke("t2", "bob", 1000.0)
+    assert stores.tokens.is_revoked("t1") and stores.tokens.is_revoked("t2")
+    assert not stores.tokens.is_revoked("t3") and not stores.tokens.is_revoked("")
+    assert stores.tokens.prune(1500.0) == 1  # t2 expired: its token is refused anyway
+    assert stores.tokens.is_revoked("t1") and not stores.tokens.is_revoked("t2")
+    assert stores.tokens.prune(1500.0) == 0
+
+
 # -- the interfaces ---------------------------------------------------------------------------
 
 
@@ -517,6 +571,7 @@ def test_every_backend_has_every_interface_method(stores: Any) -> None:
         ("ledger", _interfaces.LedgerStore),
         ("settings", _interfaces.SettingsStore),
         ("audit", _interfaces.AuditStore),
+        ("tokens", _interfaces.TokenStore),
     ]:
         wanted = {m for m in vars(proto) if not m.startswith("_")}
         store = getattr(stores, name)

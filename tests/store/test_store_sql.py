@@ -284,7 +284,7 @@ def test_migrated_schema_equals_the_metadata(sql_stores: Any) -> None:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, metadata) == []
         head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-        assert context.get_current_revision() == head == "0003"
+        assert context.get_current_revision() == head == "0005"
 
 
 def test_migrations_go_down_and_up_again(sql_backend: Backend) -> None:
@@ -300,6 +300,48 @@ def test_migrations_go_down_and_up_again(sql_backend: Backend) -> None:
     assert stores.users.list() == [a_user(1)]
     stores.ledger.append(a_ledger_entry(1, 0))
     assert stores.ledger.list() == [a_ledger_entry(1, 0)]
+
+
+def test_0005_adds_object_sizes_and_fills_them_in(sql_backend: Backend) -> None:
+    from sqlalchemy import update
+
+    from unseen.store._sql_engine import migrate
+    from unseen.store._sql_schema import objects
+
+    stores = sql_backend.open()
+    small, large = np.arange(3.0), np.arange(300_000.0)  # one inline, one in a blob
+    stores.objects.put(an_object(1, creator="alice"), small)
+    stores.objects.put(an_object(2, creator="alice"), large)
+    sizes = {r.id: r.size for r in stores.objects.list()}
+    migrate(stores.engine, "0004", down=True)
+    migrate(stores.engine, "head")  # the inline size is filled in by the migration
+    stores.close()
+    with open_stores(sql_backend.url, sql_backend.data_dir, fsync=False) as again:
+        # and the blob's when the stores open
+        assert {r.id: r.size for r in again.objects.list()} == sizes
+        assert again.objects.bytes_of("alice") == sum(sizes.values())
+        with again.engine.begin() as conn:  # an old row without a size is filled in too
+            conn.execute(update(objects).values(size=0))
+    with open_stores(sql_backend.url, sql_backend.data_dir, fsync=False) as again:
+        assert {r.id: r.size for r in again.objects.list()} == sizes
+
+
+def test_revoked_tokens_persist_and_0004_goes_down_and_up(sql_backend: Backend) -> None:
+    from sqlalchemy import inspect
+
+    from unseen.store._sql_engine import migrate
+
+    stores = sql_backend.open()
+    stores.tokens.revoke("t1", "alice", 2e9)
+    stores.close()
+    stores = sql_backend.open()  # reopened: the revocation is still there
+    assert stores.tokens.is_revoked("t1") and not stores.tokens.is_revoked("t2")
+    migrate(stores.engine, "0003", down=True)
+    assert "revoked_tokens" not in set(inspect(stores.engine).get_table_names())
+    migrate(stores.engine, "head")
+    assert not stores.tokens.is_revoked("t1")
+    stores.tokens.revoke("t1", "alice", 2e9)
+    assert stores.tokens.is_revoked("t1")
 
 
 def test_revision_0002_goes_down_to_0001_and_up_keeping_the_first_tables(

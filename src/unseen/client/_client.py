@@ -222,6 +222,17 @@ class Client:
         """The node's DP settings; the owner sets ``delta`` before the first release."""
         return dict(self._conn.call("dp.settings", {"delta": delta}))
 
+    def quota_settings(self, **changes: Any) -> dict[str, Any]:
+        """The node's per-user quotas (owners and admins): ``workers``, ``max_running``,
+        ``max_waiting``, ``cpu_seconds_per_minute``, ``max_stored_bytes``. Keywords change
+        them (None: back to the default); see docs/server.md."""
+        return dict(self._conn.call("quota.settings", changes))
+
+    def quota_usage(self) -> dict[str, Any]:
+        """Your own use on the node: graphs running and waiting, CPU seconds of the last
+        minute, stored bytes, and the quotas that apply to you."""
+        return dict(self._conn.call("quota.usage"))
+
     # -- mocks ---------------------------------------------------------------------------
     def _mock_value(self, vertex: Vertex) -> Any:
         if vertex.id not in self._mocks:
@@ -341,6 +352,15 @@ class Client:
         from unseen.client._network import RegistrationList
 
         return RegistrationList(self)
+
+    def logout(self) -> None:
+        """Log out: the node revokes this session's token (refused from now on, also after
+        the node restarts), the password kept in memory is forgotten and the connection
+        closed; later calls raise ``UsageError``. Log in again with ``unseen.login``."""
+        logout = getattr(self._conn, "logout", None)
+        if logout is not None:  # an in-process node has no tokens: closing is all
+            logout()
+        self._conn.close()
 
     def close(self) -> None:
         self._conn.close()

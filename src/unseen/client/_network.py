@@ -321,6 +321,7 @@ class TunnelConnection:
         self._credentials = (email, password)
         self.node_name = node_id
         self._token = ""
+        self._logged_out = False
         try:
             self._login()
         except BaseException:
@@ -358,7 +359,19 @@ class TunnelConnection:
             self._exchange({"op": "login", "email": email, "password": password})["token"]
         )
 
+    def logout(self) -> None:
+        """Revoke the token on the domain and forget the password (idempotent)."""
+        token, self._token, self._credentials = self._token, "", ("", "")
+        self._logged_out = True
+        if token and not self._http.is_closed:
+            try:
+                self._exchange({"op": "logout", "token": token})
+            except AuthError:  # expired, or logged out already
+                pass
+
     def call(self, kind: str, body: dict[str, Any] | None = None) -> Any:
+        if self._logged_out:
+            raise UsageError("this session was logged out: log in again through the network")
         data = bytes(encode_message(Message(kind, body or {})))
         for attempt in (0, 1):
             try:

@@ -7,6 +7,7 @@ from typing import Any
 from unseen.client._client import Client
 from unseen.errors import UsageError
 from unseen.node import Node, Role
+from unseen.node._quotas import QuotaSettings
 from unseen.transport import InProcConnection
 
 
@@ -24,7 +25,7 @@ class VirtualWorker(Client):
         label = name or id
         if not label:
             raise UsageError('a VirtualWorker needs a name: VirtualWorker(name="May Clinic")')
-        self.node = Node(label)
+        self.node = Node(label, quotas=QuotaSettings.unlimited())  # yours: turns, no quotas
         self.id = id or label
         owner = self.node.add_user("owner", "owner")
         super().__init__(InProcConnection(self.node, owner))

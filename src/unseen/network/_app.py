@@ -20,6 +20,7 @@ from unseen.network._node import NetworkNode
 from unseen.network._page import render_page
 from unseen.network._rendezvous import Rendezvous
 from unseen.server import ACCESS, Domain, ServerSettings, create_app
+from unseen.server._problems import json_body
 from unseen.transport._tunnel import RELAY_MAX, TUNNEL_FRAME_MAX
 
 __all__ = ["NETWORK_ACCESS", "RELAY_MAX", "TUNNEL_FRAME_MAX", "create_network_app"]
@@ -65,11 +66,10 @@ def create_network_app(domain: Domain, settings: ServerSettings | None = None) -
     duet_hub = Hub(rendezvous)
     app.state.rendezvous, app.state.duet_hub = rendezvous, duet_hub
 
+    app.state.raw_body_paths += [f"{NET}/relay/", f"{NET}/duet/relay/"]  # their own limit
+
     async def _signed(request: Request, action: Any) -> Response:
-        try:
-            body = await request.json()
-        except ValueError:
-            return JSONResponse({"detail": "the body must be JSON"}, status_code=400)
+        body = await json_body(request)  # a plain 400 unless JSON (the app's shared handler)
         try:
             return JSONResponse(await pool.run(action, body))
         except UnseenError as exc:

@@ -41,13 +41,23 @@ def check_password_strength(password: str) -> None:
 
 
 class Authenticator:
-    """Logs users in and checks tokens. Roles are read from the store on every call, so a
-    changed role or a deleted user takes effect at once."""
+    """Logs users in and out and checks tokens. Roles are read from the store on every call,
+    so a changed role or a deleted user takes effect at once; a logged-out token is refused
+    by its id (``jti``), kept in ``tokens`` (a :class:`unseen.store.TokenStore`)."""
 
-    def __init__(self, users: Any, secret: bytes | None = None, token_ttl: float = 3600.0) -> None:
+    def __init__(
+        self,
+        users: Any,
+        secret: bytes | None = None,
+        token_ttl: float = 3600.0,
+        tokens: Any = None,
+    ) -> None:
         from argon2 import PasswordHasher
 
+        from unseen.store import MemoryTokenStore
+
         self._users = users
+        self._tokens = tokens if tokens is not None else MemoryTokenStore()
         self._secret = secret or secrets.token_bytes(32)
         self._ttl = token_ttl
         self._hasher = PasswordHasher()
@@ -130,8 +140,8 @@ class Authenticator:
             "name": user.name,
         }
 
-    def authenticate(self, token: str) -> Principal:
-        """The caller a token names; AuthError for a forged, malformed or expired token."""
+    def _verified(self, token: str) -> tuple[str, float, dict[str, Any]]:
+        """(user id, expiry, payload) of a token signed here; AuthError otherwise."""
         try:
             body, signature = str(token).split(".")
             expected = hmac.new(self._secret, body.encode(), hashlib.sha256).digest()
@@ -143,6 +153,23 @@ class Authenticator:
             raise AuthError("invalid token: log in again") from None
         if expires < time.time():
             raise AuthError("the session expired: log in again")
+        if self._tokens.is_revoked(str(payload.get("jti", ""))):
+            raise AuthError("this session was logged out: log in again")
+        return user_id, expires, payload
+
+    def logout(self, token: str) -> Principal:
+        """Revoke a valid token (refused from now on, also after a restart); its caller.
+        AuthError for a token that is not valid (forged, expired, logged out already)."""
+        principal = self.authenticate(token)
+        user_id, expires, payload = self._verified(token)
+        self._tokens.revoke(str(payload.get("jti", "")), user_id, expires)
+        self._tokens.prune(time.time())  # revocations of expired tokens are not needed
+        return principal
+
+    def authenticate(self, token: str) -> Principal:
+        """The caller a token names; AuthError for a forged, malformed, expired or
+        logged-out token."""
+        user_id, _, payload = self._verified(token)
         try:
             user = self._users.get(user_id)
         except NotFound:

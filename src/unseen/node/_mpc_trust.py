@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from unseen.errors import PermissionDenied, UsageError
+from unseen.node._network import check_key_hex
 from unseen.node._principal import ADMINS, Principal
 from unseen.node._routes import field, route
 
@@ -69,13 +70,7 @@ def signing_seed(stores: Stores, given: bytes | None) -> bytes:
 
 def check_key(value: Any) -> str:
     """A node public key as 64 lower-case hex digits; UsageError otherwise."""
-    if not isinstance(value, str) or len(value) != 64:
-        raise UsageError("a node key is 64 hex digits (an ed25519 public key: client.node_key)")
-    try:
-        bytes.fromhex(value)
-    except ValueError:
-        raise UsageError("a node key is 64 hex digits (an ed25519 public key)") from None
-    return value.lower()
+    return check_key_hex(value)
 
 
 def policy(node: Node) -> dict[str, dict[str, str]]:

@@ -13,13 +13,27 @@ from unseen import ops
 from unseen._version import __version__
 from unseen.errors import NotFound, PermissionDenied, RemoteError, UnseenError, UsageError
 from unseen.messages import KINDS, Message, Reply
-from unseen.node import _datasets, _dp, _mpc, _mpc_trust, _network, _objects, _requests, _users  # noqa: F401  (they declare routes)
+from unseen.node import (
+    _datasets,
+    _dp,
+    _mpc,
+    _mpc_trust,
+    _network,
+    _objects,
+    _quotas,
+    _requests,
+    _users,
+)
 from unseen.node._auth import Authenticator
 from unseen.node._principal import ANYONE, Principal, Role
 from unseen.node._routes import ROUTES, route
 from unseen.store import AuditRecord, Stores, UserRecord
 
 log = logging.getLogger("unseen.node")
+
+#: the modules whose functions declare the node's routes (``@route``); listed here so that no
+#: linter removes an import the route table depends on (tests/test_routes checks every kind)
+ROUTE_MODULES = (_datasets, _dp, _mpc, _mpc_trust, _network, _objects, _quotas, _requests, _users)
 
 #: an entry of the audit log (the store's record: id, at, user_id, action, target)
 AuditEntry = AuditRecord
@@ -43,13 +57,16 @@ class Node:
         dp_delta: float | None = None,
         public_key: str = "",
         signing_seed: bytes | None = None,
+        quotas: _quotas.QuotaSettings | None = None,
     ) -> None:
         """``dp_delta`` is the node-wide DP delta. It is kept in the node's settings store:
         the value given here is stored on the node's first start (``1e-6`` when None); later
         starts use the stored value (the owner changes it with ``dp.settings``, until the
         first DP release). ``signing_seed`` is the node's ed25519 key (a domain's identity
         file); without it the node keeps one in its settings store, made on its first start.
-        ``public_key``, when given, must be that key's public key."""
+        ``public_key``, when given, must be that key's public key. ``quotas``: the per-user
+        quotas to start with (None: the defaults with the owner's stored changes; see
+        :mod:`unseen.node._quotas`)."""
         if not isinstance(name, str) or not name.strip():
             raise UsageError("a node needs a non-empty name")
         if dp_delta is not None:
@@ -62,13 +79,15 @@ class Node:
         self.public_key = _mpc_trust.verify_key_hex(self.signing_seed)
         if public_key and public_key != self.public_key:
             raise UsageError("public_key is not the public key of the node's signing seed")
-        self.auth = Authenticator(self.stores.users, secret)
+        self.auth = Authenticator(self.stores.users, secret, tokens=self.stores.tokens)
         self._decided = threading.Condition()
         self._decisions = 0
         # audit ids: a random prefix per node object and a counter (cheaper than a uuid4 each)
         self._audit_prefix = uuid.uuid4().hex[:16]
         self._audit_count = itertools.count()
         self.uploads = _objects.Uploads()  # values streamed ahead of their message
+        # per-user turns and quotas
+        self.scheduler = _quotas.Scheduler(quotas or _quotas.load(self))
         _requests.repair_grants(self)
         _dp.init_delta(self, dp_delta)
 
@@ -99,7 +118,9 @@ class Node:
 
     def begin_upload(self, principal: Principal) -> _objects.StagedUpload:
         """Start receiving a large value ahead of the ``object.send`` or ``dataset.upload``
-        that will refer to it as ``{"upload": id}`` (see :class:`unseen.node._objects.StagedUpload`)."""
+        that will refer to it as ``{"upload": id}`` (see :class:`unseen.node._objects.StagedUpload`).
+        Refused once the caller is over the stored-bytes quota."""
+        _quotas.check_stored(self, principal)
         return _objects.begin_upload(self, principal)
 
     # -- the entry point --------------------------------------------------------------
@@ -116,6 +137,11 @@ class Node:
                 raise PermissionDenied(
                     f"{message.kind!r} is not allowed for the role {principal.role!r}"
                 )
+            if message.kind in _quotas.STORING_KINDS:
+                _quotas.check_stored(self, principal, _quotas.sent_bytes(message))
+            if message.kind in _quotas.SCHEDULED_KINDS:  # waits for the caller's turn
+                with self.scheduler.turn(principal):
+                    return Reply.success(found.handler(self, principal, message.body))
             return Reply.success(found.handler(self, principal, message.body))
         except UnseenError as exc:
             return Reply.failure(exc)

@@ -12,7 +12,7 @@ import math
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Request, Security
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
@@ -21,14 +21,18 @@ from unseen.errors import (
     AuthError,
     DecodeError,
     PermissionDenied,
+    QuotaExceeded,
     TooManyAttempts,
     UnseenError,
 )
-from unseen.messages import PROTOCOL_VERSION, Reply, encode_reply_parts
+from unseen.messages import PROTOCOL_VERSION, Reply, decode_reply, encode_reply_parts
 from unseen.node._network import install_agents
+from unseen.node._quotas import check_stored
 from unseen.server._agent import AGENTS
 from unseen.server._body import BodyTooLarge, binary_response, read_body
 from unseen.server._domain import Domain
+from unseen.server._page import root_page
+from unseen.server._problems import BadBody, install_problems
 from unseen.server._service import ServerSettings, Service
 from unseen.server._uploads import receive_upload
 from unseen.server._websocket import install_websocket
@@ -39,9 +43,11 @@ SMALL_BODY = 64 * 1024  # bodies up to this size are read before the token is ch
 #: Who may call each endpoint. "anonymous": anyone; "token": a logged-in user (the node's
 #: route table then checks the role for each message kind).
 ACCESS: dict[str, str] = {
+    "/": "anonymous",
     f"{API}/health": "anonymous",
     f"{API}/info": "anonymous",
     f"{API}/login": "anonymous",
+    f"{API}/logout": "token",
     f"{API}/message": "token",
     f"{API}/reply/{{ticket}}": "token",
     f"{API}/upload": "token",
@@ -58,7 +64,8 @@ and values leave only through releases.
 Clients normally speak through `unseen.login(url, email, password)`. The binary endpoints carry
 serde-encoded messages (see `unseen.messages`): `POST /api/v1/message` over HTTP and
 `/api/v1/ws` over a WebSocket. Errors of the node travel *inside* the reply; HTTP 401 means a
-missing or invalid token, 413 a body over the node's limit, 400 an undecodable body.
+missing or invalid token, 413 a body over the node's limit, 400 an undecodable body, 422 a JSON
+body with fields of the wrong type (the answer names the field, never echoes the input).
 """
 
 
@@ -73,6 +80,10 @@ class LoginReply(BaseModel):
     user_id: str
     role: str
     name: str
+
+
+class LogoutReply(BaseModel):
+    logged_out: bool = Field(description="the token is refused from now on")
 
 
 class Problem(BaseModel):
@@ -108,6 +119,11 @@ _MESSAGE_DOC: dict[str, Any] = {
 _MESSAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "the encoded reply (the node's errors travel inside it)",
+        "content": _BINARY,
+    },
+    429: {
+        "description": "an encoded TooManyRequests reply: the caller's graphs are refused for "
+        "Retry-After seconds (per-user quotas)",
         "content": _BINARY,
     },
     400: {
@@ -151,6 +167,13 @@ def create_app(domain: Domain, settings: ServerSettings | None = None) -> FastAP
         redoc_url=None,
     )
     app.state.service = service
+    # bad bodies anywhere: a plain 4xx that never echoes the input (binary endpoints keep
+    # their own, larger limit)
+    install_problems(app, service.settings.max_json_bytes, [f"{API}/message", f"{API}/upload"])
+
+    @app.get("/", include_in_schema=False)
+    async def root(request: Request) -> HTMLResponse:
+        return HTMLResponse(root_page(node.name, str(request.base_url).rstrip("/")))
 
     @app.get(f"{API}/health", response_model=Health, tags=["public"], summary="Is the node up?")
     async def health() -> Health:
@@ -175,6 +198,7 @@ def create_app(domain: Domain, settings: ServerSettings | None = None) -> FastAP
         responses={
             400: {"model": Problem, "description": "a body that is not JSON"},
             401: {"model": Problem, "description": "wrong email or password"},
+            413: {"model": Problem, "description": "a body over the node's JSON limit"},
             429: {
                 "model": Problem,
                 "description": "too many failed logins for this account or address: wait "
@@ -197,6 +221,25 @@ def create_app(domain: Domain, settings: ServerSettings | None = None) -> FastAP
         except AuthError as exc:
             return _unauthorized(exc.message)
         return LoginReply(**result)
+
+    @app.post(
+        f"{API}/logout",
+        response_model=LogoutReply,
+        responses={
+            400: {"model": Problem, "description": "a body (logout takes none)"},
+            401: _MESSAGE_RESPONSES[401],
+        },
+        tags=["public"],
+        summary="Revoke the token of this request (any logged-in user)",
+    )
+    async def logout(request: Request, credentials: Credentials) -> Any:
+        if await request.body():
+            raise BadBody("logout takes no body: send only 'Authorization: Bearer <token>'")
+        try:
+            await service.pool.run(service.logout, _token(credentials))
+        except AuthError as exc:
+            return _unauthorized(exc.message)
+        return LogoutReply(logged_out=True)
 
     @app.post(
         f"{API}/message",
@@ -230,6 +273,13 @@ def create_app(domain: Domain, settings: ServerSettings | None = None) -> FastAP
         del work
         if status == 401:
             return _unauthorized(b"".join(parts).decode())
+        if status == 429:  # the reply is a TooManyRequests error: say when to come back
+            response = binary_response(parts, status, service.settings.stream_min)
+            retry = decode_reply(b"".join(parts)).error or {}
+            wait = retry.get("retry_after")
+            seconds = math.ceil(wait) if isinstance(wait, (int, float)) else 1
+            response.headers["Retry-After"] = str(max(1, seconds))
+            return response
         return binary_response(parts, status, service.settings.stream_min)
 
     @app.post(
@@ -239,7 +289,11 @@ def create_app(domain: Domain, settings: ServerSettings | None = None) -> FastAP
             400: {"model": Problem, "description": "an undecodable value"},
             401: _MESSAGE_RESPONSES[401],
             403: {"model": Problem, "description": "the caller's role may not upload"},
-            413: _MESSAGE_RESPONSES[413],
+            413: {
+                "model": Problem,
+                "description": "the body exceeds the node's message limit, or the caller's "
+                "stored-bytes quota (then 'kind' is 'QuotaExceeded')",
+            },
         },
         openapi_extra=_MESSAGE_DOC,
         tags=["messages"],
@@ -252,18 +306,24 @@ def create_app(domain: Domain, settings: ServerSettings | None = None) -> FastAP
             return _unauthorized(exc.message)
         try:
             staged = await service.pool.run(node.begin_upload, principal)
+        except QuotaExceeded as exc:
+            return JSONResponse({"detail": exc.message, "kind": "QuotaExceeded"}, status_code=413)
         except PermissionDenied as exc:
             return JSONResponse({"detail": exc.message}, status_code=403)
         except UnseenError as exc:
             return JSONResponse({"detail": exc.message}, status_code=400)
         try:
             buf = await receive_upload(request, staged, service.settings.max_message_bytes)
+            await service.pool.run(check_stored, node, principal, len(buf))  # stored-bytes quota
             await service.pool.run(staged.finish, node, buf)  # decodes: the check
             size = len(buf)
             del buf
         except BodyTooLarge as exc:
             staged.abort()
             return JSONResponse({"detail": str(exc)}, status_code=413)
+        except QuotaExceeded as exc:
+            staged.abort()
+            return JSONResponse({"detail": exc.message, "kind": "QuotaExceeded"}, status_code=413)
         except UnseenError as exc:
             staged.abort()
             return JSONResponse({"detail": exc.message}, status_code=400)

@@ -58,6 +58,8 @@ class ServerSettings:
 
     Attributes:
         max_message_bytes: the largest message body accepted (413 above it).
+        max_json_bytes: the largest body of every other endpoint (login, a network's
+            registrations): 413 above it.
         stream_min: replies at least this large stream in chunks instead of one buffer.
         ws_inline_max: WebSocket replies above this size are fetched over HTTP by ticket.
         ws_frame_max: the largest WebSocket frame a client may send.
@@ -68,6 +70,7 @@ class ServerSettings:
     """
 
     max_message_bytes: int = 8 * GIB
+    max_json_bytes: int = 16 * MIB
     stream_min: int = 1 * MIB
     ws_inline_max: int = 16 * MIB
     ws_frame_max: int = 16 * MIB
@@ -126,6 +129,14 @@ class Service:
             self._checked[token] = (principal, now, expires)
         return principal
 
+    def logout(self, token: Any) -> Principal:
+        """Revoke ``token`` (AuthError unless valid) and forget that it was checked, so that
+        it is refused at once, not after ``recheck_secs``."""
+        principal = self.node.auth.logout(_bearer(token))
+        with self._checked_lock:
+            self._checked.pop(token, None)
+        return principal
+
     def decode(self, data: bytes | bytearray | memoryview) -> Message | tuple[int, Parts]:
         """The message in ``data``, or (400, an encoded DecodeError reply)."""
         try:
@@ -148,8 +159,12 @@ class Service:
                 return 200, encode_reply_parts(Reply.failure(exc))
         reply = self.node.handle(message, principal)
         del message
+        # refused for now (per-user quotas): 429, and the Retry-After of the reply's error
+        status = (
+            429 if not reply.ok and (reply.error or {}).get("kind") == "TooManyRequests" else 200
+        )
         try:
-            return 200, encode_reply_parts(reply)
+            return status, encode_reply_parts(reply)
         except UnseenError as exc:
             log.warning("could not encode the reply to %s: %s", kind, exc)
             failure = RemoteError(

@@ -9,9 +9,9 @@ with backoff, when the link drops). Each request is sealed by the client to the 
 with the NaCl ``Box`` of the client's ephemeral key and the domain's X25519 key, derived from
 its ed25519 node key (the one its signed registration names, which the client pins). Only the
 domain can open it, and only the domain can seal an answer the client accepts; the network
-sees lengths and timing. Inside is a serde map: ``{"op": "login", "email", "password"}`` or
-``{"op": "message", "token", "message": <an encoded message>}``; the answer carries a token or
-the encoded reply. A request whose nonce was seen before (a replay by the relay) is refused.
+sees lengths and timing. Inside is a serde map: ``{"op": "login", "email", "password"}``,
+``{"op": "message", "token", "message": <an encoded message>}`` or ``{"op": "logout",
+"token"}`` (revokes the token); the answer carries a token or the encoded reply. A request whose nonce was seen before (a replay by the relay) is refused.
 """
 
 from __future__ import annotations
@@ -112,6 +112,9 @@ def _serve(membership: Membership, request: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(email, str) or not isinstance(password, str):
             raise UsageError("log in with an email and a password")
         return {"ok": True, **node.auth.login(email, password, "tunnel")}
+    if op == "logout":
+        node.auth.logout(str(request.get("token")))
+        return {"ok": True}
     if op == "message":
         principal = node.auth.authenticate(str(request.get("token")))
         data = request.get("message")

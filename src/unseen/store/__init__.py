@@ -15,6 +15,7 @@ from unseen.store._interfaces import (
     ObjectUpload,
     RequestStore,
     SettingsStore,
+    TokenStore,
     UserStore,
 )
 from unseen.store._memory import (
@@ -25,6 +26,7 @@ from unseen.store._memory import (
     MemoryObjectStore,
     MemoryRequestStore,
     MemorySettingsStore,
+    MemoryTokenStore,
     MemoryUserStore,
     Stores,
 )
@@ -43,7 +45,12 @@ from unseen.store._records import (
 )
 
 if TYPE_CHECKING:  # the SQL stores load on first use: SQLAlchemy is a server-only dependency
-    from unseen.store._sql_node import SQLAuditStore, SQLLedgerStore, SQLSettingsStore
+    from unseen.store._sql_node import (
+        SQLAuditStore,
+        SQLLedgerStore,
+        SQLSettingsStore,
+        SQLTokenStore,
+    )
     from unseen.store._sql_objects import ObjectWriter, RecoveryReport, SQLObjectStore
     from unseen.store._sql_open import SQLStores, open_stores
     from unseen.store._sql_records import (
@@ -66,6 +73,7 @@ _LAZY = {
     "SQLAuditStore": "_sql_node",
     "SQLLedgerStore": "_sql_node",
     "SQLSettingsStore": "_sql_node",
+    "SQLTokenStore": "_sql_node",
 }
 
 
@@ -96,6 +104,7 @@ __all__ = [
     "SQLRequestStore",
     "SQLSettingsStore",
     "SQLStores",
+    "SQLTokenStore",
     "SQLUserStore",
     "open_stores",
     "DatasetRecord",
@@ -112,6 +121,7 @@ __all__ = [
     "MemoryObjectStore",
     "MemoryRequestStore",
     "MemorySettingsStore",
+    "MemoryTokenStore",
     "MemoryUserStore",
     "ObjectRecord",
     "ObjectStore",
@@ -121,6 +131,7 @@ __all__ = [
     "RequestStore",
     "SettingsStore",
     "Stores",
+    "TokenStore",
     "UserRecord",
     "UserStore",
 ]

@@ -79,17 +79,33 @@ class _Table(Generic[R]):
             return [_clone(r) for r in self._rows.values()]
 
 
+def encoded_size(value: Any) -> int:
+    """The bytes of a value's serde encoding (without joining it: arrays are not copied)."""
+    return sum(memoryview(p).nbytes for p in serde.encode_parts(value))
+
+
 class MemoryObjectStore(_Table[ObjectRecord]):
     def __init__(self) -> None:
         super().__init__("object")
         self._values: dict[str, Any] = {}
+        self._bytes: dict[str, int] = {}  # stored bytes per creator, kept as objects come and go
 
     def put(self, record: ObjectRecord, value: Any, *, durable: bool = True) -> None:
+        self._put(record, value, encoded_size(value))
+
+    def _put(self, record: ObjectRecord, value: Any, size: int) -> None:
         with self._lock:  # the record and its value appear together
             if record.id in self._rows:
                 raise UsageError(f"a {self._what} with id {record.id!r} exists already")
             self._values[record.id] = value
-            self._rows[record.id] = _clone(record)
+            stored = _clone(record)
+            stored.size = size
+            self._rows[record.id] = stored
+            self._bytes[stored.creator] = self._bytes.get(stored.creator, 0) + size
+
+    def bytes_of(self, creator: str) -> int:
+        """The stored bytes of the objects ``creator`` created."""
+        return self._bytes.get(creator, 0)
 
     def begin_put(self, record: ObjectRecord) -> MemoryObjectWriter:
         """A new object whose serde-encoded value arrives in chunks; decoded at commit."""
@@ -107,13 +123,24 @@ class MemoryObjectStore(_Table[ObjectRecord]):
             raise NotFound(f"no object with id {object_id!r}") from None
 
     def update(self, record: ObjectRecord) -> None:
-        self._update(record.id, record)
+        with self._lock:
+            old = self._rows.get(record.id)
+            if old is None:
+                raise NotFound(f"no {self._what} with id {record.id!r}")
+            stored = _clone(record)
+            stored.size = old.size  # the value never changes, nor its size
+            self._rows[record.id] = stored
+            if stored.creator != old.creator:
+                self._bytes[old.creator] -= old.size
+                self._bytes[stored.creator] = self._bytes.get(stored.creator, 0) + old.size
 
     def delete(self, object_id: str, *, durable: bool = True) -> None:
         with self._lock:
-            if self._rows.pop(object_id, None) is None:
+            old = self._rows.pop(object_id, None)
+            if old is None:
                 raise NotFound(f"no {self._what} with id {object_id!r}")
             self._values.pop(object_id, None)
+            self._bytes[old.creator] -= old.size
 
     def exists(self, object_id: str) -> bool:
         return object_id in self._rows
@@ -151,7 +178,7 @@ class MemoryObjectWriter:
             raise UsageError("this upload is closed: begin_put() a new one")
         if record is not None and record.id != self._record.id:
             raise UsageError(f"an upload begun as {self._record.id!r} cannot be {record.id!r}")
-        self._store.put(record or self._record, serde.decode(buf))
+        self._store._put(record or self._record, serde.decode(buf), len(buf))
         return len(buf)
 
     def abort(self) -> None:
@@ -393,6 +420,28 @@ class MemoryAuditStore:
         return rows
 
 
+class MemoryTokenStore:
+    """Revoked tokens in memory: token id -> (user id, expiry)."""
+
+    def __init__(self) -> None:
+        self._revoked: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def revoke(self, token_id: str, user_id: str, expires_at: float) -> None:
+        with self._lock:
+            self._revoked[str(token_id)] = (str(user_id), float(expires_at))
+
+    def is_revoked(self, token_id: str) -> bool:
+        return str(token_id) in self._revoked
+
+    def prune(self, now: float) -> int:
+        with self._lock:
+            gone = [k for k, (_, expires) in self._revoked.items() if expires < now]
+            for key in gone:
+                del self._revoked[key]
+        return len(gone)
+
+
 @dataclass
 class Stores:
     """Every store a node uses; in memory unless given others (SQL, blobs)."""
@@ -405,3 +454,4 @@ class Stores:
     ledger: Any = field(default_factory=MemoryLedgerStore)
     settings: Any = field(default_factory=MemorySettingsStore)
     audit: Any = field(default_factory=MemoryAuditStore)
+    tokens: Any = field(default_factory=MemoryTokenStore)

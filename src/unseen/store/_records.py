@@ -25,7 +25,9 @@ def now() -> float:
 @dataclass
 class ObjectRecord:
     """Metadata of one stored object. ``sources`` is its lineage: the ids of the users whose
-    non-public data it derives from (empty for public objects such as mocks)."""
+    non-public data it derives from (empty for public objects such as mocks). ``size`` is
+    the encoded value's size in bytes (the store sets it): a user's stored bytes are the
+    sizes of the objects they created."""
 
     id: str
     family: str
@@ -43,6 +45,9 @@ class ObjectRecord:
     failed_op: str | None = None
     recipe: tuple[str, ...] = ()
     created_at: float = field(default_factory=now)
+    #: bytes of the encoded value, set by the store when the value is stored (a size given
+    #: by the caller is ignored, and ``update`` keeps it); not part of equality
+    size: int = field(default=0, compare=False)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""SQL implementations of the ledger, settings and audit stores.
+"""SQL implementations of the ledger, settings, audit and revoked-token stores.
 
 The ledger's ``append`` is a compare-and-set: in one write transaction it checks that the user
 has exactly ``record.seq`` entries and inserts the entry; the unique key on ``(user_id, seq)``
@@ -22,10 +22,10 @@ from unseen.store._records import (
     check_key,
     check_limit,
 )
-from unseen.store._sql_schema import audit, ledger, settings, to_record, to_row
+from unseen.store._sql_schema import audit, ledger, revoked_tokens, settings, to_record, to_row
 from unseen.store._sql_tables import unwrapped
 
-__all__ = ["SQLAuditStore", "SQLLedgerStore", "SQLSettingsStore"]
+__all__ = ["SQLAuditStore", "SQLLedgerStore", "SQLSettingsStore", "SQLTokenStore"]
 
 _RETRIES = 5
 
@@ -172,3 +172,28 @@ class SQLAuditStore:
         if limit is not None:
             records.reverse()
         return records
+
+
+class SQLTokenStore:
+    """Revoked tokens in the ``revoked_tokens`` table (one row per token id)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def revoke(self, token_id: str, user_id: str, expires_at: float) -> None:
+        row = {"id": str(token_id), "user_id": str(user_id), "expires_at": float(expires_at)}
+        try:
+            with unwrapped(), eng.write(self.engine) as conn:
+                conn.execute(insert(revoked_tokens), row)
+        except IntegrityError:  # revoked already
+            pass
+
+    def is_revoked(self, token_id: str) -> bool:
+        stmt = select(revoked_tokens.c.id).where(revoked_tokens.c.id == str(token_id))
+        with eng.read(self.engine) as conn:
+            return conn.execute(stmt).first() is not None
+
+    def prune(self, now: float) -> int:
+        stmt = delete(revoked_tokens).where(revoked_tokens.c.expires_at < float(now))
+        with eng.write(self.engine) as conn:
+            return int(conn.execute(stmt).rowcount)

@@ -23,11 +23,11 @@ from __future__ import annotations
 import io
 import logging
 import mmap
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import IO, Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from unseen import serde
@@ -61,7 +61,9 @@ class SQLObjectStore(SQLTable[ObjectRecord]):
         ``durable=False``: a small value may be lost to a power loss (not to a killed
         process); a large one is always written durably."""
         parts = serde.encode_parts(value)
-        if sum(memoryview(p).nbytes for p in parts) <= INLINE_MAX:
+        size = sum(memoryview(p).nbytes for p in parts)
+        record = replace(record, size=size)
+        if size <= INLINE_MAX:
             self._insert(record, b"".join(parts), durable=durable)  # a taken id fails there
             return
         self._check_new(record)  # before writing a large blob
@@ -150,8 +152,17 @@ class SQLObjectStore(SQLTable[ObjectRecord]):
             raise NotFound(f"no object with id {object_id!r}") from None
 
     def update(self, record: ObjectRecord) -> None:
-        """Replace the object's metadata (one atomic statement; the value never changes)."""
-        self._update(record)
+        """Replace the object's metadata (one atomic statement; the value never changes,
+        nor its size)."""
+        self._update(record, keep=("size",))
+
+    def bytes_of(self, creator: str) -> int:
+        """The stored bytes of the objects ``creator`` created."""
+        stmt = select(func.coalesce(func.sum(objects.c.size), 0)).where(
+            objects.c.creator == creator
+        )
+        with eng.read(self.engine) as conn:
+            return int(conn.execute(stmt).scalar_one())
 
     def delete(self, object_id: str, *, durable: bool = True) -> None:
         """Remove the object and its value (``durable=False``: a power loss may bring the
@@ -193,7 +204,7 @@ class ObjectWriter:
             self.abort()
             raise UsageError(f"an upload begun as {self._record.id!r} cannot be {record.id!r}")
         size = self._blob.commit()
-        self._store._insert(record or self._record)
+        self._store._insert(replace(record or self._record, size=size))
         return size
 
     def abort(self) -> None:
@@ -251,3 +262,23 @@ def recover(store: SQLObjectStore) -> RecoveryReport:
             len(report.orphan_blobs),
         )
     return report
+
+
+def fill_sizes(store: SQLObjectStore) -> int:
+    """Set the size of objects stored before sizes were kept (0: revision 0005 fills in
+    only inline values' sizes; a blob's is read from its file here). How many were set."""
+    stmt = select(objects.c.id).where(objects.c.size == 0)
+    with eng.read(store.engine) as conn:
+        ids = list(conn.execute(stmt).scalars())
+    filled = 0
+    for object_id in ids:
+        try:
+            size = store.size(object_id)
+        except NotFound:  # removed meanwhile, or its blob is missing (recover reports it)
+            continue
+        if size:
+            change = update(objects).where(objects.c.id == object_id).values(size=size)
+            with eng.write(store.engine) as conn:
+                conn.execute(change)
+            filled += 1
+    return filled

@@ -20,8 +20,13 @@ from unseen.errors import UsageError
 from unseen.store import _sql_engine as eng
 from unseen.store._blobs import DirectoryBlobStore
 from unseen.store._memory import Stores
-from unseen.store._sql_node import SQLAuditStore, SQLLedgerStore, SQLSettingsStore
-from unseen.store._sql_objects import RecoveryReport, SQLObjectStore, recover
+from unseen.store._sql_node import (
+    SQLAuditStore,
+    SQLLedgerStore,
+    SQLSettingsStore,
+    SQLTokenStore,
+)
+from unseen.store._sql_objects import RecoveryReport, SQLObjectStore, fill_sizes, recover
 from unseen.store._sql_records import (
     SQLDatasetStore,
     SQLHandlerStore,
@@ -34,7 +39,7 @@ __all__ = ["SQLStores", "open_stores"]
 
 
 class SQLStores(Stores):
-    """The eight stores over one SQL engine and one blob directory. Close it when done (or
+    """The nine stores over one SQL engine and one blob directory. Close it when done (or
     use it as a context manager): that disposes the engine and unlocks the data directory."""
 
     objects: SQLObjectStore
@@ -45,6 +50,7 @@ class SQLStores(Stores):
     ledger: SQLLedgerStore
     settings: SQLSettingsStore
     audit: SQLAuditStore
+    tokens: SQLTokenStore
 
     def __init__(self, engine: Engine, blobs: DirectoryBlobStore, lock: IO[bytes] | None) -> None:
         super().__init__(
@@ -56,6 +62,7 @@ class SQLStores(Stores):
             ledger=SQLLedgerStore(engine),
             settings=SQLSettingsStore(engine),
             audit=SQLAuditStore(engine),
+            tokens=SQLTokenStore(engine),
         )
         self.engine = engine
         self.blobs = blobs
@@ -156,6 +163,7 @@ def open_stores(
             )
         stores = SQLStores(engine, DirectoryBlobStore(blob_dir, fsync=fsync), lock)
         stores.recovery = recover(stores.objects)
+        fill_sizes(stores.objects)
         return stores
     except BaseException:
         if engine is not None:

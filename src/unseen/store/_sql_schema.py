@@ -2,7 +2,8 @@
 
 (The ``audit`` table adds a ``seq`` column, its key: the order in which entries were added.
 ``settings`` holds one row per key. ``object_values`` holds the encoded values of small
-objects, keyed by object id, in place of a blob file.)
+objects, keyed by object id, in place of a blob file. ``revoked_tokens`` holds the ids of
+tokens logged out before their expiry.)
 
 Column names are the record's field names, so that a row converts to its record with
 ``Record(**row)`` (see :func:`to_row` and :func:`to_record`). Containers are JSON columns of the
@@ -46,6 +47,7 @@ __all__ = [
     "ledger",
     "settings",
     "audit",
+    "revoked_tokens",
 ]
 
 metadata = MetaData(
@@ -72,7 +74,7 @@ objects = Table(
     metadata,
     _id(),
     Column("family", String, nullable=False),
-    Column("creator", String, nullable=False),
+    Column("creator", String, nullable=False, index=True),
     Column("sources", StrSet, nullable=False),
     Column("parents", StrTuple, nullable=False),
     Column("tags", StrTuple, nullable=False),
@@ -86,6 +88,7 @@ objects = Table(
     Column("failed_op", String, nullable=True),
     Column("recipe", StrTuple, nullable=False),
     _created_at(),
+    Column("size", BigInteger, nullable=False, server_default="0"),
 )
 
 object_values = Table(
@@ -191,6 +194,14 @@ audit = Table(
     Column("user_id", String, nullable=False),
     Column("action", String, nullable=False),
     Column("target", Text, nullable=False),
+)
+
+revoked_tokens = Table(
+    "revoked_tokens",
+    metadata,
+    _id(),
+    Column("user_id", String, nullable=False),
+    Column("expires_at", Double, nullable=False, index=True),
 )
 
 R = TypeVar("R")

@@ -65,6 +65,15 @@ def _detail(response: httpx.Response) -> str:
     return response.text[:300]
 
 
+def _kind(response: httpx.Response) -> str:
+    """The error kind a JSON answer names (``{"detail", "kind"}``), else ""."""
+    try:
+        data = response.json()
+    except ValueError:
+        return ""
+    return str(data.get("kind", "")) if isinstance(data, dict) else ""
+
+
 def _progress(total: int, desc: str) -> Any:
     if total < PROGRESS_MIN:
         return None
@@ -94,6 +103,7 @@ class Session:
         self._lock = threading.Lock()
         self._token = ""
         self._expires = 0.0
+        self._logged_out = False
         self.account: dict[str, Any] = {}
         try:
             self.info: dict[str, Any] = self._public_info()
@@ -138,9 +148,17 @@ class Session:
         self._token = str(self.account["token"])
         self._expires = float(self.account["expires_at"])
 
+    def _check_logged_in(self) -> None:
+        if self._logged_out:
+            raise UsageError(
+                f"this session with {self.url} was logged out: log in again with "
+                "unseen.login(url, email=..., password=...)"
+            )
+
     def token(self) -> str:
         """A token valid for at least a little while; logs in again when needed."""
         with self._lock:
+            self._check_logged_in()
             if self._expires - REFRESH_MARGIN_S < time.time():
                 self._login()
             return self._token
@@ -148,9 +166,28 @@ class Session:
     def refresh(self, stale: str) -> str:
         """A new token after the node rejected ``stale`` (one login for many threads)."""
         with self._lock:
+            self._check_logged_in()
             if self._token == stale:
                 self._login()
             return self._token
+
+    def logout(self) -> None:
+        """Revoke the token on the node and forget the password; later calls raise
+        ``UsageError`` (log in again). Idempotent."""
+        with self._lock:
+            token, self._token, self._password = self._token, "", ""
+            self._expires, self._logged_out = 0.0, True
+        if not token or self.http.is_closed:
+            return
+        try:
+            response = self.http.post(f"{API}/logout", headers={"Authorization": f"Bearer {token}"})
+        except httpx.TransportError as exc:
+            raise unreachable(self.url, exc) from None
+        # 401: the token is not valid any more (expired, or logged out elsewhere): done too
+        if response.status_code not in (200, 401):
+            raise TransportError(
+                f"logout at {self.url} failed ({response.status_code}): {_detail(response)}"
+            )
 
     def close(self) -> None:
         self.http.close()
@@ -234,6 +271,10 @@ class HTTPConnection:
                 from unseen.errors import PermissionDenied
 
                 raise PermissionDenied(_detail(response))
+            if _kind(response) == "QuotaExceeded":
+                from unseen.errors import QuotaExceeded
+
+                raise QuotaExceeded(_detail(response))
             if response.status_code in (400, 413):
                 raise DecodeError(_detail(response))
             raise TransportError(
@@ -300,7 +341,7 @@ class HTTPConnection:
     def _reply(self, response: httpx.Response, kind: str) -> Reply:
         status = response.status_code
         binary = response.headers.get("content-type", "").startswith("application/octet-stream")
-        if binary and status in (200, 400):
+        if binary and status in (200, 400, 429):  # 429: a TooManyRequests reply
             return decode_reply(self._download(response, kind))
         response.read()
         if status == 401:
@@ -336,6 +377,9 @@ class HTTPConnection:
                 f"the reply from {self.session.url} broke off after {pos:,} of {size:,} bytes"
             )
         return buf
+
+    def logout(self) -> None:
+        self.session.logout()
 
     def close(self) -> None:
         self.session.close()

@@ -198,6 +198,10 @@ class WebSocketConnection:
                 slot.event.set()
                 return
 
+    def logout(self) -> None:
+        self.close()
+        self.http.logout()
+
     def close(self) -> None:
         with self._connect_lock:
             ws, self._ws = self._ws, None
@@ -229,6 +233,11 @@ class RoutingConnection:
                 log.warning("%s; using HTTP only", exc)
                 self.ws = None
         return self.http.send_parts(kind, parts).unwrap()
+
+    def logout(self) -> None:
+        if self.ws is not None:
+            self.ws.close()
+        self.http.logout()
 
     def close(self) -> None:
         if self.ws is not None:
