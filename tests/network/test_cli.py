@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pytest
 
 import unseen
 
@@ -34,6 +35,7 @@ def _start(data_dir: Path, port: int, log: Path) -> subprocess.Popen[str]:
     raise AssertionError(log.read_text())
 
 
+@pytest.mark.slow
 def test_launch_network_and_restart(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

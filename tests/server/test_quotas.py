@@ -277,6 +277,7 @@ def test_stored_bytes_quota(domain: ServerProcess, owner: unseen.Client) -> None
     bob.close()
 
 
+@pytest.mark.slow
 def test_settings_persist_across_a_restart(tmp_path: Path) -> None:
     proc = ServerProcess(tmp_path / "data", None)
     proc.start()

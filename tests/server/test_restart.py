@@ -15,6 +15,8 @@ from server_support import OWNER_PASSWORD, ServerProcess, fresh_pg_database
 
 import unseen
 
+pytestmark = pytest.mark.slow  # restarts and SIGKILLs of real servers: `pytest -m slow`
+
 ANA = ("ana@uni.edu", "ana-pw-123")
 
 
@@ -117,7 +119,6 @@ def test_offline_request_workflow(fresh: ServerProcess) -> None:
     owner.close()
 
 
-@pytest.mark.slow
 def test_sigkill_during_a_large_upload(fresh: ServerProcess) -> None:
     owner, _ = setup_world(fresh)
     before = owner.call("store.list")
@@ -144,7 +145,6 @@ def test_sigkill_during_a_large_upload(fresh: ServerProcess) -> None:
     owner.close()
 
 
-@pytest.mark.slow
 def test_sigkill_during_request_decisions(fresh: ServerProcess) -> None:
     owner, X = setup_world(fresh)
     ana = fresh.login(*ANA)

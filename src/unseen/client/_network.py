@@ -21,6 +21,7 @@ from unseen import serde
 from unseen.errors import AuthError, ProtocolError, TransportError, UsageError, error_from_wire
 from unseen.messages import Message, decode_reply, encode_message
 from unseen.node._network import REGISTER, curve_public_key, verify_document
+from unseen.transport import http_client
 
 if TYPE_CHECKING:
     from unseen.client._client import Client
@@ -245,7 +246,7 @@ class Network:
 
     def __init__(self, url: str, *, verbose: bool = False) -> None:
         self.url = _normalize(url)
-        self._http = httpx.Client(base_url=self.url, timeout=TIMEOUT_S)
+        self._http = http_client(self.url, timeout=TIMEOUT_S)
         try:
             self.info = _get(self._http, "/network/v1/info", not_found=self._not_a_network)
         except BaseException:
@@ -315,9 +316,7 @@ class TunnelConnection:
         self._box = Box(self._ephemeral, PublicKey(curve_public_key(key)))
         self._prefix = bytes(self._ephemeral.public_key)
         self._path = f"/network/v1/relay/{node_id}"
-        self._http = httpx.Client(
-            base_url=network_url, timeout=httpx.Timeout(RELAY_TIMEOUT_S, connect=5.0)
-        )
+        self._http = http_client(network_url, timeout=httpx.Timeout(RELAY_TIMEOUT_S, connect=5.0))
         self._credentials = (email, password)
         self.node_name = node_id
         self._token = ""

@@ -55,7 +55,7 @@ def _problem(exc: UnseenError) -> JSONResponse:
 
 def create_network_app(domain: Domain, settings: ServerSettings | None = None) -> FastAPI:
     """The ASGI app of a network node."""
-    app = create_app(domain, settings)
+    app = create_app(domain, settings, root_page=False)
     app.title = f"unseen network: {domain.node.name}"
     node: NetworkNode = domain.node  # type: ignore[assignment]
     registry = node.registry

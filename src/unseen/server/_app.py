@@ -31,7 +31,7 @@ from unseen.node._quotas import check_stored
 from unseen.server._agent import AGENTS
 from unseen.server._body import BodyTooLarge, binary_response, read_body
 from unseen.server._domain import Domain
-from unseen.server._page import root_page
+from unseen.server._page import root_page as page
 from unseen.server._problems import BadBody, install_problems
 from unseen.server._service import ServerSettings, Service
 from unseen.server._uploads import receive_upload
@@ -154,9 +154,12 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
     return credentials.credentials if credentials is not None else None
 
 
-def create_app(domain: Domain, settings: ServerSettings | None = None) -> FastAPI:
-    """The ASGI app of a domain node. From then on the domains of this process may join
-    networks: the domain's membership agents (:mod:`unseen.server._agent`) are installed."""
+def create_app(
+    domain: Domain, settings: ServerSettings | None = None, *, root_page: bool = True
+) -> FastAPI:
+    """The ASGI app of a domain node (``root_page=False``: "/" is left to the caller, as the
+    network node's registry page). From then on the domains of this process may join networks:
+    the domain's membership agents (:mod:`unseen.server._agent`) are installed."""
     install_agents(AGENTS)
     service = Service(domain, settings or ServerSettings())
     node = domain.node
@@ -171,9 +174,11 @@ def create_app(domain: Domain, settings: ServerSettings | None = None) -> FastAP
     # their own, larger limit)
     install_problems(app, service.settings.max_json_bytes, [f"{API}/message", f"{API}/upload"])
 
-    @app.get("/", include_in_schema=False)
-    async def root(request: Request) -> HTMLResponse:
-        return HTMLResponse(root_page(node.name, str(request.base_url).rstrip("/")))
+    if root_page:
+
+        @app.get("/", include_in_schema=False)
+        async def root(request: Request) -> HTMLResponse:
+            return HTMLResponse(page(node.name, str(request.base_url).rstrip("/")))
 
     @app.get(f"{API}/health", response_model=Health, tags=["public"], summary="Is the node up?")
     async def health() -> Health:

@@ -15,18 +15,20 @@ from unseen.transport._base import Connection
 from unseen.transport._inproc import InProcConnection
 
 if TYPE_CHECKING:
-    from unseen.transport._http import HTTPConnection, Session
+    from unseen.transport._http import HTTPConnection, Session, http_client
     from unseen.transport._ws import RoutingConnection, WebSocketConnection, connect
 
 _LAZY = {
     "HTTPConnection": "unseen.transport._http",
     "Session": "unseen.transport._http",
+    "http_client": "unseen.transport._http",
     "RoutingConnection": "unseen.transport._ws",
     "WebSocketConnection": "unseen.transport._ws",
     "connect": "unseen.transport._ws",
 }
 
 __all__ = [
+    "http_client",
     "Connection",
     "HTTPConnection",
     "InProcConnection",
