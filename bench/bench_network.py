@@ -29,7 +29,6 @@ import httpx
 import numpy as np
 
 import unseen
-import unseen.network  # noqa: F401  (the domains of this process may join networks)
 from unseen.node._network import DOC_VERSION, REGISTER, sign_document
 
 LAUNCH = "import sys; from unseen.cli import main; sys.argv[0] = 'unseen'; main()"

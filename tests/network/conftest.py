@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 import unseen
-import unseen.network  # noqa: F401  (lets the domains of this process join networks)
 
 NET_OWNER = ("net@research.org", "net-owner-pw")
 ANA = ("ana@uni.edu", "ana-pw-123")

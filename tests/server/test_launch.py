@@ -93,6 +93,26 @@ def test_cli_help() -> None:
     assert out.returncode == 0 and "--owner-password" in out.stdout and "--database" in out.stdout
 
 
+def test_a_launched_domain_can_join_networks_without_importing_the_network_package(
+    tmp_path: Path,
+) -> None:
+    # The domain server installs its own membership agents (create_app): no import of the
+    # higher unseen.network package, for its side effect or otherwise (tests/test_layers.py).
+    script = (
+        "import sys\n"
+        "import unseen\n"
+        "from unseen.node import _network\n"
+        f"with unseen.launch_domain(name='Solo', port=0, data_dir={str(tmp_path / 'd')!r}):\n"
+        "    assert _network._AGENTS, 'no membership agents installed'\n"
+        "    assert 'unseen.network' not in sys.modules, 'the domain imported unseen.network'\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
 def test_the_root_url_says_what_this_is(tmp_path: Path) -> None:
     # issue 19: a browser at the node's URL got {"detail":"Not Found"}
     with unseen.launch_domain(

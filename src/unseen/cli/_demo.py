@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-import unseen
+from unseen.client import Client, Dataset
+from unseen.client._login import login
+from unseen.errors import BudgetExhausted, CannotRequestPrivateData
+from unseen.server import launch_domain
 
 if TYPE_CHECKING:
     from unseen.server import RunningDomain
@@ -54,7 +57,7 @@ def run_demo() -> None:
     X, y, description = load_diabetes()
     with tempfile.TemporaryDirectory(prefix="unseen-demo-") as data_dir:
         print("== The data owner launches a domain node")
-        node = unseen.launch_domain(name="May Clinic", port=0, data_dir=data_dir)
+        node = launch_domain(name="May Clinic", port=0, data_dir=data_dir)
         try:
             print(f"   running at {node.url} (data in {data_dir})")
             _walkthrough(node, X, y, description)
@@ -64,9 +67,9 @@ def run_demo() -> None:
 
 def _walkthrough(node: RunningDomain, X: np.ndarray, y: np.ndarray, description: str) -> None:
     assert node.owner_password is not None
-    owner = unseen.login(url=node.url, email=node.owner_email, password=node.owner_password)
+    owner = login(url=node.url, email=node.owner_email, password=node.owner_password)
     print("\n== The owner uploads the diabetes data and creates an account for Ana")
-    ds = unseen.Dataset(name="Diabetes", description=description, tags=["#diabetes", "#data"])
+    ds = Dataset(name="Diabetes", description=description, tags=["#diabetes", "#data"])
     ds.add_asset(name="data", data=X, mock=mock_like(X), bounds=BOUNDS)
     ds.add_asset(
         name="target",
@@ -81,7 +84,7 @@ def _walkthrough(node: RunningDomain, X: np.ndarray, y: np.ndarray, description:
     )
 
     print("\n== The data scientist logs in, searches, samples the mock and computes remotely")
-    ana = unseen.login(url=node.url, email=ANA_EMAIL, password=ANA_PASSWORD)
+    ana = login(url=node.url, email=ANA_EMAIL, password=ANA_PASSWORD)
     found = ana.search("#diabetes")
     data = found[0]
     print(repr(data))
@@ -89,7 +92,7 @@ def _walkthrough(node: RunningDomain, X: np.ndarray, y: np.ndarray, description:
     print("sample of the mock (columns:", ", ".join(FEATURES) + "):\n", data.sample(3))
     try:
         data.get()
-    except unseen.CannotRequestPrivateData as exc:
+    except CannotRequestPrivateData as exc:
         print("\ndata.get() ->", type(exc).__name__ + ":", exc)
     m = data.mean(axis=0)
     print("\nm = data.mean(axis=0) ->", repr(m))
@@ -110,7 +113,7 @@ def _walkthrough(node: RunningDomain, X: np.ndarray, y: np.ndarray, description:
     print("budget after:", round(ana.budget, 3))
     try:
         target.mean().get(epsilon=5.0)
-    except unseen.BudgetExhausted as exc:
+    except BudgetExhausted as exc:
         print("target.mean().get(epsilon=5.0) ->", type(exc).__name__ + ":", exc)
     ana.close()
     owner.close()
@@ -119,7 +122,7 @@ def _walkthrough(node: RunningDomain, X: np.ndarray, y: np.ndarray, description:
     )
 
 
-def _owner_accepts(owner: unseen.Client) -> None:
+def _owner_accepts(owner: Client) -> None:
     requests = owner.requests
     print(requests)
     for line in requests[0].graph:

@@ -1,7 +1,7 @@
 """The owner's side of a Duet session: answer sealed requests from the one partner who joined.
 
 Every request, on either link, is ``partner's ephemeral X25519 key (32 bytes) + Box(...)``
-sealed to the owner's session key (the ``Opener`` of :mod:`unseen.network._tunnel`). Inside is
+sealed to the owner's session key (the ``Opener`` of :mod:`unseen.server._tunnel`). Inside is
 a serde map with an ``op``:
 
 * ``ping``: anyone who knows the key may check that the owner answers (the direct-link probe);
@@ -37,8 +37,8 @@ from typing import Any
 from unseen import serde
 from unseen.errors import AuthError, DecodeError, UnseenError, UsageError, error_to_wire
 from unseen.messages import decode_message, encode_reply
-from unseen.network._tunnel import Opener
 from unseen.node import Node, Principal
+from unseen.server._tunnel import Opener
 
 LOOPBACK_HINT = (
     "unseen's Duet meets through a network node's rendezvous, also on one machine: run "

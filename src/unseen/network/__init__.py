@@ -6,18 +6,15 @@ domain's node key, approved by the network's owner (or ``auto_approve``), kept f
 heartbeats; a domain behind NAT keeps a reverse tunnel that carries messages sealed end to end.
 Scientists use ``unseen.connect_network(url)`` (``unseen.client._network``). See docs/network.md.
 
-Importing this package lets the domains of this process join networks: it installs the
-domain-side agent into ``unseen.node`` (``unseen launch domain`` imports it).
+The domain's side of a membership (signed registration, heartbeats, its end of the tunnel) is
+``unseen.server``'s (``Agents``, re-exported here); a launched domain installs it when it starts.
 """
 
-from unseen.network._agent import AGENTS, Agents, Membership
 from unseen.network._app import NETWORK_ACCESS, create_network_app
 from unseen.network._launch import RunningNetwork, describe, launch_network, open_network
 from unseen.network._node import NETWORK_KINDS, NetworkNode
 from unseen.network._registry import Registry
-from unseen.node._network import install_agents
-
-install_agents(AGENTS)
+from unseen.server import AGENTS, Agents, Membership
 
 __all__ = [
     "AGENTS",

@@ -10,9 +10,9 @@ dtypes. Never values, never mocks. Every dataset is published unless the owner n
 publish (``join_network(url, publish=[...])``, or ``publish=[]`` for none).
 
 The work of a membership (sending the registration, heartbeats, the reverse tunnel) needs HTTP
-and WebSocket clients and the node's signing key, which live in higher layers: ``unseen.network``
-installs itself here with :func:`install_agents` when it is imported (the domain server
-imports it). These routes only check their input and hand over.
+and WebSocket clients and the node's signing key, which live in a higher layer: the domain
+server's app (``unseen.server.create_app``) installs its agents here with :func:`install_agents`.
+These routes only check their input and hand over.
 
 A membership outlives the domain's process: the agents keep each one that joined in the
 domain's settings (:data:`MEMBERSHIP_PREFIX` + the network's URL) until it leaves, and the
@@ -203,9 +203,9 @@ def check_models(value: Any) -> list[dict[str, Any]]:
     return out
 
 
-# -- the hand-over to unseen.network ---------------------------------------------------------
+# -- the hand-over to the domain server ---------------------------------------------------------
 class NetworkAgents(Protocol):
-    """What ``unseen.network`` provides to a domain: join, leave, list and (when the domain
+    """What the domain server (``unseen.server``) provides to a domain: join, leave, list and (when the domain
     starts) resume its networks."""
 
     def join(self, node: Node, options: dict[str, Any]) -> dict[str, Any]: ...
@@ -218,15 +218,15 @@ _AGENTS: list[NetworkAgents] = []
 
 
 def install_agents(agents: NetworkAgents) -> None:
-    """Called by ``unseen.network`` on import: from then on, domains may join networks."""
+    """Called by the domain server's ``create_app``: from then on, domains may join networks."""
     _AGENTS[:] = [agents]
 
 
 def _agents() -> NetworkAgents:
     if not _AGENTS:
         raise UsageError(
-            "this domain's process cannot join networks yet: start it with "
-            "`unseen launch domain`, or `import unseen.network` before unseen.launch_domain(...)"
+            "this domain's process cannot join networks: only a launched domain can "
+            "(`unseen launch domain`, or unseen.launch_domain(...))"
         )
     return _AGENTS[0]
 
@@ -244,7 +244,7 @@ def resume_memberships(node: Node) -> int:
     if kept:
         log.warning(
             "%d network membership(s) of this domain are not resumed: this process cannot join "
-            "networks (`import unseen.network` before unseen.launch_domain(...))",
+            "networks (only a launched domain can: unseen.launch_domain(...))",
             len(kept),
         )
     return 0

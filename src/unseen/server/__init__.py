@@ -4,6 +4,7 @@
 foreground); ``create_app(domain)`` is the FastAPI app for other ASGI servers.
 """
 
+from unseen.server._agent import AGENTS, Agents, Membership
 from unseen.server._app import ACCESS, create_app
 from unseen.server._domain import Domain, default_data_dir, open_domain, slug
 from unseen.server._identity import NodeIdentity
@@ -12,7 +13,10 @@ from unseen.server._service import ServerSettings
 
 __all__ = [
     "ACCESS",
+    "AGENTS",
+    "Agents",
     "Domain",
+    "Membership",
     "NodeIdentity",
     "RunningDomain",
     "ServerSettings",

@@ -26,7 +26,9 @@ from unseen.errors import (
     UnseenError,
 )
 from unseen.messages import PROTOCOL_VERSION, Reply, decode_reply, encode_reply_parts
+from unseen.node._network import install_agents
 from unseen.node._quotas import check_stored
+from unseen.server._agent import AGENTS
 from unseen.server._body import BodyTooLarge, binary_response, read_body
 from unseen.server._domain import Domain
 from unseen.server._page import root_page as page
@@ -156,7 +158,9 @@ def create_app(
     domain: Domain, settings: ServerSettings | None = None, *, root_page: bool = True
 ) -> FastAPI:
     """The ASGI app of a domain node (``root_page=False``: "/" is left to the caller, as the
-    network node's registry page)."""
+    network node's registry page). From then on the domains of this process may join networks:
+    the domain's membership agents (:mod:`unseen.server._agent`) are installed."""
+    install_agents(AGENTS)
     service = Service(domain, settings or ServerSettings())
     node = domain.node
     app = FastAPI(

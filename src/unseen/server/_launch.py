@@ -142,7 +142,6 @@ class RunningDomain(BackgroundServer):
     def __init__(
         self, domain: Domain, host: str, port: int, settings: ServerSettings | None = None
     ) -> None:
-        import unseen.network  # noqa: F401  (installs the agents: join_network, resuming)
         from unseen.node._mpc import serve_mesh_on
         from unseen.node._network import resume_memberships
         from unseen.server._app import create_app

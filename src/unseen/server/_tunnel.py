@@ -28,7 +28,7 @@ from unseen.node._network import TUNNEL, curve_secret_key, sign_document
 from unseen.transport._tunnel import ReverseTunnel
 
 if TYPE_CHECKING:
-    from unseen.network._agent import Membership
+    from unseen.server._agent import Membership
 
 log = logging.getLogger("unseen.network")
 

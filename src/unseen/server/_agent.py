@@ -4,7 +4,7 @@
 route. The domain signs with its node key (``identity.json`` in its data directory, the key
 ``GET /api/v1/info`` shows), posts the registration, then a thread sends a signed heartbeat
 every ``heartbeat_s`` seconds and registers again when the published datasets change. With
-``tunnel=True`` it also keeps a reverse tunnel open (:mod:`unseen.network._tunnel`). The
+``tunnel=True`` it also keeps a reverse tunnel open (:mod:`unseen.server._tunnel`). The
 threads stop with :meth:`Agents.leave`, or when the domain's store is closed (its server
 stopped), or with the process.
 
@@ -224,7 +224,7 @@ class Membership:
             )
             self._thread.start()
             if self.options["tunnel"]:
-                from unseen.network._tunnel import tunnel_client
+                from unseen.server._tunnel import tunnel_client
 
                 self.tunnel = tunnel_client(self)
                 self.tunnel.start()
