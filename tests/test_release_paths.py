@@ -28,10 +28,12 @@ from unseen import ops
 from unseen.client._mpc import close_sessions
 from unseen.messages import KINDS
 from unseen.network import NETWORK_KINDS
-from unseen.node import ROUTES, _policy
+from unseen.node import _policy, build_routes
 from unseen.node._principal import ANYONE
 from unseen.node._routes import Route
 from unseen.server import ACCESS
+
+ROUTES = build_routes()  # the node's route table (every Node answers from this one)
 
 SECRET = np.arange(6.0) * 1.5  # the caller's own upload: the rule lets her read it
 

@@ -17,6 +17,7 @@ from unseen.errors import DecodeError, UnseenError, error_from_wire, error_to_wi
 
 __all__ = [
     "PROTOCOL_VERSION",
+    "setup",
     "KINDS",
     "Message",
     "Reply",
@@ -139,21 +140,43 @@ def _reply_wire(reply: Reply) -> dict[str, Any]:
     return wire
 
 
+_ready = False
+
+
+def setup() -> None:
+    """Teach :mod:`unseen.serde` the types that messages carry (``Ref`` and ``Action`` of
+    :mod:`unseen.ops`). Nothing registers at import: this is the one place, called by every
+    encode and decode function here and by :class:`unseen.node.Node`; call it before using
+    :func:`unseen.serde.decode` directly on such values. Idempotent and cheap after the first
+    call."""
+    global _ready
+    if _ready:
+        return
+    from unseen.ops._wire import register_with_serde
+
+    register_with_serde()
+    _ready = True
+
+
 def encode_message(message: Message) -> bytearray:
+    setup()
     return serde.encode(_message_wire(message))
 
 
 def encode_message_parts(message: Message) -> list[bytes | memoryview]:
     """The bytes of :func:`encode_message` as zero-copy parts, for streaming transports."""
+    setup()
     return serde.encode_parts(_message_wire(message))
 
 
 def encode_reply_parts(reply: Reply) -> list[bytes | memoryview]:
     """The bytes of :func:`encode_reply` as zero-copy parts, for streaming transports."""
+    setup()
     return serde.encode_parts(_reply_wire(reply))
 
 
 def decode_message(data: bytes | bytearray | memoryview) -> Message:
+    setup()
     wire = serde.decode(data)
     if not isinstance(wire, dict):
         raise DecodeError("a message must be a map with 'v', 'kind' and 'body'")
@@ -167,10 +190,12 @@ def decode_message(data: bytes | bytearray | memoryview) -> Message:
 
 
 def encode_reply(reply: Reply) -> bytearray:
+    setup()
     return serde.encode(_reply_wire(reply))
 
 
 def decode_reply(data: bytes | bytearray | memoryview) -> Reply:
+    setup()
     wire = serde.decode(data)
     if not isinstance(wire, dict) or not isinstance(wire.get("ok"), bool):
         raise DecodeError("a reply must be a map with 'v' and 'ok'")

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from unseen.messages import setup
 from unseen.ops import Action, Ref
 
 _PROBE = """
@@ -33,6 +34,7 @@ def test_import_does_not_load_torch_or_pandas() -> None:
 
 def test_ref_and_action_round_trip_through_serde() -> None:
     serde = pytest.importorskip("unseen.serde")
+    setup()  # registers Ref and Action with serde (nothing registers at import)
     action = Action(
         "a1",
         "method",

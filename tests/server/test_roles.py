@@ -18,7 +18,9 @@ from server_support import ServerProcess
 
 import unseen
 from unseen.messages import KINDS, Message, encode_message
-from unseen.node import ROLES, ROUTES
+from unseen.node import ROLES, build_routes
+
+ROUTES = build_routes()  # the node's route table
 
 ROLE_DENIED = "is not allowed for the role"
 

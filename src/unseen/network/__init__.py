@@ -12,7 +12,7 @@ The domain's side of a membership (signed registration, heartbeats, its end of t
 
 from unseen.network._app import NETWORK_ACCESS, create_network_app
 from unseen.network._launch import RunningNetwork, describe, launch_network, open_network
-from unseen.network._node import NETWORK_KINDS, NetworkNode
+from unseen.network._node import NETWORK_KINDS, NetworkNode, build_network_routes
 from unseen.network._registry import Registry
 from unseen.server import AGENTS, Agents, Membership
 
@@ -26,6 +26,7 @@ __all__ = [
     "Registry",
     "RunningNetwork",
     "create_network_app",
+    "build_network_routes",
     "describe",
     "launch_network",
     "open_network",

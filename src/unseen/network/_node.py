@@ -7,13 +7,14 @@ registrations. Every other domain message is refused with a clear error.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
-from unseen.errors import PermissionDenied, UnseenError, UsageError
+from unseen.errors import UsageError
 from unseen.messages import Message, Reply
 from unseen.network._registry import Registry
-from unseen.node import ADMINS, ANYONE, Node, Principal, Role
+from unseen.node import ADMINS, ANYONE, Node, Principal, Role, Route, build_routes
 
 #: the domain kinds a network answers (its own accounts)
 BASE_KINDS = frozenset(
@@ -46,35 +47,53 @@ NETWORK_KINDS: dict[str, tuple[frozenset[Role], Handler]] = {
 }
 
 
+#: registry kinds whose every success is written to the audit log
+_AUDITED = frozenset({"registry.decide", "registry.remove"})
+
+
+def _registry_route(kind: str, roles: frozenset[Role], handler: Handler) -> Route:
+    """A route of the node's shape for a registry handler."""
+
+    def answer(node: Node, principal: Principal, body: dict[str, Any]) -> Any:
+        if not isinstance(node, NetworkNode):
+            raise UsageError(f"{kind!r} is a message of a network node, not of a domain")
+        result = handler(node.registry, body)
+        if kind in _AUDITED:
+            node.audit(principal, kind, str(body.get("id")))
+        return result
+
+    return Route(kind, roles, answer)
+
+
+@functools.cache
+def build_network_routes() -> dict[str, Route]:
+    """The network node's route table: the domain's handlers of :data:`BASE_KINDS` and the
+    registry kinds (built on the first call, then the same table)."""
+    domain = build_routes()
+    table = {kind: domain[kind] for kind in sorted(BASE_KINDS)}
+    for kind, (roles, handler) in NETWORK_KINDS.items():
+        table[kind] = _registry_route(kind, roles, handler)
+    return table
+
+
 class NetworkNode(Node):
     """A node whose messages are its accounts and its registry."""
 
     registry: Registry
 
+    def route_table(self) -> dict[str, Route]:
+        return build_network_routes()
+
     def handle(self, message: Message, principal: Principal) -> Reply:
-        found = NETWORK_KINDS.get(message.kind)
-        if found is None:
-            if message.kind not in BASE_KINDS:
-                return Reply.failure(
-                    UsageError(
-                        f"{message.kind!r} is a domain message: a network node keeps no data "
-                        "(search it with unseen.connect_network(url).search(...))"
-                    )
+        if message.kind not in self.routes:
+            return Reply.failure(
+                UsageError(
+                    f"{message.kind!r} is a domain message: a network node keeps no data "
+                    "(search it with unseen.connect_network(url).search(...))"
                 )
-            reply = super().handle(message, principal)
-            if message.kind == "node.info" and reply.ok and isinstance(reply.body, dict):
-                reply.body["node_type"] = "network"
-                reply.body["kinds"] = sorted(BASE_KINDS | set(NETWORK_KINDS))
-            return reply
-        roles, handler = found
-        try:
-            if principal.role not in roles:
-                raise PermissionDenied(
-                    f"{message.kind!r} is not allowed for the role {principal.role!r}"
-                )
-            result = handler(self.registry, message.body)
-            if message.kind in ("registry.decide", "registry.remove"):
-                self.audit(principal, message.kind, str(message.body.get("id")))
-            return Reply.success(result)
-        except UnseenError as exc:
-            return Reply.failure(exc)
+            )
+        reply = super().handle(message, principal)
+        if message.kind == "node.info" and reply.ok and isinstance(reply.body, dict):
+            reply.body["node_type"] = "network"
+            reply.body["kinds"] = sorted(self.routes)
+        return reply

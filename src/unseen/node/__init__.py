@@ -2,16 +2,18 @@
 
 from unseen.node._node import AuditEntry, Node
 from unseen.node._principal import ADMINS, ANYONE, MEMBERS, ROLES, Principal, Role
-from unseen.node._routes import ROUTES
+from unseen.node._routes import Route
+from unseen.node._table import build_routes
 
 __all__ = [
     "ADMINS",
     "ANYONE",
     "MEMBERS",
     "ROLES",
-    "ROUTES",
     "AuditEntry",
     "Node",
     "Principal",
     "Role",
+    "Route",
+    "build_routes",
 ]

@@ -7,33 +7,18 @@ import logging
 import threading
 import time
 import uuid
-from typing import Any
 
 from unseen import ops
-from unseen._version import __version__
 from unseen.errors import NotFound, PermissionDenied, RemoteError, UnseenError, UsageError
-from unseen.messages import KINDS, Message, Reply
-from unseen.node import (
-    _datasets,
-    _dp,
-    _mpc,
-    _mpc_trust,
-    _network,
-    _objects,
-    _quotas,
-    _requests,
-    _users,
-)
+from unseen.messages import Message, Reply, setup
+from unseen.node import _dp, _mpc_trust, _objects, _quotas, _requests
 from unseen.node._auth import Authenticator
-from unseen.node._principal import ANYONE, Principal, Role
-from unseen.node._routes import ROUTES, route
+from unseen.node._principal import Principal, Role
+from unseen.node._routes import Route
+from unseen.node._table import build_routes
 from unseen.store import AuditRecord, Stores, UserRecord
 
 log = logging.getLogger("unseen.node")
-
-#: the modules whose functions declare the node's routes (``@route``); listed here so that no
-#: linter removes an import the route table depends on (tests/test_routes checks every kind)
-ROUTE_MODULES = (_datasets, _dp, _mpc, _mpc_trust, _network, _objects, _quotas, _requests, _users)
 
 #: an entry of the audit log (the store's record: id, at, user_id, action, target)
 AuditEntry = AuditRecord
@@ -71,6 +56,9 @@ class Node:
             raise UsageError("a node needs a non-empty name")
         if dp_delta is not None:
             dp_delta = _dp.check_delta(dp_delta)
+        setup()  # the wire types of the values a node decodes and stores
+        #: kind -> route: the handlers this node answers (see :func:`build_routes`)
+        self.routes: dict[str, Route] = self.route_table()
         self.name = name
         self.id = node_id or uuid.uuid4().hex
         self.stores = stores or Stores()
@@ -90,6 +78,10 @@ class Node:
         self.scheduler = _quotas.Scheduler(quotas or _quotas.load(self))
         _requests.repair_grants(self)
         _dp.init_delta(self, dp_delta)
+
+    def route_table(self) -> dict[str, Route]:
+        """The route table of this kind of node (a network node answers other kinds)."""
+        return build_routes()
 
     # -- users ------------------------------------------------------------------------
     def add_user(
@@ -126,7 +118,7 @@ class Node:
     # -- the entry point --------------------------------------------------------------
     def handle(self, message: Message, principal: Principal) -> Reply:
         """Answer one message for an authenticated caller. Never raises."""
-        found = ROUTES.get(message.kind)
+        found = self.routes.get(message.kind)
         try:
             if found is None:
                 raise UsageError(
@@ -222,20 +214,3 @@ class Node:
                     continue
                 dropped += 1
         return dropped
-
-
-_SORTED_KINDS = sorted(KINDS)  # static; node.info is the most frequent small message
-
-
-@route("node.info", ANYONE)
-def _info(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": node.name,
-        "id": node.id,
-        "public_key": node.public_key,
-        "version": __version__,
-        "kinds": _SORTED_KINDS,
-        "user_id": principal.user_id,
-        "role": principal.role,
-        "name_of_user": principal.name,
-    }

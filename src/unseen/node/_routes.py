@@ -1,4 +1,8 @@
-"""The route table: each message kind, the roles it admits, and its handler. Default deny."""
+"""Routes: each message kind, the roles it admits, and its handler. Default deny.
+
+``@route(kind, roles)`` only marks a handler (it touches no global table);
+:func:`unseen.node.build_routes` collects the marks of the modules it lists into the table.
+"""
 
 from __future__ import annotations
 
@@ -22,19 +26,27 @@ class Route:
     handler: Handler
 
 
-ROUTES: dict[str, Route] = {}
+_MARK = "__unseen_route__"
 
 
 def route(kind: str, roles: frozenset[Role]) -> Callable[[Handler], Handler]:
-    """Declare the handler of a message kind and the roles that may call it."""
+    """Mark a function as the handler of a message kind, with the roles that may call it.
 
-    def register(fn: Handler) -> Handler:
-        if kind in ROUTES:
-            raise RuntimeError(f"route {kind!r} declared twice")
-        ROUTES[kind] = Route(kind, roles, fn)
+    Only the function changes (it carries its :class:`Route`); nothing is registered until
+    :func:`unseen.node.build_routes` collects the module.
+    """
+
+    def mark(fn: Handler) -> Handler:
+        setattr(fn, _MARK, Route(kind, roles, fn))
         return fn
 
-    return register
+    return mark
+
+
+def route_of(fn: object) -> Route | None:
+    """The route ``fn`` was marked with by :func:`route`, or None."""
+    found = getattr(fn, _MARK, None)
+    return found if isinstance(found, Route) else None
 
 
 T = TypeVar("T")

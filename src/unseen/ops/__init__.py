@@ -12,7 +12,8 @@ as nothing needs them, checks that each result is of an allowed family (:func:`f
 guards allocations against :class:`Limits`. It is the specification of what a node runs and
 the oracle of the tests.
 
-Importing this package imports neither torch nor pandas.
+Importing this package imports neither torch nor pandas, and registers nothing: the wire
+codes of :class:`Ref` and :class:`Action` are registered by :func:`unseen.messages.setup`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from unseen.ops._render import render
 from unseen.ops._resolve import resolve_callable
 from unseen.ops._spec import OpSpec
 from unseen.ops._standin import standin
-from unseen.ops._wire import register_with_serde
 
 __all__ = [
     "AGGREGATIONS",
@@ -64,5 +64,3 @@ __all__ = [
     "resolve_callable",
     "standin",
 ]
-
-register_with_serde()

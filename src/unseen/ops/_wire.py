@@ -1,4 +1,7 @@
-"""Registration of :class:`Ref` (code 64) and :class:`Action` (code 65) with :mod:`unseen.serde`.
+"""The wire codes of :class:`Ref` (64) and :class:`Action` (65) for :mod:`unseen.serde`.
+
+Nothing registers at import: :func:`register_with_serde` does, called by
+:func:`unseen.messages.setup`.
 
 A Ref travels as its id; an Action as ``[id, kind, name, args, kwargs]`` (serde keeps tuples
 as tuples and encodes the arguments, arrays included, itself). Decoding checks every field's
@@ -11,6 +14,7 @@ from typing import Any
 
 from unseen.errors import DecodeError
 from unseen.ops._graph import Action, Ref
+from unseen.serde import register
 
 __all__ = ["REF_CODE", "ACTION_CODE", "register_with_serde"]
 
@@ -48,12 +52,7 @@ def _action_from_wire(value: Any) -> Action:
     return Action(aid, kind, name, tuple(args), kwargs)
 
 
-def register_with_serde() -> bool:
-    """Register both types; False if :mod:`unseen.serde` (or its ``register``) is missing."""
-    try:
-        from unseen.serde import register
-    except ImportError:
-        return False
+def register_with_serde() -> None:
+    """Register both types with :mod:`unseen.serde` (again: the same entries, harmless)."""
     register(REF_CODE, Ref, _ref_to_wire, _ref_from_wire)
     register(ACTION_CODE, Action, _action_to_wire, _action_from_wire)
-    return True

@@ -16,7 +16,7 @@ from typing import Any
 
 from unseen.errors import AuthError, DecodeError, RemoteError, UnseenError
 from unseen.messages import Message, Reply, decode_message, encode_reply_parts
-from unseen.node import ROUTES, Principal
+from unseen.node import Principal
 from unseen.node._objects import resolve_dataset_uploads
 from unseen.server._domain import Domain
 from unseen.server._pool import WorkerPool
@@ -152,7 +152,8 @@ class Service:
     def answer(self, principal: Principal, message: Message) -> tuple[int, Parts]:
         """Handle a decoded message and encode the reply: (HTTP status, reply parts)."""
         kind = message.kind
-        if kind == "dataset.upload" and principal.role in ROUTES[kind].roles:
+        found = self.node.routes.get(kind) if kind == "dataset.upload" else None
+        if found is not None and principal.role in found.roles:
             try:  # assets streamed ahead as {"upload": id}
                 resolve_dataset_uploads(self.node, principal, message.body)
             except UnseenError as exc:
