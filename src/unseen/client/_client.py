@@ -9,6 +9,7 @@ from unseen import ops
 from unseen.client._graph import Vertex, ancestry, new_id, pending
 from unseen.client._mock import sample_rows, synthesize
 from unseen.client._pointer import Pointer
+from unseen.client._waiting import waiting
 from unseen.errors import UsageError
 
 if TYPE_CHECKING:
@@ -142,15 +143,14 @@ class Client:
         order = pending(vertices)
         targets = {v.id for v in vertices}
         keep = sorted({v.id for v in order if v.alive()} | (targets & {v.id for v in order}))
-        reply = self._conn.call(
-            "graph.run",
-            {
-                "actions": [v.action for v in order],
-                "keep": keep,
-                "get": [v.id for v in vertices] if get else [],
-                "drop": self._drain_dropped(),
-            },
-        )
+        body = {
+            "actions": [v.action for v in order],
+            "keep": keep,
+            "get": [v.id for v in vertices] if get else [],
+            "drop": self._drain_dropped(),
+        }
+        with waiting(f"{self.node_name} is computing"):
+            reply = self._conn.call("graph.run", body)
         kept = set(reply["kept"])
         for vertex in order:
             if vertex.id in kept:
@@ -172,16 +172,15 @@ class Client:
         charges ``epsilon`` (and ``delta``, for Gaussian noise) to your budget, and returns
         the noised value (docs/dp.md)."""
         _, order = ancestry(pointer._vertex)
-        reply = self._conn.call(
-            "dp.get",
-            {
-                "actions": [v.action for v in order if v.action is not None],
-                "target": pointer.id,
-                "epsilon": epsilon,
-                "delta": delta,
-                "drop": self._drain_dropped(),
-            },
-        )
+        body = {
+            "actions": [v.action for v in order if v.action is not None],
+            "target": pointer.id,
+            "epsilon": epsilon,
+            "delta": delta,
+            "drop": self._drain_dropped(),
+        }
+        with waiting(f"{self.node_name} is computing a DP answer"):
+            reply = self._conn.call("dp.get", body)
         return reply["value"]
 
     @property
