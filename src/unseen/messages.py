@@ -13,11 +13,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from unseen import serde
-from unseen.errors import DecodeError, UnseenError, error_from_wire, error_to_wire
+from unseen.errors import DecodeError, UnseenError, UsageError, error_from_wire, error_to_wire
 
 __all__ = [
     "PROTOCOL_VERSION",
     "setup",
+    "SPEAKS",
+    "Version",
+    "negotiate",
+    "node_versions",
+    "describe_versions",
+    "answer_version",
     "KINDS",
     "Message",
     "Reply",
@@ -29,7 +35,12 @@ __all__ = [
     "decode_reply",
 ]
 
-PROTOCOL_VERSION = (1, 0)
+Version = tuple[int, int]
+
+#: Every protocol version this side speaks, oldest first (each a ``(major, minor)``).
+SPEAKS: tuple[Version, ...] = ((1, 0),)
+#: The newest version this side speaks: what it sends before any negotiation.
+PROTOCOL_VERSION: Version = max(SPEAKS)
 
 #: Every message kind a node understands, with a one-line description.
 KINDS: dict[str, str] = {
@@ -87,16 +98,18 @@ class Message:
 
     kind: str
     body: dict[str, Any] = field(default_factory=dict)
-    version: tuple[int, int] = PROTOCOL_VERSION
+    version: Version = PROTOCOL_VERSION
 
 
 @dataclass
 class Reply:
-    """A node's answer: a body, or an error that is raised again on the client."""
+    """A node's answer: a body, or an error that is raised again on the client. ``version``
+    is the protocol version it travels in (the node answers in its message's version)."""
 
     ok: bool
     body: Any = None
     error: dict[str, Any] | None = None
+    version: Version = PROTOCOL_VERSION
 
     @classmethod
     def success(cls, body: Any = None) -> Reply:
@@ -113,18 +126,85 @@ class Reply:
         raise error_from_wire(self.error or {})
 
 
-def _check_version(wire: Any) -> None:
-    if (
-        not isinstance(wire, (list, tuple))
-        or len(wire) != 2
-        or not all(isinstance(x, int) for x in wire)
-    ):
+def describe_versions(versions: Any) -> str:
+    """``((1, 0), (1, 1), (2, 0))`` -> ``"1.0-1.1, 2.0"``: each major's minors as a range."""
+    majors: dict[int, list[int]] = {}
+    for major, minor in sorted(versions):
+        majors.setdefault(major, []).append(minor)
+    parts = []
+    for major, minors in majors.items():
+        low, high = f"{major}.{minors[0]}", f"{major}.{minors[-1]}"
+        if low == high:
+            parts.append(low)
+        elif minors == list(range(minors[0], minors[-1] + 1)):
+            parts.append(f"{low}-{high}")
+        else:
+            parts.extend(f"{major}.{m}" for m in minors)
+    return ", ".join(parts) or "none"
+
+
+def _is_version(value: Any) -> bool:
+    return (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(type(x) is int and x >= 0 for x in value)
+    )
+
+
+def node_versions(info: Any) -> list[Version]:
+    """The versions a node speaks, from its ``/api/v1/info``: ``protocol_versions``, or for a
+    node older than negotiation its one ``protocol_version``. ``UsageError`` if neither."""
+    if isinstance(info, dict):
+        listed = info.get("protocol_versions")
+        if isinstance(listed, list) and listed and all(_is_version(v) for v in listed):
+            return sorted((int(v[0]), int(v[1])) for v in listed)
+        if listed is None and _is_version(info.get("protocol_version")):
+            one = info["protocol_version"]
+            return [(int(one[0]), int(one[1]))]
+    raise UsageError(
+        "the node's /api/v1/info does not say which protocol versions it speaks: "
+        "is it an unseen node?"
+    )
+
+
+def negotiate(speaks: Any, info: Any, url: str) -> Version:
+    """The highest version both this client (``speaks``) and the node (its ``/api/v1/info``
+    ``info``) speak; ``UsageError`` naming both sides' versions and which side to upgrade."""
+    ours = sorted({(int(v[0]), int(v[1])) for v in speaks})
+    theirs = node_versions(info)
+    common = set(ours) & set(theirs)
+    if common:
+        return max(common)
+    if max(ours) < min(theirs):
+        advice = "upgrade unseen on this machine (pip install -U unseen)"
+    elif max(theirs) < max(ours):
+        advice = f"upgrade unseen on the node at {url} (its owner: pip install -U unseen)"
+    else:
+        advice = "upgrade unseen on the older side (pip install -U unseen)"
+    raise UsageError(
+        f"no protocol version in common: this client speaks {describe_versions(ours)}, "
+        f"the node at {url} speaks {describe_versions(theirs)}: {advice}"
+    )
+
+
+def answer_version(version: Version) -> Version:
+    """The version to answer a message of ``version`` in: the same one if this side speaks
+    it, else this side's newest of the same major (a client that did not negotiate)."""
+    if version in SPEAKS:
+        return version
+    same_major = [v for v in SPEAKS if v[0] == version[0]]
+    return max(same_major) if same_major else PROTOCOL_VERSION
+
+
+def _check_version(wire: Any) -> Version:
+    if not _is_version(wire):
         raise DecodeError("the message has no valid protocol version")
-    if wire[0] != PROTOCOL_VERSION[0]:
+    if wire[0] not in {major for major, _ in SPEAKS}:
         raise DecodeError(
             f"protocol version {wire[0]}.{wire[1]} cannot talk to this side's "
-            f"{PROTOCOL_VERSION[0]}.{PROTOCOL_VERSION[1]}: upgrade unseen on the older side"
+            f"{describe_versions(SPEAKS)}: upgrade unseen on the older side"
         )
+    return (int(wire[0]), int(wire[1]))
 
 
 def _message_wire(message: Message) -> dict[str, Any]:
@@ -132,7 +212,7 @@ def _message_wire(message: Message) -> dict[str, Any]:
 
 
 def _reply_wire(reply: Reply) -> dict[str, Any]:
-    wire: dict[str, Any] = {"v": list(PROTOCOL_VERSION), "ok": reply.ok}
+    wire: dict[str, Any] = {"v": list(reply.version), "ok": reply.ok}
     if reply.ok:
         wire["body"] = reply.body
     else:
@@ -180,13 +260,13 @@ def decode_message(data: bytes | bytearray | memoryview) -> Message:
     wire = serde.decode(data)
     if not isinstance(wire, dict):
         raise DecodeError("a message must be a map with 'v', 'kind' and 'body'")
-    _check_version(wire.get("v"))
+    version = _check_version(wire.get("v"))
     kind, body = wire.get("kind"), wire.get("body", {})
     if not isinstance(kind, str) or not isinstance(body, dict):
         raise DecodeError("a message needs a string 'kind' and a map 'body'")
     if not all(isinstance(k, str) for k in body):
         raise DecodeError("message body keys must be strings")
-    return Message(kind=kind, body=body, version=(wire["v"][0], wire["v"][1]))
+    return Message(kind=kind, body=body, version=version)
 
 
 def encode_reply(reply: Reply) -> bytearray:
@@ -199,10 +279,10 @@ def decode_reply(data: bytes | bytearray | memoryview) -> Reply:
     wire = serde.decode(data)
     if not isinstance(wire, dict) or not isinstance(wire.get("ok"), bool):
         raise DecodeError("a reply must be a map with 'v' and 'ok'")
-    _check_version(wire.get("v"))
+    version = _check_version(wire.get("v"))
     if wire["ok"]:
-        return Reply(ok=True, body=wire.get("body"))
+        return Reply(ok=True, body=wire.get("body"), version=version)
     error = wire.get("error")
     if not isinstance(error, dict):
         raise DecodeError("a failed reply must carry an 'error' map")
-    return Reply(ok=False, error=error)
+    return Reply(ok=False, error=error, version=version)

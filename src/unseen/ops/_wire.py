@@ -5,7 +5,8 @@ Nothing registers at import: :func:`register_with_serde` does, called by
 
 A Ref travels as its id; an Action as ``[id, kind, name, args, kwargs]`` (serde keeps tuples
 as tuples and encodes the arguments, arrays included, itself). Decoding checks every field's
-type, so a malformed action never reaches the executor.
+type, so a malformed action never reaches the executor; fields appended after these five (an
+optional field added in a later minor protocol version) are ignored.
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ def _action_to_wire(action: Action) -> list[Any]:
 
 
 def _action_from_wire(value: Any) -> Action:
-    if type(value) is not list or len(value) != 5:
+    # fields a later minor version appends are optional by the protocol's rule: ignored here
+    if type(value) is not list or len(value) < 5:
         raise DecodeError("an Action must be [id, kind, name, args, kwargs]")
-    aid, kind, name, args, kwargs = value
+    aid, kind, name, args, kwargs = value[:5]
     if type(aid) is not str or type(name) is not str or kind not in _KINDS:
         raise DecodeError(
             "an Action needs a string id, a kind in method/function/attr and a string name"

@@ -25,7 +25,7 @@ from unseen.errors import (
     TooManyAttempts,
     UnseenError,
 )
-from unseen.messages import PROTOCOL_VERSION, Reply, decode_reply, encode_reply_parts
+from unseen.messages import PROTOCOL_VERSION, SPEAKS, Reply, decode_reply, encode_reply_parts
 from unseen.node._network import install_agents
 from unseen.node._quotas import check_stored
 from unseen.server._agent import AGENTS
@@ -105,7 +105,14 @@ class Info(BaseModel):
     name: str
     id: str
     version: str
-    protocol_version: list[int]
+    protocol_version: list[int] = Field(
+        description="the newest protocol version the node speaks (for clients before 1.0's "
+        "negotiation)"
+    )
+    protocol_versions: list[list[int]] = Field(
+        description="every protocol version [major, minor] the node speaks: a client picks "
+        "the highest it speaks too (docs/protocol.md)"
+    )
     public_key: str = Field(description="the node's ed25519 verify key, hex")
     max_message_bytes: int
 
@@ -193,6 +200,7 @@ def create_app(
             id=node.id,
             version=__version__,
             protocol_version=list(PROTOCOL_VERSION),
+            protocol_versions=[list(v) for v in SPEAKS],
             public_key=domain.identity.public_key,
             max_message_bytes=service.settings.max_message_bytes,
         )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from unseen.errors import AuthError, DecodeError, RemoteError, UnseenError
-from unseen.messages import Message, Reply, decode_message, encode_reply_parts
+from unseen.messages import Message, Reply, answer_version, decode_message, encode_reply_parts
 from unseen.node import Principal
 from unseen.node._objects import resolve_dataset_uploads
 from unseen.server._domain import Domain
@@ -159,6 +159,7 @@ class Service:
             except UnseenError as exc:
                 return 200, encode_reply_parts(Reply.failure(exc))
         reply = self.node.handle(message, principal)
+        reply.version = answer_version(message.version)  # the version the client negotiated
         del message
         # refused for now (per-user quotas): 429, and the Retry-After of the reply's error
         status = (

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from unseen import serde
 from unseen.errors import AuthError, DecodeError, UnseenError, UsageError, error_to_wire
-from unseen.messages import decode_message, encode_reply
+from unseen.messages import answer_version, decode_message, encode_reply
 from unseen.node._network import TUNNEL, curve_secret_key, sign_document
 from unseen.transport._tunnel import ReverseTunnel
 
@@ -120,7 +120,9 @@ def _serve(membership: Membership, request: dict[str, Any]) -> dict[str, Any]:
         data = request.get("message")
         if not isinstance(data, bytes):
             raise DecodeError("a tunnelled message carries its encoded bytes")
-        reply = node.handle(decode_message(data), principal)
+        message = decode_message(data)
+        reply = node.handle(message, principal)
+        reply.version = answer_version(message.version)
         return {"ok": True, "reply": bytes(encode_reply(reply))}
     raise UsageError(f"unknown tunnel operation {op!r}")
 

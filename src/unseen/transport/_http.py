@@ -23,7 +23,15 @@ import httpx
 
 from unseen import serde
 from unseen.errors import AuthError, DecodeError, TooManyAttempts, TransportError, UsageError
-from unseen.messages import Message, Reply, decode_reply, encode_message_parts
+from unseen.messages import (
+    SPEAKS,
+    Message,
+    Reply,
+    Version,
+    decode_reply,
+    encode_message_parts,
+    negotiate,
+)
 
 API = "/api/v1"
 STREAM_MIN = 1 << 20  # bodies at least this large stream in chunks
@@ -103,10 +111,20 @@ def _progress(total: int, desc: str) -> Any:
 
 
 class Session:
-    """One user's login to one node: URL, credentials in memory, and a fresh token."""
+    """One user's login to one node: URL, credentials in memory, and a fresh token.
+
+    Before logging in it reads the node's ``/api/v1/info`` and picks the protocol version
+    (``protocol``): the highest that the node and this side (``speaks``) share, or
+    ``UsageError`` naming both and what to upgrade (the password is then never sent)."""
 
     def __init__(
-        self, url: str, email: str, password: str, *, connect_timeout: float = 5.0
+        self,
+        url: str,
+        email: str,
+        password: str,
+        *,
+        connect_timeout: float = 5.0,
+        speaks: tuple[Version, ...] = SPEAKS,
     ) -> None:
         if not isinstance(email, str) or not email or not isinstance(password, str) or not password:
             raise UsageError(
@@ -127,6 +145,7 @@ class Session:
         self.account: dict[str, Any] = {}
         try:
             self.info: dict[str, Any] = self._public_info()
+            self.protocol: Version = negotiate(speaks, self.info, self.url)
             self._login()
         except BaseException:
             self.http.close()
@@ -219,10 +238,15 @@ class HTTPConnection:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.node_name = str(session.info["name"])
+        self.protocol: Version = session.protocol
+
+    def message(self, kind: str, body: dict[str, Any] | None = None) -> Message:
+        """A message in the protocol version negotiated at connect."""
+        return Message(kind, body or {}, self.protocol)
 
     def call(self, kind: str, body: dict[str, Any] | None = None) -> Any:
         body = self.stage_uploads(kind, body or {})
-        return self.send_parts(kind, encode_message_parts(Message(kind, body))).unwrap()
+        return self.send_parts(kind, encode_message_parts(self.message(kind, body))).unwrap()
 
     # -- large values streamed ahead ------------------------------------------------------
     _uploads_supported = True

@@ -27,7 +27,15 @@ import threading
 from typing import Any
 
 from unseen.errors import AuthError, TransportError
-from unseen.messages import Message, Reply, decode_reply, encode_message, encode_message_parts
+from unseen.messages import (
+    SPEAKS,
+    Message,
+    Reply,
+    Version,
+    decode_reply,
+    encode_message,
+    encode_message_parts,
+)
 from unseen.transport._http import HTTPConnection, Session, nbytes
 
 log = logging.getLogger("unseen.transport")
@@ -64,6 +72,7 @@ class WebSocketConnection:
         self.http = http
         self.session: Session = http.session
         self.node_name = http.node_name
+        self.protocol: Version = http.protocol
         self._url = "ws" + self.session.url[len("http") :] + WS_PATH
         self._open_timeout = open_timeout
         self._ws: Any = None
@@ -126,7 +135,11 @@ class WebSocketConnection:
     # -- calls -----------------------------------------------------------------------------
     def call(self, kind: str, body: dict[str, Any] | None = None) -> Any:
         body = self.http.stage_uploads(kind, body or {})
-        return self.send_encoded(kind, encode_message(Message(kind, body))).unwrap()
+        return self.send_encoded(kind, encode_message(self.message(kind, body))).unwrap()
+
+    def message(self, kind: str, body: dict[str, Any] | None = None) -> Message:
+        """A message in the protocol version negotiated at connect."""
+        return self.http.message(kind, body)
 
     def send_encoded(self, kind: str, data: bytes | bytearray) -> Reply:
         """Send one encoded message and return the node's reply."""
@@ -222,10 +235,15 @@ class RoutingConnection:
         self.ws = ws
         self.ws_max = ws_max
         self.node_name = http.node_name
+        self.protocol: Version = http.protocol
+
+    def message(self, kind: str, body: dict[str, Any] | None = None) -> Message:
+        """A message in the protocol version negotiated at connect."""
+        return self.http.message(kind, body)
 
     def call(self, kind: str, body: dict[str, Any] | None = None) -> Any:
         body = self.http.stage_uploads(kind, body or {})
-        parts = encode_message_parts(Message(kind, body))
+        parts = encode_message_parts(self.message(kind, body))
         if self.ws is not None and nbytes(parts) <= self.ws_max:
             try:
                 return self.ws.send_encoded(kind, b"".join(parts)).unwrap()
@@ -246,18 +264,24 @@ class RoutingConnection:
 
 
 def connect(
-    url: str, email: str, password: str, *, transport: str = "auto"
+    url: str,
+    email: str,
+    password: str,
+    *,
+    transport: str = "auto",
+    speaks: tuple[Version, ...] = SPEAKS,
 ) -> HTTPConnection | WebSocketConnection | RoutingConnection:
     """Log in to the node at ``url``: a connection for :class:`unseen.client.Client`.
 
     ``transport`` is ``"auto"`` (WebSocket for small messages, HTTP for large), ``"http"``
-    or ``"websocket"``.
+    or ``"websocket"``. The protocol version is negotiated first (``speaks``: the versions
+    this side offers; see :func:`unseen.messages.negotiate`).
     """
     from unseen.errors import UsageError
 
     if transport not in ("auto", "http", "websocket"):
         raise UsageError(f"transport must be 'auto', 'http' or 'websocket', not {transport!r}")
-    http = HTTPConnection(Session(url, email, password))
+    http = HTTPConnection(Session(url, email, password, speaks=speaks))
     if transport == "http":
         return http
     ws = WebSocketConnection(http)
