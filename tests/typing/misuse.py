@@ -1,0 +1,18 @@
+"""Misuses of typed messages that mypy must reject (checked by tests/test_typing.py).
+
+Every line marked ``# E: <code>`` must get that mypy error; the file is never imported.
+"""
+
+from unseen.client import Client
+from unseen.messages.info import NODE_INFO
+from unseen.messages.users import USER_CREATE, USER_ME, UserCreateRequest, UserMeRequest
+
+
+def misuse(client: Client) -> None:
+    client.ask(USER_ME, UserCreateRequest(email="a@b.c", password="x"))  # E: arg-type
+    UserCreateRequest(email="a@b.c", password="x", budget="lots")  # E: arg-type
+    UserCreateRequest(email="a@b.c")  # E: call-arg
+    _ = client.ask(USER_CREATE, UserCreateRequest(email="a@b.c", password="x")).emial  # E: attr-defined
+    _ = client.ask(NODE_INFO, UserMeRequest()).kinds  # E: arg-type
+    name: int = client.me.name  # E: assignment
+    print(name)
