@@ -1,6 +1,7 @@
 """Misuses of typed messages that mypy must reject (checked by tests/test_typing.py).
 
-Every line marked ``# E: <code>`` must get that mypy error; the file is never imported.
+Every line marked ``# E: <code>`` must get that mypy error (``misc`` is mypy's "cannot infer
+the request type": the request is not the kind's); the file is never imported.
 """
 
 from unseen.client import Client
@@ -9,10 +10,11 @@ from unseen.messages.users import USER_CREATE, USER_ME, UserCreateRequest, UserM
 
 
 def misuse(client: Client) -> None:
-    client.ask(USER_ME, UserCreateRequest(email="a@b.c", password="x"))  # E: arg-type
+    client.ask(USER_ME, UserCreateRequest(email="a@b.c", password="x"))  # E: misc
     UserCreateRequest(email="a@b.c", password="x", budget="lots")  # E: arg-type
     UserCreateRequest(email="a@b.c")  # E: call-arg
-    _ = client.ask(USER_CREATE, UserCreateRequest(email="a@b.c", password="x")).emial  # E: attr-defined
-    _ = client.ask(NODE_INFO, UserMeRequest()).kinds  # E: arg-type
+    made = client.ask(USER_CREATE, UserCreateRequest(email="a@b.c", password="x"))
+    print(made.emial)  # E: attr-defined
+    client.ask(NODE_INFO, UserMeRequest())  # E: misc
     name: int = client.me.name  # E: assignment
     print(name)
