@@ -49,15 +49,27 @@ class Kind(Generic[Req, Rep]):
         return typing.cast(Rep, _read(self.reply, body, f"the reply of {self.name!r}"))
 
 
+_PLAIN = (str, int, float, bool)
+
+
 @functools.cache
-def _fields(cls: type) -> tuple[tuple[str, Any, bool, bool], ...]:
-    """(name, type, required, optional-None) of each field of a message dataclass."""
+def _fields(cls: type) -> tuple[tuple[str, Any, bool, bool, bool], ...]:
+    """(name, type, required, optional-None, plain) of each field of a message dataclass;
+    a plain field (a scalar, a map, ``Any`` or a list of scalars) is written as it is."""
     hints = typing.get_type_hints(cls)
     out = []
     for f in dataclasses.fields(cls):
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        out.append((f.name, hints[f.name], required, f.default is None))
+        tp = hints[f.name]
+        out.append((f.name, tp, required, f.default is None, _is_plain(tp)))
     return tuple(out)
+
+
+def _is_plain(tp: Any) -> bool:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType, list):
+        return all(_is_plain(a) for a in typing.get_args(tp))
+    return tp in _PLAIN or tp is Any or tp is type(None) or tp is dict or origin is dict
 
 
 def to_wire(message: Any) -> dict[str, Any]:
@@ -66,11 +78,11 @@ def to_wire(message: Any) -> dict[str, Any]:
     if not dataclasses.is_dataclass(message) or isinstance(message, type):
         raise UsageError(f"{type(message).__name__} is not a typed message")
     wire: dict[str, Any] = {}
-    for name, _, _, optional in _fields(type(message)):
+    for name, _, _, optional, plain in _fields(type(message)):
         value = getattr(message, name)
         if value is None and optional:
             continue
-        wire[name] = _to_wire_value(value)
+        wire[name] = value if plain else _to_wire_value(value)
     return wire
 
 
@@ -88,7 +100,7 @@ def from_wire(cls: type[T], body: Any) -> T:
     if not isinstance(body, dict):
         raise UsageError(f"{cls.__name__} must be a map of fields, not {type(body).__name__}")
     values: dict[str, Any] = {}
-    for name, tp, required, _ in _fields(typing.cast(type, cls)):
+    for name, tp, required, _, _ in _fields(typing.cast(type, cls)):
         value = body.get(name)
         if value is None:
             if required:
@@ -111,8 +123,25 @@ def _name(tp: Any) -> str:
 
 def _read(tp: Any, value: Any, where: str) -> Any:
     """``value`` as ``tp``, or ``UsageError`` saying ``where`` must be what."""
-    if tp is Any or tp is None or tp is type(None):
-        return value if tp is Any else None
+    if tp is str or tp is bool:
+        if type(value) is tp:
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is Any:
+        return value
+    elif tp is None or tp is type(None):
+        return None
+    else:
+        return _read_composite(tp, value, where)
+    raise UsageError(f"{where} must be {_name(tp)}, not {type(value).__name__}")
+
+
+def _read_composite(tp: Any, value: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in typing.get_args(tp):
@@ -124,6 +153,8 @@ def _read(tp: Any, value: Any, where: str) -> Any:
         if not isinstance(value, (list, tuple)):
             raise UsageError(f"{where} must be {_name(tp)}, not {type(value).__name__}")
         (item,) = typing.get_args(tp)
+        if item is str and all(type(v) is str for v in value):
+            return list(value)  # the common case, without a call per item
         try:
             return [_read(item, v, where) for v in value]
         except UsageError:
@@ -134,12 +165,6 @@ def _read(tp: Any, value: Any, where: str) -> Any:
         return dict(value)
     if dataclasses.is_dataclass(tp):
         return from_wire(tp, value)  # type: ignore[arg-type]
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif isinstance(tp, type) and isinstance(value, tp):
+    if isinstance(tp, type) and isinstance(value, tp):
         return value
     raise UsageError(f"{where} must be {_name(tp)}, not {type(value).__name__}")
