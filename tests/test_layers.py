@@ -228,6 +228,96 @@ def test_lower_layers_never_import_higher_ones() -> None:
     assert not found, "\n".join(found)
 
 
+# Private modules that another package may still import, and why. Empty is the goal.
+PRIVATE_ALLOWED: dict[tuple[str, str], str] = {}
+
+
+def _owner(target: str) -> str | None:
+    """The package a private module belongs to (the part before its first ``_`` component).
+
+    None for a public module. The top package's own private modules (``unseen._version``) are
+    the bottom layer, shared by all, and count as public here.
+    """
+    parts = target.split(".")
+    for i, part in enumerate(parts[1:], 1):
+        if part.startswith("_"):
+            owner = ".".join(parts[:i])
+            return None if owner == "unseen" else owner
+    return None
+
+
+def private_imports(root: pathlib.Path = SRC) -> list[str]:
+    """Every import of another package's private module (``unseen.B._x``) in the tree at ``root``.
+
+    A module may import the private modules of its own package unseen.A (and of packages inside
+    it); everything shared with another package has a public name (the package's __init__ or a
+    public module). The top-level ``unseen/__init__`` counts as a package of its own: its
+    ``_LAZY`` table and imports name public packages only.
+    """
+    found: list[str] = []
+    mods = modules(root)
+    known = set(mods)
+    for me, path in mods.items():
+        mine = _unit(me)
+        for line, target in imported(me, path, known):
+            owner = _owner(target)
+            if owner is None or (mine != "unseen" and (owner + ".").startswith(mine + ".")):
+                continue
+            if (_unit(me), target) in PRIVATE_ALLOWED:
+                continue
+            text = f"{me}:{line} imports the private module {target} of {owner}"
+            if text not in found:
+                found.append(text)
+    return found
+
+
+def test_no_package_imports_another_packages_private_modules() -> None:
+    found = private_imports()
+    assert not found, f"{len(found)} imports of private modules:\n" + "\n".join(found)
+
+
+PRIVATE_PLANTS = {
+    "from_private": ("client/_pointer.py", "from unseen.node._network import x\n", "_network"),
+    "private_as_name": ("client/_pointer.py", "from unseen.node import _network\n", "_network"),
+    "relative": ("client/_pointer.py", "from ..node._node import Node\n", "unseen.node._node"),
+    "function_local": (
+        "client/_pointer.py",
+        "def _planted() -> None:\n    import unseen.node._node\n",
+        "unseen.node._node",
+    ),
+    "import_module": (
+        "client/_pointer.py",
+        "import importlib\n_m = importlib.import_module('unseen.node._node')\n",
+        "unseen.node._node",
+    ),
+    "top_lazy": ("__init__.py", "_LAZY = {'Node': 'unseen.node._node'}\n", "unseen.node._node"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PRIVATE_PLANTS))
+def test_private_check_reports_a_planted_import(tmp_path: pathlib.Path, name: str) -> None:
+    root = tmp_path / "unseen"
+    shutil.copytree(SRC, root, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    rel, text, phrase = PRIVATE_PLANTS[name]
+    target = root / rel
+    target.write_text(target.read_text() + "\n" + text)
+    found = private_imports(root)
+    assert any(phrase in line and "private" in line for line in found), (name, found)
+
+
+def test_private_check_passes_public_and_own_private_imports(tmp_path: pathlib.Path) -> None:
+    root = tmp_path / "unseen"
+    shutil.copytree(SRC, root, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    before = private_imports(root)
+    pointer = root / "client" / "_pointer.py"
+    pointer.write_text(
+        pointer.read_text()
+        + "\nfrom unseen.node import Node\nfrom unseen.client import _views\n"
+        + "from unseen._version import __version__\nfrom . import _client\n"
+    )
+    assert private_imports(root) == before
+
+
 # Each plant: (file under unseen/, text appended to it, a phrase the report must contain).
 PLANTS = {
     "upward": ("store/_memory.py", "from unseen.node import Node\n", "unseen.store._memory"),

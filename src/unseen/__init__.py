@@ -33,16 +33,17 @@ if TYPE_CHECKING:
     from unseen.client import (
         Client,
         Dataset,
+        GridClient,
+        Namespace,
         Pointer,
         Request,
         SearchResults,
         TorchHook,
         VirtualWorker,
+        connect_network,
+        login,
         share,
     )
-    from unseen.client._login import GridClient, login
-    from unseen.client._namespaces import Namespace
-    from unseen.client._network import connect_network
     from unseen.duet import join_duet, launch_duet
     from unseen.network import launch_network
     from unseen.server import launch_domain
@@ -60,16 +61,16 @@ _LAZY = {
     "TorchHook": "unseen.client",
     "VirtualWorker": "unseen.client",
     "share": "unseen.client",
-    "GridClient": "unseen.client._login",
-    "login": "unseen.client._login",
+    "GridClient": "unseen.client",
+    "login": "unseen.client",
     "launch_domain": "unseen.server",
-    "connect_network": "unseen.client._network",
+    "connect_network": "unseen.client",
     "launch_network": "unseen.network",
     "launch_duet": "unseen.duet",
     "join_duet": "unseen.duet",
-    "np": "unseen.client._namespaces",
-    "torch": "unseen.client._namespaces",
-    "pd": "unseen.client._namespaces",
+    "np": "unseen.client",
+    "torch": "unseen.client",
+    "pd": "unseen.client",
 }
 
 __all__ = [

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from unseen.client import Client, Dataset
-from unseen.client._login import login
+from unseen.client import Client, Dataset, login
 from unseen.errors import BudgetExhausted, CannotRequestPrivateData
 from unseen.server import launch_domain
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from unseen.client._mpc_trust import MPCTrust
     from unseen.client._users import UserList
     from unseen.client._views import DatasetList, Request, RequestList, SearchResults, StoreView
-    from unseen.dp._view import DPTable
+    from unseen.dp import DPTable
     from unseen.transport import Connection
 
 Req = TypeVar("Req")
@@ -201,7 +201,7 @@ class Client:
     @property
     def releases(self) -> DPTable:
         """Your differentially private releases on this node, oldest first."""
-        from unseen.dp._view import table
+        from unseen.dp import table
 
         columns = [("seq", "#"), ("query", "Query"), ("datasets", "Datasets"),
                    ("epsilon", "Epsilon"), ("delta", "Delta"), ("mechanism", "Noise"),
@@ -211,7 +211,7 @@ class Client:
     @property
     def budgets(self) -> DPTable:
         """Every scientist's privacy budget, spend and remaining epsilon (owners, admins)."""
-        from unseen.dp._view import table
+        from unseen.dp import table
 
         columns = [("email", "Email"), ("name", "Name"), ("budget", "Budget"),
                    ("spent", "Spent"), ("remaining", "Remaining"),
@@ -221,7 +221,7 @@ class Client:
     @property
     def dp_spend(self) -> DPTable:
         """Privacy spend per scientist and dataset (owners, admins)."""
-        from unseen.dp._view import table
+        from unseen.dp import table
 
         columns = [("email", "Email"), ("dataset", "Dataset"), ("releases", "Releases"),
                    ("epsilon_sum", "Epsilon asked"), ("charged", "Charged")]  # fmt: skip

@@ -20,7 +20,7 @@ import httpx
 from unseen import serde
 from unseen.errors import AuthError, ProtocolError, TransportError, UsageError, error_from_wire
 from unseen.messages import Message, decode_reply, encode_message
-from unseen.node._network import REGISTER, curve_public_key, verify_document
+from unseen.node import REGISTER, curve_public_key, verify_document
 from unseen.transport import http_client
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ TIMEOUT_S = 10.0
 RELAY_TIMEOUT_S = 700.0
 
 
-def _normalize(url: Any) -> str:
+def normalize_url(url: Any) -> str:
     if not isinstance(url, str) or not url.strip():
         raise UsageError("give the network's URL, such as 'http://127.0.0.1:8080'")
     text = url.strip().rstrip("/")
@@ -62,7 +62,7 @@ def _ago(when: float | None) -> str:
 # -- a domain's side -------------------------------------------------------------------------
 def join_network(client: Client, url: str, **options: Any) -> dict[str, Any]:
     """``owner.join_network(url, ...)``: see :meth:`unseen.Client.join_network`."""
-    url = _normalize(url)
+    url = normalize_url(url)
     if options.get("domain_url") is None and not options.get("tunnel"):
         conn: Any = client._conn
         session = getattr(getattr(conn, "http", conn), "session", None)
@@ -245,7 +245,7 @@ class Network:
     """A network node, as anyone sees it: domains, search, models. No login needed."""
 
     def __init__(self, url: str, *, verbose: bool = False) -> None:
-        self.url = _normalize(url)
+        self.url = normalize_url(url)
         self._http = http_client(self.url, timeout=TIMEOUT_S)
         try:
             self.info = _get(self._http, "/network/v1/info", not_found=self._not_a_network)

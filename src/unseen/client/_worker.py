@@ -6,8 +6,7 @@ from typing import Any
 
 from unseen.client._client import Client
 from unseen.errors import UsageError
-from unseen.node import Node, Role
-from unseen.node._quotas import QuotaSettings
+from unseen.node import Node, QuotaSettings, Role
 from unseen.transport import InProcConnection
 
 

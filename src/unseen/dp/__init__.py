@@ -29,6 +29,7 @@ from unseen.dp._release import (
 )
 from unseen.dp._shape import ShapeMismatch, check_executed, shape_of, shape_ok
 from unseen.dp._values import Col, Const, Grouped, Table
+from unseen.dp._view import DPTable, table
 
 __all__ = [
     "MAX_EPSILON",
@@ -58,4 +59,6 @@ __all__ = [
     "shape_of",
     "shape_ok",
     "source_table",
+    "DPTable",
+    "table",
 ]

@@ -38,7 +38,7 @@ from unseen import serde
 from unseen.errors import AuthError, DecodeError, UnseenError, UsageError, error_to_wire
 from unseen.messages import decode_message, encode_reply
 from unseen.node import Node, Principal
-from unseen.server._tunnel import Opener
+from unseen.server import Opener
 
 LOOPBACK_HINT = (
     "unseen's Duet meets through a network node's rendezvous, also on one machine: run "
@@ -117,7 +117,7 @@ class Host:
 
     def end_partner(self, reason: str) -> None:
         """Unpin the partner and deny their pending requests (so that every wait ends)."""
-        from unseen.node._requests import decide
+        from unseen.node import decide
 
         with self._lock:
             partner, self.partner_key = self.partner, None

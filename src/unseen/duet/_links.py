@@ -19,9 +19,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from unseen.duet._host import Host
-from unseen.network._rendezvous import DUET_TUNNEL
-from unseen.node._network import DOC_VERSION, sign_document
-from unseen.transport._tunnel import ReverseTunnel
+from unseen.network import DUET_TUNNEL
+from unseen.node import DOC_VERSION, sign_document
+from unseen.transport import ReverseTunnel
 
 log = logging.getLogger("unseen.duet")
 

@@ -14,17 +14,14 @@ from typing import Any
 
 import httpx
 
-from unseen.client._client import Client
-from unseen.client._network import _normalize
+from unseen.client import Client, normalize_url
 from unseen.duet import _webrtc
 from unseen.duet._host import LOOPBACK_HINT, Host
 from unseen.duet._links import DirectServer, owner_tunnel, session_document
 from unseen.errors import TransportError, UsageError, error_from_wire
-from unseen.network._rendezvous import DUET_TUNNEL, OFFER
-from unseen.node import Node
-from unseen.node._network import sign_document
-from unseen.transport import InProcConnection
-from unseen.transport._tunnel import ReverseTunnel
+from unseen.network import DUET_TUNNEL, OFFER
+from unseen.node import Node, sign_document
+from unseen.transport import InProcConnection, ReverseTunnel
 
 TIMEOUT_S = 10.0
 TUNNEL_WAIT_S = 10.0
@@ -63,7 +60,7 @@ class Duet(Client):
     ) -> None:
         from nacl.signing import SigningKey
 
-        self.network_url = _normalize(network_url)
+        self.network_url = normalize_url(network_url)
         self._seed = bytes(SigningKey.generate())
         key = bytes(SigningKey(self._seed).verify_key).hex()
         self.node = Node(name, public_key=key, signing_seed=self._seed)

@@ -22,9 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from unseen import serde
-from unseen.client._client import Client
-from unseen.client._network import _normalize
-from unseen.client._pointer import NotAllowedAttribute
+from unseen.client import Client, NotAllowedAttribute, normalize_url
 from unseen.duet import _webrtc
 from unseen.duet._host import LOOPBACK_HINT, chunk_key, open_chunk
 from unseen.errors import (
@@ -35,8 +33,8 @@ from unseen.errors import (
     error_from_wire,
 )
 from unseen.messages import Message, decode_reply, encode_message
-from unseen.network._rendezvous import ID_BYTES, OFFER
-from unseen.node._network import curve_public_key, verify_document
+from unseen.network import ID_BYTES, OFFER
+from unseen.node import curve_public_key, verify_document
 
 LINKS = ("auto", "direct", "relay", "webrtc")
 CLAIM_TIMEOUT_S = 10.0
@@ -104,7 +102,7 @@ class DuetConnection:
         if not isinstance(duet_id, str) or len(duet_id) != 2 * ID_BYTES:
             raise UsageError(f"a Duet id is {2 * ID_BYTES} hex digits, as the owner printed it")
         self.duet_id = duet_id.lower()
-        self.network_url = _normalize(network_url)
+        self.network_url = normalize_url(network_url)
         self.owner_key = self._claim()
         self._ephemeral = PrivateKey.generate()
         self._box = Box(self._ephemeral, PublicKey(curve_public_key(self.owner_key)))

@@ -245,7 +245,7 @@ def setup() -> None:
     global _ready
     if _ready:
         return
-    from unseen.ops._wire import register_with_serde
+    from unseen.ops import register_with_serde
 
     register_with_serde()
     _ready = True

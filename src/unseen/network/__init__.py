@@ -14,6 +14,7 @@ from unseen.network._app import NETWORK_ACCESS, create_network_app
 from unseen.network._launch import RunningNetwork, describe, launch_network, open_network
 from unseen.network._node import NETWORK_KINDS, NetworkNode, build_network_routes
 from unseen.network._registry import Registry
+from unseen.network._rendezvous import DUET_TUNNEL, ID_BYTES, OFFER
 from unseen.server import AGENTS, Agents, Membership
 
 __all__ = [
@@ -30,4 +31,7 @@ __all__ = [
     "describe",
     "launch_network",
     "open_network",
+    "DUET_TUNNEL",
+    "ID_BYTES",
+    "OFFER",
 ]

@@ -19,9 +19,8 @@ from unseen.network._hub import Hub
 from unseen.network._node import NetworkNode
 from unseen.network._page import render_page
 from unseen.network._rendezvous import Rendezvous
-from unseen.server import ACCESS, Domain, ServerSettings, create_app
-from unseen.server._problems import json_body
-from unseen.transport._tunnel import RELAY_MAX, TUNNEL_FRAME_MAX
+from unseen.server import ACCESS, Domain, ServerSettings, create_app, json_body
+from unseen.transport import RELAY_MAX, TUNNEL_FRAME_MAX
 
 __all__ = ["NETWORK_ACCESS", "RELAY_MAX", "TUNNEL_FRAME_MAX", "create_network_app"]
 

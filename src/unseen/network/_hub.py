@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from fastapi import WebSocket
 
 from unseen.errors import UnseenError
-from unseen.transport._tunnel import HEAD
+from unseen.transport import HEAD
 
 log = logging.getLogger("unseen.network")
 

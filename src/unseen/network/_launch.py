@@ -15,8 +15,15 @@ from unseen.errors import UsageError
 from unseen.network._app import TUNNEL_FRAME_MAX, create_network_app
 from unseen.network._node import NetworkNode
 from unseen.network._registry import Registry
-from unseen.server import Domain, ServerSettings, open_domain
-from unseen.server._launch import BackgroundServer, check_port, database_label, owner_lines
+from unseen.server import (
+    BackgroundServer,
+    Domain,
+    ServerSettings,
+    check_port,
+    database_label,
+    open_domain,
+    owner_lines,
+)
 
 
 def open_network(

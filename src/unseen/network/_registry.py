@@ -20,7 +20,7 @@ from typing import Any
 
 from unseen.errors import AuthError, NotFound, UsageError
 from unseen.network._search import Entry, index_catalog, matches, parse_query
-from unseen.node._network import (
+from unseen.node import (
     CLOCK_SKEW_S,
     HEARTBEAT,
     REGISTER,

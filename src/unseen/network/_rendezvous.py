@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from unseen.errors import AuthError, NotFound, UsageError
-from unseen.node._network import CLOCK_SKEW_S, verify_document
+from unseen.node import CLOCK_SKEW_S, verify_document
 
 OFFER = "unseen.duet.offer"
 DUET_TUNNEL = "unseen.duet.tunnel"

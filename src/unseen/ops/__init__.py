@@ -37,6 +37,7 @@ from unseen.ops._render import render
 from unseen.ops._resolve import resolve_callable
 from unseen.ops._spec import OpSpec
 from unseen.ops._standin import standin
+from unseen.ops._wire import register_with_serde
 
 __all__ = [
     "AGGREGATIONS",
@@ -63,4 +64,5 @@ __all__ = [
     "render",
     "resolve_callable",
     "standin",
+    "register_with_serde",
 ]

@@ -8,8 +8,18 @@ from unseen.server._agent import AGENTS, Agents, Membership
 from unseen.server._app import ACCESS, create_app
 from unseen.server._domain import Domain, default_data_dir, open_domain, slug
 from unseen.server._identity import NodeIdentity
-from unseen.server._launch import RunningDomain, describe, launch_domain
+from unseen.server._launch import (
+    BackgroundServer,
+    RunningDomain,
+    check_port,
+    database_label,
+    describe,
+    launch_domain,
+    owner_lines,
+)
+from unseen.server._problems import json_body
 from unseen.server._service import ServerSettings
+from unseen.server._tunnel import Opener
 
 __all__ = [
     "ACCESS",
@@ -26,4 +36,10 @@ __all__ = [
     "launch_domain",
     "open_domain",
     "slug",
+    "BackgroundServer",
+    "Opener",
+    "check_port",
+    "database_label",
+    "json_body",
+    "owner_lines",
 ]

@@ -30,12 +30,12 @@ from typing import Any
 import httpx
 
 from unseen.errors import NotFound, TransportError, UnseenError, UsageError, error_from_wire
-from unseen.node import Node
-from unseen.node._network import (
+from unseen.node import (
     DOC_VERSION,
     HEARTBEAT,
     MEMBERSHIP_PREFIX,
     REGISTER,
+    Node,
     catalog_digest,
     public_catalog,
     sign_document,

@@ -26,8 +26,7 @@ from unseen.errors import (
     UnseenError,
 )
 from unseen.messages import PROTOCOL_VERSION, SPEAKS, Reply, decode_reply, encode_reply_parts
-from unseen.node._network import install_agents
-from unseen.node._quotas import check_stored
+from unseen.node import check_stored, install_agents
 from unseen.server._agent import AGENTS
 from unseen.server._body import BodyTooLarge, binary_response, read_body
 from unseen.server._domain import Domain

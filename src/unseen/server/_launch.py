@@ -142,8 +142,7 @@ class RunningDomain(BackgroundServer):
     def __init__(
         self, domain: Domain, host: str, port: int, settings: ServerSettings | None = None
     ) -> None:
-        from unseen.node._mpc import serve_mesh_on
-        from unseen.node._network import resume_memberships
+        from unseen.node import resume_memberships, serve_mesh_on
         from unseen.server._app import create_app
 
         serve_mesh_on(domain.node, host)  # MPC mesh listeners open on the host we serve on
@@ -153,7 +152,7 @@ class RunningDomain(BackgroundServer):
         resume_memberships(domain.node)  # the networks it joined, in the background
 
     def _before_stop(self) -> None:
-        from unseen.node._mpc import close_sessions
+        from unseen.node import close_sessions
 
         close_sessions(self.domain.node)  # MPC peers see the links break, not a timeout
         self.domain.node.notify_decision()  # blocked request waits return at once

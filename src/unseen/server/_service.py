@@ -16,13 +16,11 @@ from typing import Any
 
 from unseen.errors import AuthError, DecodeError, RemoteError, UnseenError
 from unseen.messages import Message, Reply, answer_version, decode_message, encode_reply_parts
-from unseen.node import Principal
-from unseen.node._objects import resolve_dataset_uploads
+from unseen.node import Principal, resolve_dataset_uploads
 from unseen.server._domain import Domain
 from unseen.server._pool import WorkerPool
 from unseen.server._tickets import TicketBox
-from unseen.transport._http import Parts, nbytes
-from unseen.transport._ws import FLAG_AUTH, FLAG_REPLY, FLAG_TICKET
+from unseen.transport import FLAG_AUTH, FLAG_REPLY, FLAG_TICKET, Parts, nbytes
 
 log = logging.getLogger("unseen.server")
 

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from unseen import serde
 from unseen.errors import AuthError, DecodeError, UnseenError, UsageError, error_to_wire
 from unseen.messages import answer_version, decode_message, encode_reply
-from unseen.node._network import TUNNEL, curve_secret_key, sign_document
-from unseen.transport._tunnel import ReverseTunnel
+from unseen.node import TUNNEL, curve_secret_key, sign_document
+from unseen.transport import ReverseTunnel
 
 if TYPE_CHECKING:
     from unseen.server._agent import Membership

@@ -29,7 +29,7 @@ from unseen.errors import DecodeError
 from unseen.server._body import BodyTooLarge
 
 if TYPE_CHECKING:
-    from unseen.node._objects import StagedUpload
+    from unseen.node import StagedUpload
 
 #: the size of each receive buffer (a multiple of the page size)
 WRITE_BATCH = 4 * 1024 * 1024

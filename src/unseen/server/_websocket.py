@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, WebSocket
 
 from unseen.errors import AuthError
-from unseen.transport._ws import AUTH_CLOSE_CODE, REQUEST_HEAD, pack_reply
+from unseen.transport import AUTH_CLOSE_CODE, REQUEST_HEAD, pack_reply
 
 if TYPE_CHECKING:
     from unseen.server._service import Service
