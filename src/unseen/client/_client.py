@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from unseen import ops
 from unseen.client._graph import Vertex, ancestry, new_id, pending
@@ -11,6 +11,9 @@ from unseen.client._mock import sample_rows, synthesize
 from unseen.client._pointer import Pointer
 from unseen.client._waiting import waiting
 from unseen.errors import UsageError
+from unseen.messages import Kind
+from unseen.messages.info import NODE_INFO, NodeInfoRequest
+from unseen.messages.users import USER_ME, UserMeRequest, UserView
 
 if TYPE_CHECKING:
     from unseen.client._dataset import Dataset
@@ -19,6 +22,9 @@ if TYPE_CHECKING:
     from unseen.client._views import DatasetList, Request, RequestList, SearchResults, StoreView
     from unseen.dp import DPTable
     from unseen.transport import Connection
+
+Req = TypeVar("Req")
+Rep = TypeVar("Rep")
 
 
 class Client:
@@ -32,12 +38,12 @@ class Client:
         self._conn = connection
         self._dropped: list[str] = []
         self._mocks: dict[str, Any] = {}
-        info = connection.call("node.info")
-        self.node_name: str = info["name"]
-        self.node_id: str = info["id"]
-        self.node_key: str = str(info.get("public_key") or "")  # the node's ed25519 key, hex
-        self.user_id: str = info["user_id"]
-        self.role: str = info["role"]
+        info = self.ask(NODE_INFO, NodeInfoRequest())
+        self.node_name: str = info.name
+        self.node_id: str = info.id
+        self.node_key: str = info.public_key  # the node's ed25519 key, hex
+        self.user_id: str = info.user_id
+        self.role: str = info.role
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self.node_name!r} as {self.role}>"
@@ -45,6 +51,10 @@ class Client:
     def call(self, kind: str, body: dict[str, Any] | None = None) -> Any:
         """Send one raw message to the node (advanced use)."""
         return self._conn.call(kind, body or {})
+
+    def ask(self, kind: Kind[Req, Rep], request: Req) -> Rep:
+        """Send a typed request (``unseen.messages.TYPED``); returns the typed reply."""
+        return kind.read_reply(self._conn.call(kind.name, kind.request_to_wire(request)))
 
     # -- values ------------------------------------------------------------------------
     def send(
@@ -325,9 +335,9 @@ class Client:
         return MPCTrust(self)
 
     @property
-    def me(self) -> dict[str, Any]:
+    def me(self) -> UserView:
         """Your own account: email, name, role and privacy budget."""
-        return dict(self._conn.call("user.me"))
+        return self.ask(USER_ME, UserMeRequest())
 
     def upload_dataset(self, dataset: Dataset) -> None:
         """Upload a dataset's private assets and their mocks (owners and admins)."""

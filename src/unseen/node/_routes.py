@@ -2,6 +2,9 @@
 
 ``@route(kind, roles)`` only marks a handler (it touches no global table);
 :func:`unseen.node.build_routes` collects the marks of the modules it lists into the table.
+A kind with typed messages (:data:`unseen.messages.TYPED`) is declared with
+``@typed_route(KIND, roles)`` instead: its handler takes the typed request and returns the
+typed reply, and the route converts from and to the wire body.
 """
 
 from __future__ import annotations
@@ -11,19 +14,28 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from unseen.errors import UsageError
+from unseen.messages import Kind
 from unseen.node._principal import Principal, Role
 
 if TYPE_CHECKING:
     from unseen.node._node import Node
 
 Handler = Callable[["Node", Principal, dict[str, Any]], Any]
+Req = TypeVar("Req")
+Rep = TypeVar("Rep")
 
 
 @dataclass(frozen=True)
 class Route:
+    """``handler`` takes and returns wire values; for a typed kind, ``message`` is its
+    :class:`~unseen.messages.Kind` and ``typed_handler`` the function that takes the typed
+    request and returns the typed reply (``handler`` converts around it)."""
+
     kind: str
     roles: frozenset[Role]
     handler: Handler
+    message: Kind[Any, Any] | None = None
+    typed_handler: Callable[..., Any] | None = None
 
 
 _MARK = "__unseen_route__"
@@ -38,6 +50,23 @@ def route(kind: str, roles: frozenset[Role]) -> Callable[[Handler], Handler]:
 
     def mark(fn: Handler) -> Handler:
         setattr(fn, _MARK, Route(kind, roles, fn))
+        return fn
+
+    return mark
+
+
+def typed_route(
+    kind: Kind[Req, Rep], roles: frozenset[Role]
+) -> Callable[[Callable[[Node, Principal, Req], Rep]], Callable[[Node, Principal, Req], Rep]]:
+    """Mark a function as the handler of a typed kind: it takes ``kind.request`` and returns
+    ``kind.reply``; the route reads the request from the wire body (``UsageError`` naming a
+    missing or ill-typed field) and writes the reply back."""
+
+    def mark(fn: Callable[[Node, Principal, Req], Rep]) -> Callable[[Node, Principal, Req], Rep]:
+        def handler(node: Node, principal: Principal, body: dict[str, Any]) -> Any:
+            return kind.reply_to_wire(fn(node, principal, kind.read_request(body)))
+
+        setattr(fn, _MARK, Route(kind.name, roles, handler, kind, fn))
         return fn
 
     return mark

@@ -4,7 +4,9 @@ A message is ``{"v": [major, minor], "kind": str, "body": dict}``; a reply is
 ``{"v": [...], "ok": bool, "body": ...}`` or, on failure, ``{"v": [...], "ok": False,
 "error": {"kind": ..., "message": ...}}``. Only the major version must match: a node answers
 a client of another minor version, and unknown body fields are ignored, so that client and
-server need not be upgraded in lock-step. The kinds are listed in :data:`KINDS`.
+server need not be upgraded in lock-step. The kinds are listed in :data:`KINDS`; those
+with a typed request and reply (:class:`Kind`, :mod:`unseen.messages.users`, ...) in
+:data:`TYPED`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from typing import Any
 
 from unseen import serde
 from unseen.errors import DecodeError, UnseenError, UsageError, error_from_wire, error_to_wire
+from unseen.messages import info as _info
+from unseen.messages import users as _users
+from unseen.messages._typed import Kind, from_wire, to_wire
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -33,6 +38,10 @@ __all__ = [
     "encode_reply",
     "encode_reply_parts",
     "decode_reply",
+    "Kind",
+    "TYPED",
+    "to_wire",
+    "from_wire",
 ]
 
 Version = tuple[int, int]
@@ -90,6 +99,10 @@ KINDS: dict[str, str] = {
     "quota.settings": "per-user quotas and fair-scheduling limits (owners and admins change them)",
     "quota.usage": "the caller's own use: graphs running and waiting, CPU seconds, stored bytes",
 }
+
+#: The kinds converted to typed requests and replies so far (docs/architecture.md, "Typed
+#: messages"); the others still carry untyped dict bodies.
+TYPED: dict[str, Kind[Any, Any]] = {k.name: k for k in (*_info.TYPED_KINDS, *_users.TYPED_KINDS)}
 
 
 @dataclass

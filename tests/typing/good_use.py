@@ -1,0 +1,13 @@
+"""Correct uses of typed messages: mypy must accept them (checked by tests/test_typing.py)."""
+
+from unseen.client import Client
+from unseen.messages.info import NODE_INFO, NodeInfoRequest
+from unseen.messages.users import USER_CREATE, USER_LIST, UserCreateRequest, UserListRequest
+
+
+def use(client: Client) -> list[str]:
+    made = client.ask(USER_CREATE, UserCreateRequest(email="a@b.c", password="x", budget=1))
+    budget: float = made.budget
+    emails = [u.email for u in client.ask(USER_LIST, UserListRequest())]
+    kinds: list[str] = client.ask(NODE_INFO, NodeInfoRequest()).kinds
+    return [*emails, *kinds, str(budget), client.me.email]

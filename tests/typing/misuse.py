@@ -1,0 +1,20 @@
+"""Misuses of typed messages that mypy must reject (checked by tests/test_typing.py).
+
+Every line marked ``# E: <code>`` must get that mypy error (``misc`` is mypy's "cannot infer
+the request type": the request is not the kind's); the file is never imported.
+"""
+
+from unseen.client import Client
+from unseen.messages.info import NODE_INFO
+from unseen.messages.users import USER_CREATE, USER_ME, UserCreateRequest, UserMeRequest
+
+
+def misuse(client: Client) -> None:
+    client.ask(USER_ME, UserCreateRequest(email="a@b.c", password="x"))  # E: misc
+    UserCreateRequest(email="a@b.c", password="x", budget="lots")  # E: arg-type
+    UserCreateRequest(email="a@b.c")  # E: call-arg
+    made = client.ask(USER_CREATE, UserCreateRequest(email="a@b.c", password="x"))
+    print(made.emial)  # E: attr-defined
+    client.ask(NODE_INFO, UserMeRequest())  # E: misc
+    name: int = client.me.name  # E: assignment
+    print(name)
