@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tests.mpc_trust_support import trusted_crypto
 
 import unseen
 from unseen.client._mpc import close_sessions
@@ -92,17 +93,6 @@ def hospitals() -> list[unseen.VirtualWorker]:
     return out
 
 
-def _trusted_crypto(hospitals: list[unseen.VirtualWorker]) -> unseen.VirtualWorker:
-    """A crypto provider that every hospital's owner trusts, as they trust each other."""
-    crypto = unseen.VirtualWorker(name="crypto")
-    for h in hospitals:
-        h.mpc.trust(dealer=crypto)
-        for other in hospitals:
-            if other is not h:
-                h.mpc.trust(party=other)
-    return crypto
-
-
 def _columns(hospitals: list[unseen.VirtualWorker]) -> tuple[list[unseen.Client], list[float]]:
     clients = [h.new_client("Ana") for h in hospitals]
     truth = [float(h.search("stays", verbose=False)[0].get()[:, 0].sum()) for h in hospitals]
@@ -113,7 +103,7 @@ def test_private_sum_across_hospitals_needs_every_release(
     hospitals: list[unseen.VirtualWorker],
 ) -> None:
     clients, truth = _columns(hospitals)
-    crypto = _trusted_crypto(hospitals)
+    crypto = trusted_crypto(hospitals)
     shared = [
         c.search("stays", verbose=False)[0][:, 0].share(*clients, crypto_provider=crypto)
         for c in clients
@@ -142,7 +132,7 @@ def test_private_sum_across_hospitals_needs_every_release(
 
 def test_a_source_nodes_denial_keeps_it_private(hospitals: list[unseen.VirtualWorker]) -> None:
     clients, _ = _columns(hospitals)
-    crypto = _trusted_crypto(hospitals)
+    crypto = trusted_crypto(hospitals)
     mine = clients[0].search("stays", verbose=False)[0].share(*clients, crypto_provider=crypto)
     assert mine.shape == (12, 2)
     doubled = mine * 2

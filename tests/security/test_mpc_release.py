@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 from security_support import Attacks, assert_clean
+from tests.mpc_trust_support import trusted_crypto
 
 import unseen
 from unseen.client._mpc import close_sessions
@@ -35,18 +36,6 @@ def hospitals() -> list[unseen.VirtualWorker]:
         h.upload_dataset(ds)
         out.append(h)
     return out
-
-
-def trusted_crypto(hospitals: list[unseen.VirtualWorker]) -> unseen.VirtualWorker:
-    """A crypto provider the hospitals' owners trust, as they trust each other (an attacker
-    here is a scientist among trusted nodes; see test_mpc_trust.py for untrusted ones)."""
-    crypto = unseen.VirtualWorker(name="crypto")
-    for h in hospitals:
-        h.mpc.trust(dealer=crypto)
-        for other in hospitals:
-            if other is not h:
-                h.mpc.trust(party=other)
-    return crypto
 
 
 def clean(exc: BaseException) -> None:

@@ -18,25 +18,14 @@ from unseen.client import Client, normalize_url
 from unseen.duet import _webrtc
 from unseen.duet._host import LOOPBACK_HINT, Host
 from unseen.duet._links import DirectServer, owner_tunnel, session_document
-from unseen.errors import TransportError, UsageError, error_from_wire
+from unseen.errors import TransportError, UsageError
 from unseen.network import DUET_TUNNEL, OFFER
-from unseen.node import Node, sign_document
+from unseen.node import Node
+from unseen.server import post_signed
 from unseen.transport import InProcConnection, ReverseTunnel
 
 TIMEOUT_S = 10.0
 TUNNEL_WAIT_S = 10.0
-
-
-def _post(http: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    try:
-        response = http.post(path, json=body)
-    except httpx.HTTPError as exc:
-        raise TransportError(f"could not reach the network at {http.base_url}: {exc}") from None
-    data = response.json() if response.content else {}
-    if response.status_code != 200:
-        wire = {"kind": data.get("kind", "UsageError"), "message": data.get("detail", "")}
-        raise error_from_wire(wire)
-    return dict(data)
 
 
 class Duet(Client):
@@ -92,7 +81,7 @@ class Duet(Client):
         """Register a fresh single-use id with the network and print the partner's line.
         A partner who joined before is dropped (their key is no longer accepted)."""
         document = session_document(OFFER, self.node.public_key, direct_url=self.direct_url)
-        found = _post(self._http, "/network/v1/duet/offer", sign_document(document, self._seed))
+        found = post_signed(self._http, "/network/v1/duet/offer", document, self._seed)
         self.id = str(found["id"])
         self.host.end_partner("the Duet owner invited a new partner")
         self.host.open_offer(self.id)
@@ -133,7 +122,7 @@ class Duet(Client):
         try:
             if self.tunnel is not None:
                 hello = session_document(DUET_TUNNEL, self.node.public_key)
-                _post(self._http, "/network/v1/duet/withdraw", sign_document(hello, self._seed))
+                post_signed(self._http, "/network/v1/duet/withdraw", hello, self._seed)
         except Exception:
             pass
         if self.tunnel is not None:

@@ -4,7 +4,7 @@
 foreground); ``create_app(domain)`` is the FastAPI app for other ASGI servers.
 """
 
-from unseen.server._agent import AGENTS, Agents, Membership
+from unseen.server._agent import AGENTS, Agents, Membership, post_signed
 from unseen.server._app import ACCESS, create_app
 from unseen.server._domain import Domain, default_data_dir, open_domain, slug
 from unseen.server._identity import NodeIdentity
@@ -42,4 +42,5 @@ __all__ = [
     "database_label",
     "json_body",
     "owner_lines",
+    "post_signed",
 ]

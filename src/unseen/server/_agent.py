@@ -49,6 +49,22 @@ RESUME_MAX_S = 30.0  # the pauses double up to this
 STORED_VERSION = 1
 
 
+def post_signed(
+    http: httpx.Client, path: str, document: dict[str, Any], seed: bytes
+) -> dict[str, Any]:
+    """POST ``document`` signed with ``seed`` to a network node; its JSON answer, or the
+    network's error raised as unseen's (TransportError when it cannot be reached)."""
+    try:
+        response = http.post(path, json=sign_document(document, seed))
+    except httpx.HTTPError as exc:
+        raise TransportError(f"could not reach the network at {http.base_url}: {exc}") from None
+    data = response.json() if response.content else {}
+    if response.status_code != 200:
+        wire = {"kind": data.get("kind", "UsageError"), "message": data.get("detail", "")}
+        raise error_from_wire(wire)
+    return dict(data)
+
+
 def signing_seed(node: Node) -> bytes:
     """The node's ed25519 seed, from the identity file of its data directory; checked against
     the public key the node shows."""
@@ -174,16 +190,7 @@ class Membership:
         }
 
     def _post(self, path: str, document: dict[str, Any]) -> dict[str, Any]:
-        signed = sign_document(document, self.seed)
-        try:
-            response = self.http.post(path, json=signed)
-        except httpx.HTTPError as exc:
-            raise TransportError(f"could not reach the network at {self.url}: {exc}") from None
-        data = response.json() if response.content else {}
-        if response.status_code != 200:
-            wire = {"kind": data.get("kind", "UsageError"), "message": data.get("detail", "")}
-            raise error_from_wire(wire)
-        return dict(data)
+        return post_signed(self.http, path, document, self.seed)
 
     def register(self) -> dict[str, Any]:
         publish = self.options["publish"]
