@@ -22,6 +22,7 @@ given keep their embedded defaults.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import os
@@ -49,7 +50,8 @@ WINDOW_S = 60.0
 GIB = 1 << 30
 
 
-def _default_workers() -> int:
+@functools.cache
+def _default_workers() -> int:  # asked on every turn: os.cpu_count() reads /proc each time
     return max(2, os.cpu_count() or 2)
 
 
