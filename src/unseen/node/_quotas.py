@@ -187,7 +187,8 @@ class Scheduler:
             self._busy += 1
             self._running[user] = self._running.get(user, 0) + 1
             self._served[user] = next(self._clock)
-        self._cond.notify_all()
+        if self._granted:  # someone waits for the ticket just granted
+            self._cond.notify_all()
 
     def _admit(self, principal: Principal, now: float) -> None:
         """Refuse a graph past the user's quotas (holding the lock)."""
@@ -228,15 +229,25 @@ class Scheduler:
         ticket = object()
         with self._cond:
             self._admit(principal, time.monotonic())
-            self._queues.setdefault(user, deque()).append(ticket)
-            self._dispatch()
-            try:
-                while ticket not in self._granted:
-                    self._cond.wait()
-            except BaseException:  # interrupted while waiting: leave the queue (or the slot)
-                self._leave(user, ticket)
-                raise
-            self._granted.discard(ticket)
+            settings = self.settings
+            if (
+                not self._queues
+                and self._busy < settings.slots
+                and self._running.get(user, 0) < settings.per_user
+            ):  # no one waits and a slot is free: what _dispatch would do, without a queue
+                self._busy += 1
+                self._running[user] = self._running.get(user, 0) + 1
+                self._served[user] = next(self._clock)
+            else:
+                self._queues.setdefault(user, deque()).append(ticket)
+                self._dispatch()
+                try:
+                    while ticket not in self._granted:
+                        self._cond.wait()
+                except BaseException:  # interrupted while waiting: leave the queue (or slot)
+                    self._leave(user, ticket)
+                    raise
+                self._granted.discard(ticket)
             start = time.monotonic()
             self._started.setdefault(user, {})[ticket] = start
         try:
