@@ -47,9 +47,10 @@ def test_every_kind_has_exactly_one_route_in_a_fresh_process() -> None:
 
 
 def test_the_network_table_covers_its_kinds_exactly_once() -> None:
+    from unseen.messages import TYPED
     from unseen.network import build_network_routes
     from unseen.network._node import BASE_KINDS, NETWORK_KINDS
-    from unseen.node import build_routes
+    from unseen.node import ADMINS, ANYONE, build_routes
 
     table = build_network_routes()
     assert table is build_network_routes()
@@ -57,8 +58,33 @@ def test_the_network_table_covers_its_kinds_exactly_once() -> None:
     assert all(route.kind == kind for kind, route in table.items())
     for kind in BASE_KINDS:  # the domain's own handler, not a copy
         assert table[kind] is build_routes()[kind]
-    for kind, (roles, _) in NETWORK_KINDS.items():
-        assert table[kind].roles == roles
+    roles = {"registry.list": ADMINS, "registry.decide": ADMINS, "registry.remove": ADMINS}
+    roles |= {"registry.domains": ANYONE, "registry.search": ANYONE}
+    assert {kind: table[kind].roles for kind in NETWORK_KINDS} == roles
+    for kind in NETWORK_KINDS:  # typed: the route carries the kind's request and reply types
+        assert table[kind].message is TYPED[kind] and table[kind].typed_handler is not None
+
+
+def test_the_network_table_refuses_a_handler_without_its_mark(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from unseen.network import _node
+
+    def unmarked(node: object, principal: object, request: object) -> None:
+        return None
+
+    handlers = (*_node.REGISTRY_HANDLERS[1:], unmarked)  # planted: registry.list unhandled
+    monkeypatch.setattr(_node, "REGISTRY_HANDLERS", handlers)
+    _node.build_network_routes.cache_clear()
+    try:
+        with pytest.raises(UsageError, match="unmarked is not the one handler"):
+            _node.build_network_routes()
+        monkeypatch.setattr(_node, "REGISTRY_HANDLERS", handlers[:-1])
+        _node.build_network_routes.cache_clear()
+        with pytest.raises(UsageError, match=r"without a handler: \['registry.list'\]"):
+            _node.build_network_routes()
+    finally:
+        _node.build_network_routes.cache_clear()
 
 
 def _module(name: str, *kinds: str) -> types.ModuleType:

@@ -11,6 +11,7 @@ from tests.dp.conftest import assets, make_node
 
 import unseen
 from unseen import dp
+from unseen.messages.dp import DPRelease
 from unseen.node._dp import service
 
 
@@ -177,7 +178,13 @@ def test_owner_views_and_history(node) -> None:
     d["y"].mean().get(epsilon=0.5)
     d["df"]["age"].mean().get(epsilon=0.25)
     history = ana.releases
-    assert len(history) == 2 and history[0]["epsilon"] == 0.5
+    assert len(history) == 2 and isinstance(history[0], DPRelease)  # a typed row
+    assert [r.epsilon for r in history] == [0.5, 0.25]
+    ledger = owner.node.stores.ledger.entries(ana.user_id)  # the oracle: the node's ledger
+    assert [(r.seq, r.charged, r.spent, r.query) for r in history] == [
+        (e.seq, e.charge, e.spent, e.query) for e in ledger
+    ]
+    assert [r.datasets for r in history] == [["D"], ["D"]]
     assert list(history.pandas.columns)[:2] == ["#", "Query"]
     assert "Spent after" in repr(history)
     budgets = owner.budgets.pandas

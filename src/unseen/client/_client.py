@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import weakref
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -12,7 +13,28 @@ from unseen.client._pointer import Pointer
 from unseen.client._waiting import waiting
 from unseen.errors import UsageError
 from unseen.messages import Kind
+from unseen.messages.dp import (
+    DP_BUDGET,
+    DP_GET,
+    DP_HISTORY,
+    DP_SETTINGS,
+    DP_SPEND,
+    DPBalance,
+    DPBudgetRequest,
+    DPGetRequest,
+    DPHistoryRequest,
+    DPRelease,
+    DPSettingsRequest,
+    DPSpendRequest,
+    DPSpendRow,
+)
 from unseen.messages.info import NODE_INFO, NodeInfoRequest
+from unseen.messages.quotas import (
+    QUOTA_SETTINGS,
+    QUOTA_USAGE,
+    QuotaSettingsRequest,
+    QuotaUsageRequest,
+)
 from unseen.messages.users import USER_ME, UserMeRequest, UserView
 
 if TYPE_CHECKING:
@@ -182,65 +204,76 @@ class Client:
         charges ``epsilon`` (and ``delta``, for Gaussian noise) to your budget, and returns
         the noised value (docs/dp.md)."""
         _, order = ancestry(pointer._vertex)
-        body = {
-            "actions": [v.action for v in order if v.action is not None],
-            "target": pointer.id,
-            "epsilon": epsilon,
-            "delta": delta,
-            "drop": self._drain_dropped(),
-        }
+        request = DPGetRequest(
+            actions=[v.action for v in order if v.action is not None],
+            target=pointer.id,
+            epsilon=epsilon,
+            delta=delta,
+            drop=self._drain_dropped(),
+        )
         with waiting(f"{self.node_name} is computing a DP answer"):
-            reply = self._conn.call("dp.get", body)
-        return reply["value"]
+            answer = self.ask(DP_GET, request)
+        return answer.value
 
     @property
     def budget(self) -> float:
         """Your remaining privacy budget (epsilon) on this node."""
-        return float(self._conn.call("dp.budget")["remaining"])
+        return self.ask(DP_BUDGET, DPBudgetRequest()).remaining
 
     @property
-    def releases(self) -> DPTable:
+    def releases(self) -> DPTable[DPRelease]:
         """Your differentially private releases on this node, oldest first."""
         from unseen.dp import table
 
         columns = [("seq", "#"), ("query", "Query"), ("datasets", "Datasets"),
                    ("epsilon", "Epsilon"), ("delta", "Delta"), ("mechanism", "Noise"),
                    ("charged", "Charged"), ("spent", "Spent after")]  # fmt: skip
-        return table(columns, list(self._conn.call("dp.history")), "No DP releases yet.")
+        history = self.ask(DP_HISTORY, DPHistoryRequest())
+        return table(columns, history, "No DP releases yet.")
 
     @property
-    def budgets(self) -> DPTable:
+    def budgets(self) -> DPTable[DPBalance]:
         """Every scientist's privacy budget, spend and remaining epsilon (owners, admins)."""
         from unseen.dp import table
 
         columns = [("email", "Email"), ("name", "Name"), ("budget", "Budget"),
                    ("spent", "Spent"), ("remaining", "Remaining"),
                    ("releases", "Releases")]  # fmt: skip
-        return table(columns, list(self._conn.call("dp.spend")["users"]), "No users.")
+        return table(columns, self.ask(DP_SPEND, DPSpendRequest()).users, "No users.")
 
     @property
-    def dp_spend(self) -> DPTable:
+    def dp_spend(self) -> DPTable[DPSpendRow]:
         """Privacy spend per scientist and dataset (owners, admins)."""
         from unseen.dp import table
 
         columns = [("email", "Email"), ("dataset", "Dataset"), ("releases", "Releases"),
                    ("epsilon_sum", "Epsilon asked"), ("charged", "Charged")]  # fmt: skip
-        return table(columns, list(self._conn.call("dp.spend")["datasets"]), "No DP releases yet.")
+        spend = self.ask(DP_SPEND, DPSpendRequest())
+        return table(columns, spend.datasets, "No DP releases yet.")
 
     def dp_settings(self, delta: float | None = None) -> dict[str, Any]:
-        """The node's DP settings; the owner sets ``delta`` before the first release."""
-        return dict(self._conn.call("dp.settings", {"delta": delta}))
+        """The node's DP settings (a map: ``{"delta": ...}``); the owner sets ``delta``
+        before the first release."""
+        return dataclasses.asdict(self.ask(DP_SETTINGS, DPSettingsRequest(delta=delta)))
 
     def quota_settings(self, **changes: Any) -> dict[str, Any]:
-        """The node's per-user quotas (owners and admins): ``workers``, ``max_running``,
-        ``max_waiting``, ``cpu_seconds_per_minute``, ``max_stored_bytes``. Keywords change
-        them (None: back to the default); see docs/server.md."""
-        return dict(self._conn.call("quota.settings", changes))
+        """The node's per-user quotas (owners and admins), as a map: ``workers``,
+        ``max_running``, ``max_waiting``, ``cpu_seconds_per_minute``, ``max_stored_bytes``.
+        Keywords change them (None: back to the default); see docs/server.md."""
+        names = [f.name for f in dataclasses.fields(QuotaSettingsRequest)]
+        unknown = sorted(set(changes) - set(names))
+        if unknown:
+            raise UsageError(
+                f"no quota setting {unknown[0]!r}: the settings are {', '.join(sorted(names))}"
+            )
+        request = QuotaSettingsRequest(**changes)
+        return dataclasses.asdict(self.ask(QUOTA_SETTINGS, request))
 
     def quota_usage(self) -> dict[str, Any]:
-        """Your own use on the node: graphs running and waiting, CPU seconds of the last
-        minute, stored bytes, and the quotas that apply to you."""
-        return dict(self._conn.call("quota.usage"))
+        """Your own use on the node, as a map: graphs ``running`` and ``waiting``,
+        ``cpu_seconds`` of the last minute, ``stored_bytes``, and the ``quotas`` that apply
+        to you (None for owners and admins)."""
+        return dataclasses.asdict(self.ask(QUOTA_USAGE, QuotaUsageRequest()))
 
     # -- mocks ---------------------------------------------------------------------------
     def _mock_value(self, vertex: Vertex) -> Any:

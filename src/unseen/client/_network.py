@@ -10,6 +10,7 @@ domain, or a relay, that does not hold it).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -20,6 +21,16 @@ import httpx
 from unseen import serde
 from unseen.errors import AuthError, ProtocolError, TransportError, UsageError, error_from_wire
 from unseen.messages import Message, decode_reply, encode_message
+from unseen.messages.info import NODE_INFO, NodeInfoRequest
+from unseen.messages.network import (
+    NETWORK_JOIN,
+    REGISTRY_DECIDE,
+    REGISTRY_LIST,
+    NetworkJoinRequest,
+    RegistrationView,
+    RegistryDecideRequest,
+    RegistryListRequest,
+)
 from unseen.node import REGISTER, curve_public_key, verify_document
 from unseen.transport import http_client
 
@@ -60,34 +71,47 @@ def _ago(when: float | None) -> str:
 
 
 # -- a domain's side -------------------------------------------------------------------------
+_JOIN_OPTIONS = [f.name for f in dataclasses.fields(NetworkJoinRequest) if f.name != "url"]
+
+
 def join_network(client: Client, url: str, **options: Any) -> dict[str, Any]:
     """``owner.join_network(url, ...)``: see :meth:`unseen.Client.join_network`."""
     url = normalize_url(url)
+    unknown = sorted(set(options) - set(_JOIN_OPTIONS))
+    if unknown:
+        raise UsageError(
+            f"join_network has no option {unknown[0]!r}: the options are {', '.join(_JOIN_OPTIONS)}"
+        )
     if options.get("domain_url") is None and not options.get("tunnel"):
         conn: Any = client._conn
         session = getattr(getattr(conn, "http", conn), "session", None)
         options["domain_url"] = getattr(session, "url", None)
-    result = dict(client.call("network.join", {"url": url, **options}))
-    state = "approved" if result["status"] == "approved" else "waiting for the network's owner"
-    print(f"Joined the network {result.get('network')!r} at {url} ({state}).")
-    return result
+    joined = client.ask(NETWORK_JOIN, NetworkJoinRequest(url=url, **options))
+    state = "approved" if joined.status == "approved" else "waiting for the network's owner"
+    print(f"Joined the network {joined.network!r} at {url} ({state}).")
+    return dataclasses.asdict(joined)
 
 
 class Registration(dict):  # type: ignore[type-arg]
-    """A domain's registration, as the network's owner reviews it."""
+    """A domain's registration, as the network's owner reviews it: a map of its fields
+    (``["name"]``, ``["status"]``, ...); ``.view`` is the typed record."""
 
-    def __init__(self, client: Client, record: dict[str, Any]) -> None:
-        super().__init__(record)
+    def __init__(self, client: Client, view: RegistrationView) -> None:
+        super().__init__(dataclasses.asdict(view))
+        self.view = view
         self._client = client
 
-    def approve(self) -> Registration:
-        self.update(self._client.call("registry.decide", {"id": self["id"], "action": "approve"}))
+    def _decide(self, action: str, reason: str = "") -> Registration:
+        request = RegistryDecideRequest(id=self.view.id, action=action, reason=reason)
+        self.view = self._client.ask(REGISTRY_DECIDE, request)
+        self.update(dataclasses.asdict(self.view))
         return self
 
+    def approve(self) -> Registration:
+        return self._decide("approve")
+
     def reject(self, reason: str = "") -> Registration:
-        body = {"id": self["id"], "action": "reject", "reason": reason}
-        self.update(self._client.call("registry.decide", body))
-        return self
+        return self._decide("reject", reason)
 
     def __repr__(self) -> str:
         return f"<Registration {self['name']!r} ({self['status']}) key {self['public_key'][:16]}>"
@@ -95,9 +119,11 @@ class Registration(dict):  # type: ignore[type-arg]
 
 class RegistrationList(Sequence[Registration]):
     def __init__(self, client: Client) -> None:
-        if client.call("node.info").get("node_type") != "network":
+        if client.ask(NODE_INFO, NodeInfoRequest()).node_type != "network":
             raise UsageError(f"{client.node_name!r} is a domain: registrations live on networks")
-        self._items = [Registration(client, r) for r in client.call("registry.list")]
+        self._items = [
+            Registration(client, r) for r in client.ask(REGISTRY_LIST, RegistryListRequest())
+        ]
 
     def __getitem__(self, index: Any) -> Any:
         return self._items[index]
@@ -168,7 +194,7 @@ class DomainRef(dict):  # type: ignore[type-arg]
             if not self["url"]:
                 raise UsageError(f"{self.name!r} has no public URL: use via='tunnel'")
             client = login(self["url"], email, password, verbose=verbose, **kwargs)
-            if client.call("node.info").get("public_key") != key:
+            if client.ask(NODE_INFO, NodeInfoRequest()).public_key != key:
                 client.close()
                 raise AuthError(f"{self['url']} does not hold the key {self.name!r} registered")
             return client

@@ -1,13 +1,15 @@
-"""A read-only table of plain rows for notebooks: budgets, release histories, spend
+"""A read-only table of rows for notebooks: budgets, release histories, spend
 (:class:`DPTable`, with ``.pandas``, a text repr and an HTML repr)."""
 
 from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = ["DPTable"]
+
+Row = TypeVar("Row")
 
 
 def _cell(value: Any) -> str:
@@ -18,14 +20,17 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-class DPTable(Sequence[dict[str, Any]]):
-    """Rows (dicts) under named columns; ``[i]`` is a row, ``.pandas`` a DataFrame."""
+def _value(row: Any, key: str) -> Any:
+    return row.get(key) if isinstance(row, dict) else getattr(row, key, None)
 
-    def __init__(
-        self, columns: list[tuple[str, str]], rows: list[dict[str, Any]], empty: str
-    ) -> None:
+
+class DPTable(Sequence[Row]):
+    """Rows under named columns (typed records, such as :class:`unseen.messages.dp.DPRelease`,
+    read by attribute; or dicts); ``[i]`` is a row, ``.pandas`` a DataFrame."""
+
+    def __init__(self, columns: list[tuple[str, str]], rows: Sequence[Row], empty: str) -> None:
         self._columns = columns  # (key in the rows, title)
-        self._rows = rows
+        self._rows = list(rows)
         self._empty = empty
 
     def __getitem__(self, index: Any) -> Any:
@@ -39,12 +44,12 @@ class DPTable(Sequence[dict[str, Any]]):
         import pandas as pd
 
         return pd.DataFrame(
-            [[row.get(key) for key, _ in self._columns] for row in self._rows],
+            [[_value(row, key) for key, _ in self._columns] for row in self._rows],
             columns=[title for _, title in self._columns],
         )
 
     def _cells(self) -> list[list[str]]:
-        return [[_cell(row.get(key)) for key, _ in self._columns] for row in self._rows]
+        return [[_cell(_value(row, key)) for key, _ in self._columns] for row in self._rows]
 
     def __repr__(self) -> str:
         if not self._rows:
@@ -65,5 +70,5 @@ class DPTable(Sequence[dict[str, Any]]):
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def table(columns: Sequence[tuple[str, str]], rows: list[dict[str, Any]], empty: str) -> DPTable:
+def table(columns: Sequence[tuple[str, str]], rows: Sequence[Row], empty: str) -> DPTable[Row]:
     return DPTable(list(columns), rows, empty)

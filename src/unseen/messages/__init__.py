@@ -16,9 +16,12 @@ from typing import Any
 
 from unseen import serde
 from unseen.errors import DecodeError, UnseenError, UsageError, error_from_wire, error_to_wire
+from unseen.messages import dp as _dp
 from unseen.messages import info as _info
+from unseen.messages import network as _network
+from unseen.messages import quotas as _quotas
 from unseen.messages import users as _users
-from unseen.messages._typed import Kind, from_wire, to_wire
+from unseen.messages._typed import UNSET, Kind, from_wire, to_wire
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -40,6 +43,7 @@ __all__ = [
     "decode_reply",
     "Kind",
     "TYPED",
+    "UNSET",
     "to_wire",
     "from_wire",
 ]
@@ -101,8 +105,18 @@ KINDS: dict[str, str] = {
 }
 
 #: The kinds converted to typed requests and replies so far (docs/architecture.md, "Typed
-#: messages"); the others still carry untyped dict bodies.
-TYPED: dict[str, Kind[Any, Any]] = {k.name: k for k in (*_info.TYPED_KINDS, *_users.TYPED_KINDS)}
+#: messages"); the others still carry untyped dict bodies. The ``registry.*`` kinds are a
+#: network node's (``unseen.network``), not in :data:`KINDS`.
+TYPED: dict[str, Kind[Any, Any]] = {
+    k.name: k
+    for k in (
+        *_info.TYPED_KINDS,
+        *_users.TYPED_KINDS,
+        *_dp.TYPED_KINDS,
+        *_quotas.TYPED_KINDS,
+        *_network.TYPED_KINDS,
+    )
+}
 
 
 @dataclass

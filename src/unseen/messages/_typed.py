@@ -6,6 +6,12 @@ writes a message object as the body dict of protocol 1.0 (the same field names, 
 order; an optional field that is ``None`` is left off); :func:`from_wire` reads one back,
 ignoring fields it does not know (additive changes) and raising ``UsageError`` that names a
 missing or ill-typed field.
+
+Where ``None`` is itself a value on the wire, a field keeps it: a field typed ``X | None``
+(or ``Any``) without a default is always written, ``None`` included, and reads ``None``
+back (a 1.0 reply's null field stays on the wire); a field whose default is :data:`UNSET`
+is left off while unset, and a ``None`` given to it is sent and read as ``None`` (such as
+"back to the default" in a settings change).
 """
 
 from __future__ import annotations
@@ -19,11 +25,20 @@ from typing import Any, Generic, TypeVar
 
 from unseen.errors import UsageError
 
-__all__ = ["Kind", "to_wire", "from_wire"]
+__all__ = ["Kind", "UNSET", "to_wire", "from_wire"]
 
 Req = TypeVar("Req")
 Rep = TypeVar("Rep")
 T = TypeVar("T")
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: The default of a field where ``None`` means something: left off the wire while unset.
+UNSET: Any = _Unset()
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,16 +68,26 @@ _PLAIN = (str, int, float, bool)
 
 
 @functools.cache
-def _fields(cls: type) -> tuple[tuple[str, Any, bool, bool, bool], ...]:
-    """(name, type, required, optional-None, plain) of each field of a message dataclass;
-    a plain field (a scalar, a map, ``Any`` or a list of scalars) is written as it is."""
+def _fields(cls: type) -> tuple[tuple[str, Any, bool, bool, bool, bool], ...]:
+    """(name, type, required, optional-None, plain, keeps-None) of each field of a message
+    dataclass; a plain field (a scalar, a map, ``Any`` or a list of scalars) is written as
+    it is; a keeps-None one sends and reads ``None`` as a value (the module docstring)."""
     hints = typing.get_type_hints(cls)
     out = []
     for f in dataclasses.fields(cls):
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         tp = hints[f.name]
-        out.append((f.name, tp, required, f.default is None, _is_plain(tp)))
+        keeps = _admits_none(tp) and (required or f.default is UNSET)
+        out.append((f.name, tp, required, f.default is None, _is_plain(tp), keeps))
     return tuple(out)
+
+
+def _admits_none(tp: Any) -> bool:
+    if tp is Any:
+        return True
+    return typing.get_origin(tp) in (typing.Union, types.UnionType) and type(None) in (
+        typing.get_args(tp)
+    )
 
 
 def _is_plain(tp: Any) -> bool:
@@ -78,9 +103,9 @@ def to_wire(message: Any) -> dict[str, Any]:
     if not dataclasses.is_dataclass(message) or isinstance(message, type):
         raise UsageError(f"{type(message).__name__} is not a typed message")
     wire: dict[str, Any] = {}
-    for name, _, _, optional, plain in _fields(type(message)):
+    for name, _, _, optional, plain, _ in _fields(type(message)):
         value = getattr(message, name)
-        if value is None and optional:
+        if (value is None and optional) or value is UNSET:
             continue
         wire[name] = value if plain else _to_wire_value(value)
     return wire
@@ -96,14 +121,17 @@ def _to_wire_value(value: Any) -> Any:
 
 def from_wire(cls: type[T], body: Any) -> T:
     """The message of type ``cls`` in a wire body; unknown fields are ignored, a missing or
-    ill-typed one is a ``UsageError`` naming it. A ``None`` field counts as missing."""
+    ill-typed one is a ``UsageError`` naming it. A ``None`` field counts as missing, unless
+    the field keeps ``None`` (the module docstring)."""
     if not isinstance(body, dict):
         raise UsageError(f"{cls.__name__} must be a map of fields, not {type(body).__name__}")
     values: dict[str, Any] = {}
-    for name, tp, required, _, _ in _fields(typing.cast(type, cls)):
+    for name, tp, required, _, _, keeps in _fields(typing.cast(type, cls)):
         value = body.get(name)
         if value is None:
-            if required:
+            if keeps and (required or name in body):
+                values[name] = None
+            elif required:
                 raise UsageError(f"the message needs the field {name!r}")
             continue  # the default
         values[name] = _read(tp, value, f"the field {name!r}")

@@ -12,67 +12,105 @@ from collections.abc import Callable
 from typing import Any
 
 from unseen.errors import UsageError
-from unseen.messages import Message, Reply
+from unseen.messages import Message, Reply, from_wire
+from unseen.messages.network import (
+    REGISTRY_DECIDE,
+    REGISTRY_DOMAINS,
+    REGISTRY_KINDS,
+    REGISTRY_LIST,
+    REGISTRY_REMOVE,
+    REGISTRY_SEARCH,
+    DomainSummary,
+    RegistrationView,
+    RegistryDecideRequest,
+    RegistryDomainsRequest,
+    RegistryListRequest,
+    RegistryRemoveRequest,
+    RegistrySearchRequest,
+    RegistrySearchResult,
+)
 from unseen.network._registry import Registry
-from unseen.node import ADMINS, ANYONE, Node, Principal, Role, Route, build_routes
+from unseen.node import ADMINS, ANYONE, Node, Principal, Route, build_routes, route_of, typed_route
 
 #: the domain kinds a network answers (its own accounts)
 BASE_KINDS = frozenset(
     {"node.info", "user.create", "user.list", "user.update", "user.delete", "user.me"}
     | {"user.password"}
 )
-
-Handler = Callable[[Registry, dict[str, Any]], Any]
-
-
-def _text(body: dict[str, Any], name: str, default: str | None = None) -> str:
-    value = body.get(name, default)
-    if not isinstance(value, str):
-        raise UsageError(f"the message needs the text field {name!r}")
-    return value
+#: the network's own kinds: its registry's (roles and handlers below)
+NETWORK_KINDS = frozenset(kind.name for kind in REGISTRY_KINDS)
 
 
-#: the network's own kinds: roles and handler
-NETWORK_KINDS: dict[str, tuple[frozenset[Role], Handler]] = {
-    "registry.list": (ADMINS, lambda reg, body: reg.registrations()),
-    "registry.decide": (
-        ADMINS,
-        lambda reg, body: reg.decide(
-            _text(body, "id"), _text(body, "action"), _text(body, "reason", "")
-        ),
-    ),
-    "registry.remove": (ADMINS, lambda reg, body: reg.remove(_text(body, "id"))),
-    "registry.domains": (ANYONE, lambda reg, body: reg.domains()),
-    "registry.search": (ANYONE, lambda reg, body: reg.search(_text(body, "query"))),
-}
+def _registry(node: Node, kind: str) -> Registry:
+    if not isinstance(node, NetworkNode):
+        raise UsageError(f"{kind!r} is a message of a network node, not of a domain")
+    return node.registry
 
 
-#: registry kinds whose every success is written to the audit log
-_AUDITED = frozenset({"registry.decide", "registry.remove"})
+# -- the registry kinds (typed: unseen.messages.network) --------------------------------------
+@typed_route(REGISTRY_LIST, ADMINS)
+def registry_list(
+    node: Node, principal: Principal, request: RegistryListRequest
+) -> list[RegistrationView]:
+    registrations = _registry(node, REGISTRY_LIST.name).registrations()
+    return [from_wire(RegistrationView, r) for r in registrations]
 
 
-def _registry_route(kind: str, roles: frozenset[Role], handler: Handler) -> Route:
-    """A route of the node's shape for a registry handler."""
+@typed_route(REGISTRY_DECIDE, ADMINS)
+def registry_decide(
+    node: Node, principal: Principal, request: RegistryDecideRequest
+) -> RegistrationView:
+    registry = _registry(node, REGISTRY_DECIDE.name)
+    decided = registry.decide(request.id, request.action, request.reason)
+    node.audit(principal, REGISTRY_DECIDE.name, request.id)
+    return from_wire(RegistrationView, decided)
 
-    def answer(node: Node, principal: Principal, body: dict[str, Any]) -> Any:
-        if not isinstance(node, NetworkNode):
-            raise UsageError(f"{kind!r} is a message of a network node, not of a domain")
-        result = handler(node.registry, body)
-        if kind in _AUDITED:
-            node.audit(principal, kind, str(body.get("id")))
-        return result
 
-    return Route(kind, roles, answer)
+@typed_route(REGISTRY_REMOVE, ADMINS)
+def registry_remove(node: Node, principal: Principal, request: RegistryRemoveRequest) -> None:
+    _registry(node, REGISTRY_REMOVE.name).remove(request.id)
+    node.audit(principal, REGISTRY_REMOVE.name, request.id)
+
+
+@typed_route(REGISTRY_DOMAINS, ANYONE)
+def registry_domains(
+    node: Node, principal: Principal, request: RegistryDomainsRequest
+) -> list[DomainSummary]:
+    return [from_wire(DomainSummary, d) for d in _registry(node, REGISTRY_DOMAINS.name).domains()]
+
+
+@typed_route(REGISTRY_SEARCH, ANYONE)
+def registry_search(
+    node: Node, principal: Principal, request: RegistrySearchRequest
+) -> RegistrySearchResult:
+    found = _registry(node, REGISTRY_SEARCH.name).search(request.query)
+    return from_wire(RegistrySearchResult, found)
+
+
+#: the handlers of the network's own kinds, listed here (nothing registers on import)
+REGISTRY_HANDLERS: tuple[Callable[..., Any], ...] = (
+    registry_list,
+    registry_decide,
+    registry_remove,
+    registry_domains,
+    registry_search,
+)
 
 
 @functools.cache
 def build_network_routes() -> dict[str, Route]:
     """The network node's route table: the domain's handlers of :data:`BASE_KINDS` and the
-    registry kinds (built on the first call, then the same table)."""
+    registry kinds of :data:`REGISTRY_HANDLERS` (built on the first call, then the same
+    table)."""
     domain = build_routes()
     table = {kind: domain[kind] for kind in sorted(BASE_KINDS)}
-    for kind, (roles, handler) in NETWORK_KINDS.items():
-        table[kind] = _registry_route(kind, roles, handler)
+    for handler in REGISTRY_HANDLERS:
+        found = route_of(handler)
+        if found is None or found.kind not in NETWORK_KINDS or found.kind in table:
+            raise UsageError(f"{handler.__name__} is not the one handler of a registry kind")
+        table[found.kind] = found
+    if missing := sorted(NETWORK_KINDS - set(table)):
+        raise UsageError(f"registry kinds without a handler: {missing}")
     return table
 
 

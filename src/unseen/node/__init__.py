@@ -23,7 +23,7 @@ from unseen.node._objects import StagedUpload, resolve_dataset_uploads
 from unseen.node._principal import ADMINS, ANYONE, MEMBERS, ROLES, Principal, Role
 from unseen.node._quotas import QuotaSettings, check_stored
 from unseen.node._requests import decide
-from unseen.node._routes import Route
+from unseen.node._routes import Route, route_of, typed_route
 from unseen.node._table import build_routes
 
 __all__ = [
@@ -56,7 +56,9 @@ __all__ = [
     "public_catalog",
     "resolve_dataset_uploads",
     "resume_memberships",
+    "route_of",
     "serve_mesh_on",
     "sign_document",
+    "typed_route",
     "verify_document",
 ]

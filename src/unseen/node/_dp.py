@@ -23,11 +23,29 @@ import numpy as np
 
 from unseen import dp, ops
 from unseen.errors import RemoteError, UsageError
+from unseen.messages.dp import (
+    DP_BUDGET,
+    DP_GET,
+    DP_HISTORY,
+    DP_SETTINGS,
+    DP_SPEND,
+    DPAnswer,
+    DPBalance,
+    DPBudgetRequest,
+    DPGetRequest,
+    DPHistoryRequest,
+    DPRelease,
+    DPSettings,
+    DPSettingsRequest,
+    DPSpend,
+    DPSpendRequest,
+    DPSpendRow,
+)
 from unseen.node._objects import _usable
 from unseen.node._policy import check_release, may_read
 from unseen.node._principal import ADMINS, MEMBERS, Principal
-from unseen.node._routes import field, route, str_list
-from unseen.store import AssetRecord, ObjectRecord
+from unseen.node._routes import typed_route
+from unseen.store import AssetRecord, LedgerRecord, ObjectRecord
 
 if TYPE_CHECKING:
     from unseen.node._node import Node
@@ -193,8 +211,8 @@ def _needed(actions: list[ops.Action], target: str) -> list[ops.Action]:
     return [a for a in actions if a.id in wanted]
 
 
-def _parse(node: Node, body: dict[str, Any]) -> tuple[list[ops.Action], str]:
-    actions: list[ops.Action] = list(field(body, "actions", (list, tuple), default=[]))
+def _parse(node: Node, request: DPGetRequest) -> tuple[list[ops.Action], str]:
+    actions: list[ops.Action] = list(request.actions)
     if len(actions) > node.limits.max_actions:
         raise UsageError(f"a graph of {len(actions)} actions is over this node's limit")
     seen: set[str] = set()
@@ -204,7 +222,7 @@ def _parse(node: Node, body: dict[str, Any]) -> tuple[list[ops.Action], str]:
         if action.id in seen:
             raise UsageError(f"the graph defines {action.id!r} twice")
         seen.add(action.id)
-    return actions, field(body, "target", str)
+    return actions, request.target
 
 
 def _failed(charge: float) -> RemoteError:
@@ -300,13 +318,13 @@ def _answer(
     return (None, failure) if failure is not None else (value, None)
 
 
-@route("dp.get", MEMBERS)
-def dp_get(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+@typed_route(DP_GET, MEMBERS)
+def dp_get(node: Node, principal: Principal, request: DPGetRequest) -> DPAnswer:
     """A DP answer for the graph's ``target``, charged to the caller's budget."""
-    node.drop_objects(principal, str_list(body, "drop"))
+    node.drop_objects(principal, request.drop)
     svc = service(node)
-    actions, target = _parse(node, body)
-    epsilon, delta = dp.check_parameters(body.get("epsilon"), body.get("delta"), svc.delta)
+    actions, target = _parse(node, request)
+    epsilon, delta = dp.check_parameters(request.epsilon, request.delta, svc.delta)
     actions = _needed(actions, target)
     abstract, values, assets = _leaves(node, principal, actions, target)
     if all(isinstance(a, dp.Const) for a in abstract.values()):
@@ -315,7 +333,7 @@ def dp_get(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, 
             if not actions
             else ops.execute(actions, values, keep={target}, limits=node.limits)[target]
         )
-        return {"value": value, "exact": True, "charged": 0.0, "epsilon": 0.0, "delta": 0.0}
+        return DPAnswer(value=value, exact=True, charged=0.0, epsilon=0.0, delta=0.0)
     release = dp.prepare(actions, abstract, target, epsilon, delta)
     _check_on_mocks(node, actions, values, abstract, assets, release)
     uid = principal.user_id
@@ -334,63 +352,63 @@ def dp_get(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, 
     if exc is not None:
         log.info("DP release of %s failed: %s: %s", uid, type(exc).__name__, exc)
         raise _failed(record.charge) from None
-    return {
-        "value": value,
-        "exact": False,
-        "epsilon": release.cost.epsilon,
-        "delta": release.cost.delta,
-        "mechanism": release.cost.mechanism,
-        "charged": record.charge,
-        "spent": record.spent,
-        "query": release.query.description,
-    }
+    return DPAnswer(
+        value=value,
+        exact=False,
+        epsilon=release.cost.epsilon,
+        delta=release.cost.delta,
+        mechanism=release.cost.mechanism,
+        charged=record.charge,
+        spent=record.spent,
+        query=release.query.description,
+    )
 
 
-def _balance(node: Node, user_id: str) -> dict[str, Any]:
+def _balance(node: Node, user_id: str) -> DPBalance:
     svc = service(node)
     user = node.stores.users.get(user_id)
     count, odometer = svc.accountant.odometer(user_id)
     spent = odometer.spent(svc.delta)
-    return {
-        "user_id": user.id,
-        "email": user.email,
-        "name": user.name,
-        "role": user.role,
-        "budget": float(user.budget),
-        "spent": spent,
-        "remaining": max(float(user.budget) - spent, 0.0),
-        "releases": count,
-        "epsilon_sum": odometer.epsilon,
-        "delta": svc.delta,
-    }
+    return DPBalance(
+        user_id=user.id,
+        email=user.email,
+        name=user.name,
+        role=user.role,
+        budget=float(user.budget),
+        spent=spent,
+        remaining=max(float(user.budget) - spent, 0.0),
+        releases=count,
+        epsilon_sum=odometer.epsilon,
+        delta=svc.delta,
+    )
 
 
-@route("dp.budget", MEMBERS)
-def dp_budget(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+@typed_route(DP_BUDGET, MEMBERS)
+def dp_budget(node: Node, principal: Principal, request: DPBudgetRequest) -> DPBalance:
     return _balance(node, principal.user_id)
 
 
-def _entry_view(entry: Any) -> dict[str, Any]:
-    return {
-        "seq": entry.seq,
-        "at": entry.created_at,
-        "query": entry.query,
-        "datasets": list(entry.datasets),
-        "epsilon": entry.epsilon,
-        "delta": entry.delta,
-        "mechanism": entry.mechanism,
-        "charged": entry.charge,
-        "spent": entry.spent,
-    }
+def _entry_view(entry: LedgerRecord) -> DPRelease:
+    return DPRelease(
+        seq=entry.seq,
+        at=entry.created_at,
+        query=entry.query,
+        datasets=list(entry.datasets),
+        epsilon=entry.epsilon,
+        delta=entry.delta,
+        mechanism=entry.mechanism,
+        charged=entry.charge,
+        spent=entry.spent,
+    )
 
 
-@route("dp.history", MEMBERS)
-def dp_history(node: Node, principal: Principal, body: dict[str, Any]) -> list[dict[str, Any]]:
+@typed_route(DP_HISTORY, MEMBERS)
+def dp_history(node: Node, principal: Principal, request: DPHistoryRequest) -> list[DPRelease]:
     return [_entry_view(e) for e in node.stores.ledger.entries(principal.user_id)]
 
 
-@route("dp.spend", ADMINS)
-def dp_spend(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+@typed_route(DP_SPEND, ADMINS)
+def dp_spend(node: Node, principal: Principal, request: DPSpendRequest) -> DPSpend:
     """Every user's balance, and the spend per user and dataset (each release's charge
     counted towards every dataset it read)."""
     users = [u for u in node.stores.users.list() if u.role not in ("owner", "admin")]
@@ -403,29 +421,28 @@ def dp_spend(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str
             cell[2] += entry.charge
     names = {u.id: u.email for u in node.stores.users.list()}
     rows = [
-        {
-            "user_id": uid,
-            "email": names.get(uid, uid),
-            "dataset": name,
-            "releases": int(c[0]),
-            "epsilon_sum": c[1],
-            "charged": c[2],
-        }  # fmt: skip
+        DPSpendRow(
+            user_id=uid,
+            email=names.get(uid, uid),
+            dataset=name,
+            releases=int(c[0]),
+            epsilon_sum=c[1],
+            charged=c[2],
+        )
         for (uid, name), c in sorted(
             per.items(), key=lambda kv: (names.get(kv[0][0], ""), kv[0][1])
         )
     ]
-    return {"users": [_balance(node, u.id) for u in users], "datasets": rows}
+    return DPSpend(users=[_balance(node, u.id) for u in users], datasets=rows)
 
 
-@route("dp.settings", ADMINS)
-def dp_settings(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+@typed_route(DP_SETTINGS, ADMINS)
+def dp_settings(node: Node, principal: Principal, request: DPSettingsRequest) -> DPSettings:
     """The node's delta; the owner may set it until the first DP release."""
     svc = service(node)
-    if body.get("delta") is not None:
+    if request.delta is not None:
         if principal.role != "owner":
             raise UsageError("only the owner sets the node's delta")
-        value: float = field(body, "delta", (int, float))
-        delta = set_delta(node, value)
+        delta = set_delta(node, request.delta)
         node.audit(principal, "dp.settings", f"delta={delta:g}")
-    return {"delta": svc.delta}
+    return DPSettings(delta=svc.delta)

@@ -28,8 +28,17 @@ import math
 from typing import TYPE_CHECKING, Any, Protocol
 
 from unseen.errors import AuthError, NotFound, UsageError
+from unseen.messages.network import (
+    NETWORK_JOIN,
+    NETWORK_LEAVE,
+    NETWORK_LIST,
+    NetworkJoinRequest,
+    NetworkLeaveRequest,
+    NetworkListRequest,
+    NetworkMembership,
+)
 from unseen.node._principal import ADMINS, Principal
-from unseen.node._routes import field, route, str_list
+from unseen.node._routes import typed_route
 
 if TYPE_CHECKING:
     from unseen.node._node import Node
@@ -208,9 +217,9 @@ class NetworkAgents(Protocol):
     """What the domain server (``unseen.server``) provides to a domain: join, leave, list and (when the domain
     starts) resume its networks."""
 
-    def join(self, node: Node, options: dict[str, Any]) -> dict[str, Any]: ...
+    def join(self, node: Node, options: dict[str, Any]) -> NetworkMembership: ...
     def leave(self, node: Node, url: str) -> bool: ...
-    def memberships(self, node: Node) -> list[dict[str, Any]]: ...
+    def memberships(self, node: Node) -> list[NetworkMembership]: ...
     def resume(self, node: Node) -> int: ...
 
 
@@ -250,28 +259,27 @@ def resume_memberships(node: Node) -> int:
     return 0
 
 
-def _url(body: dict[str, Any], name: str = "url") -> str:
-    url = field(body, name, str).strip().rstrip("/")
+def _url(value: str, name: str = "url") -> str:
+    url = value.strip().rstrip("/")
     if not url.lower().startswith(("http://", "https://")) or len(url) > 2000:
         raise UsageError(f"{name} must be an http:// or https:// URL, not {url!r}")
     return url
 
 
-@route("network.join", ADMINS)
-def join(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-    url = _url(body)
-    domain_url = _url(body, "domain_url") if body.get("domain_url") else None
-    publish = None if body.get("publish") is None else str_list(body, "publish")
-    heartbeat = float(field(body, "heartbeat_s", (int, float), default=10.0))
+@typed_route(NETWORK_JOIN, ADMINS)
+def join(node: Node, principal: Principal, request: NetworkJoinRequest) -> NetworkMembership:
+    url = _url(request.url)
+    domain_url = _url(request.domain_url, "domain_url") if request.domain_url else None
+    heartbeat = request.heartbeat_s
     if not 0.05 <= heartbeat <= 3600:
         raise UsageError("heartbeat_s must be between 0.05 and 3600 seconds")
     options = {
         "url": url,
         "domain_url": domain_url,
-        "description": field(body, "description", str, default="")[:MAX_TEXT],
-        "publish": publish,
-        "models": check_models(body.get("models")),
-        "tunnel": field(body, "tunnel", bool, default=False),
+        "description": request.description[:MAX_TEXT],
+        "publish": request.publish,
+        "models": check_models(request.models),
+        "tunnel": request.tunnel,
         "heartbeat_s": heartbeat,
     }
     if domain_url is None and not options["tunnel"]:
@@ -284,15 +292,17 @@ def join(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, An
     return result
 
 
-@route("network.leave", ADMINS)
-def leave(node: Node, principal: Principal, body: dict[str, Any]) -> bool:
-    url = _url(body)
+@typed_route(NETWORK_LEAVE, ADMINS)
+def leave(node: Node, principal: Principal, request: NetworkLeaveRequest) -> bool:
+    url = _url(request.url)
     left = _agents().leave(node, url)
     if left:
         node.audit(principal, "network.leave", url)
     return left
 
 
-@route("network.list", ADMINS)
-def memberships(node: Node, principal: Principal, body: dict[str, Any]) -> list[dict[str, Any]]:
+@typed_route(NETWORK_LIST, ADMINS)
+def memberships(
+    node: Node, principal: Principal, request: NetworkListRequest
+) -> list[NetworkMembership]:
     return _agents().memberships(node) if _AGENTS else []

@@ -35,8 +35,17 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from unseen.errors import QuotaExceeded, TooManyRequests, UsageError
+from unseen.messages import UNSET
+from unseen.messages.quotas import (
+    QUOTA_SETTINGS,
+    QUOTA_USAGE,
+    QuotaSettingsRequest,
+    QuotaSettingsView,
+    QuotaUsage,
+    QuotaUsageRequest,
+)
 from unseen.node._principal import ADMINS, ANYONE, Principal
-from unseen.node._routes import route
+from unseen.node._routes import typed_route
 
 if TYPE_CHECKING:
     from unseen.node._node import Node
@@ -81,9 +90,15 @@ class QuotaSettings:
     def per_user(self) -> int:
         return self.max_running or max(1, self.slots // 2)
 
-    def shown(self) -> dict[str, Any]:
+    def shown(self) -> QuotaSettingsView:
         """The settings in effect (defaults resolved)."""
-        return {**asdict(self), "workers": self.slots, "max_running": self.per_user}
+        return QuotaSettingsView(
+            workers=self.slots,
+            max_running=self.per_user,
+            max_waiting=self.max_waiting,
+            cpu_seconds_per_minute=self.cpu_seconds_per_minute,
+            max_stored_bytes=self.max_stored_bytes,
+        )
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], base: QuotaSettings | None = None) -> QuotaSettings:
@@ -161,15 +176,15 @@ class Scheduler:
             wait = ended + WINDOW_S - now
         return used, max(wait, 0.1)
 
-    def usage(self, user_id: str) -> dict[str, Any]:
+    def usage(self, user_id: str) -> tuple[int, int, float]:
         """The user's graphs running and waiting, and CPU seconds of the last minute."""
         with self._cond:
             used, _ = self._cpu(user_id, time.monotonic())
-            return {
-                "running": self._running.get(user_id, 0),
-                "waiting": len(self._queues.get(user_id, ())),
-                "cpu_seconds": used,
-            }
+            return (
+                self._running.get(user_id, 0),
+                len(self._queues.get(user_id, ())),
+                used,
+            )
 
     # -- turns --------------------------------------------------------------------------
     def _dispatch(self) -> None:
@@ -303,10 +318,16 @@ def load(node: Node) -> QuotaSettings:
         return QuotaSettings.from_dict({k: v for k, v in dict(stored).items() if k in known})
 
 
-@route("quota.settings", ADMINS)
-def quota_settings(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+@typed_route(QUOTA_SETTINGS, ADMINS)
+def quota_settings(
+    node: Node, principal: Principal, request: QuotaSettingsRequest
+) -> QuotaSettingsView:
     """The per-user quotas; owners and admins change them (a value None: the default)."""
-    changes = {k: v for k, v in body.items()}
+    changes = {
+        f.name: getattr(request, f.name)
+        for f in fields(request)
+        if getattr(request, f.name) is not UNSET
+    }
     if changes:
         settings = QuotaSettings.from_dict(changes, node.scheduler.settings)
         stored = {k: v for k, v in asdict(settings).items() if v != getattr(QuotaSettings(), k)}
@@ -316,13 +337,16 @@ def quota_settings(node: Node, principal: Principal, body: dict[str, Any]) -> di
     return node.scheduler.settings.shown()
 
 
-@route("quota.usage", ANYONE)
-def quota_usage(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+@typed_route(QUOTA_USAGE, ANYONE)
+def quota_usage(node: Node, principal: Principal, request: QuotaUsageRequest) -> QuotaUsage:
     """The caller's own use: graphs running and waiting, CPU seconds of the last minute,
     stored bytes; and the quotas that apply to them."""
     settings = node.scheduler.settings
-    return {
-        **node.scheduler.usage(principal.user_id),
-        "stored_bytes": int(node.stores.objects.bytes_of(principal.user_id)),
-        "quotas": None if principal.is_admin else settings.shown(),
-    }
+    running, waiting, cpu_seconds = node.scheduler.usage(principal.user_id)
+    return QuotaUsage(
+        running=running,
+        waiting=waiting,
+        cpu_seconds=cpu_seconds,
+        stored_bytes=int(node.stores.objects.bytes_of(principal.user_id)),
+        quotas=None if principal.is_admin else settings.shown(),
+    )

@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 
 from unseen.errors import NotFound, TransportError, UnseenError, UsageError, error_from_wire
+from unseen.messages.network import NetworkMembership
 from unseen.node import (
     DOC_VERSION,
     HEARTBEAT,
@@ -259,18 +260,19 @@ class Membership:
             self.tunnel.stop()
         self.http.close()
 
-    def view(self) -> dict[str, Any]:
-        return {
-            "url": self.url,
-            "network": self.network.get("name"),
-            "status": self.status,
-            "tunnel": bool(self.options["tunnel"]),
-            "tunnel_open": bool(self.tunnel is not None and self.tunnel.connected.is_set()),
-            "heartbeat_s": self.options["heartbeat_s"],
-            "last_beat": self.last_beat,
-            "last_error": self.last_error,
-            "running": self.alive(),
-        }
+    def view(self) -> NetworkMembership:
+        name = self.network.get("name")
+        return NetworkMembership(
+            url=self.url,
+            network=None if name is None else str(name),
+            status=self.status,
+            tunnel=bool(self.options["tunnel"]),
+            tunnel_open=bool(self.tunnel is not None and self.tunnel.connected.is_set()),
+            heartbeat_s=float(self.options["heartbeat_s"]),
+            last_beat=self.last_beat,
+            last_error=self.last_error,
+            running=self.alive(),
+        )
 
 
 class Agents:
@@ -282,7 +284,7 @@ class Agents:
             weakref.WeakKeyDictionary()
         )
 
-    def join(self, node: Node, options: dict[str, Any]) -> dict[str, Any]:
+    def join(self, node: Node, options: dict[str, Any]) -> NetworkMembership:
         seed = signing_seed(node)
         membership = Membership(node, seed, options)
         try:
@@ -311,7 +313,7 @@ class Agents:
             membership.stop()
         return membership is not None or kept
 
-    def memberships(self, node: Node) -> list[dict[str, Any]]:
+    def memberships(self, node: Node) -> list[NetworkMembership]:
         with self._lock:
             mine = list(self._nodes.get(node, {}).values())
         return [m.view() for m in mine]
