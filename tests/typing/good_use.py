@@ -1,7 +1,9 @@
 """Correct uses of typed messages: mypy must accept them (checked by tests/test_typing.py)."""
 
 from unseen.client import Client
+from unseen.messages.dp import DP_BUDGET, DP_HISTORY, DPBudgetRequest, DPHistoryRequest, DPRelease
 from unseen.messages.info import NODE_INFO, NodeInfoRequest
+from unseen.messages.quotas import QUOTA_SETTINGS, QuotaSettingsRequest
 from unseen.messages.users import USER_CREATE, USER_LIST, UserCreateRequest, UserListRequest
 
 
@@ -11,3 +13,10 @@ def use(client: Client) -> list[str]:
     emails = [u.email for u in client.ask(USER_LIST, UserListRequest())]
     kinds: list[str] = client.ask(NODE_INFO, NodeInfoRequest()).kinds
     return [*emails, *kinds, str(budget), client.me.email]
+
+
+def use_dp_and_quotas(client: Client) -> float:
+    remaining: float = client.ask(DP_BUDGET, DPBudgetRequest()).remaining
+    history: list[DPRelease] = client.ask(DP_HISTORY, DPHistoryRequest())
+    limits = client.ask(QUOTA_SETTINGS, QuotaSettingsRequest(max_waiting=None, workers=4))
+    return remaining + len(history) + limits.max_waiting

@@ -5,7 +5,10 @@ the request type": the request is not the kind's); the file is never imported.
 """
 
 from unseen.client import Client
+from unseen.messages.dp import DP_BUDGET, DPBudgetRequest
 from unseen.messages.info import NODE_INFO
+from unseen.messages.network import REGISTRY_DECIDE, RegistryListRequest
+from unseen.messages.quotas import QuotaSettingsRequest
 from unseen.messages.users import USER_CREATE, USER_ME, UserCreateRequest, UserMeRequest
 
 
@@ -18,3 +21,6 @@ def misuse(client: Client) -> None:
     client.ask(NODE_INFO, UserMeRequest())  # E: misc
     name: int = client.me.name  # E: assignment
     print(name)
+    print(client.ask(DP_BUDGET, DPBudgetRequest()).remaning)  # E: attr-defined
+    QuotaSettingsRequest(max_waiting="3")  # E: arg-type
+    client.ask(REGISTRY_DECIDE, RegistryListRequest())  # E: misc

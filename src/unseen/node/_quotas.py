@@ -176,15 +176,15 @@ class Scheduler:
             wait = ended + WINDOW_S - now
         return used, max(wait, 0.1)
 
-    def usage(self, user_id: str) -> tuple[int, int, float]:
+    def usage(self, user_id: str) -> dict[str, Any]:
         """The user's graphs running and waiting, and CPU seconds of the last minute."""
         with self._cond:
             used, _ = self._cpu(user_id, time.monotonic())
-            return (
-                self._running.get(user_id, 0),
-                len(self._queues.get(user_id, ())),
-                used,
-            )
+            return {
+                "running": self._running.get(user_id, 0),
+                "waiting": len(self._queues.get(user_id, ())),
+                "cpu_seconds": used,
+            }
 
     # -- turns --------------------------------------------------------------------------
     def _dispatch(self) -> None:
@@ -342,11 +342,11 @@ def quota_usage(node: Node, principal: Principal, request: QuotaUsageRequest) ->
     """The caller's own use: graphs running and waiting, CPU seconds of the last minute,
     stored bytes; and the quotas that apply to them."""
     settings = node.scheduler.settings
-    running, waiting, cpu_seconds = node.scheduler.usage(principal.user_id)
+    use = node.scheduler.usage(principal.user_id)
     return QuotaUsage(
-        running=running,
-        waiting=waiting,
-        cpu_seconds=cpu_seconds,
+        running=use["running"],
+        waiting=use["waiting"],
+        cpu_seconds=use["cpu_seconds"],
         stored_bytes=int(node.stores.objects.bytes_of(principal.user_id)),
         quotas=None if principal.is_admin else settings.shown(),
     )
