@@ -67,18 +67,24 @@ class Kind(Generic[Req, Rep]):
 _PLAIN = (str, int, float, bool)
 
 
+#: the value of a field that is never left off the wire (no value is it)
+_WRITTEN = object()
+
+
 @functools.cache
-def _fields(cls: type) -> tuple[tuple[str, Any, bool, bool, bool, bool], ...]:
-    """(name, type, required, optional-None, plain, keeps-None) of each field of a message
-    dataclass; a plain field (a scalar, a map, ``Any`` or a list of scalars) is written as
-    it is; a keeps-None one sends and reads ``None`` as a value (the module docstring)."""
+def _fields(cls: type) -> tuple[tuple[str, Any, bool, object, bool, bool], ...]:
+    """(name, type, required, left-off value, plain, keeps-None) of each field of a message
+    dataclass. The left-off value is ``None`` for an optional field, ``UNSET`` for one that
+    defaults to it; a plain field (a scalar, a map, ``Any`` or a list of scalars) is written
+    as it is; a keeps-None one sends and reads ``None`` as a value (the module docstring)."""
     hints = typing.get_type_hints(cls)
     out = []
     for f in dataclasses.fields(cls):
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         tp = hints[f.name]
         keeps = _admits_none(tp) and (required or f.default is UNSET)
-        out.append((f.name, tp, required, f.default is None, _is_plain(tp), keeps))
+        left_off = f.default if f.default is None or f.default is UNSET else _WRITTEN
+        out.append((f.name, tp, required, left_off, _is_plain(tp), keeps))
     return tuple(out)
 
 
@@ -103,9 +109,9 @@ def to_wire(message: Any) -> dict[str, Any]:
     if not dataclasses.is_dataclass(message) or isinstance(message, type):
         raise UsageError(f"{type(message).__name__} is not a typed message")
     wire: dict[str, Any] = {}
-    for name, _, _, optional, plain, _ in _fields(type(message)):
+    for name, _, _, left_off, plain, _ in _fields(type(message)):
         value = getattr(message, name)
-        if (value is None and optional) or value is UNSET:
+        if value is left_off:
             continue
         wire[name] = value if plain else _to_wire_value(value)
     return wire
