@@ -21,6 +21,7 @@ from typing import Any
 from unseen.duet._host import Host
 from unseen.network import DUET_TUNNEL
 from unseen.node import DOC_VERSION, sign_document
+from unseen.server import bind_socket, listener_url
 from unseen.transport import ReverseTunnel
 
 log = logging.getLogger("unseen.duet")
@@ -83,9 +84,12 @@ class DirectServer(ThreadingHTTPServer):
         self.host = host
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
-        super().__init__((bind, port), _Handler)
-        shown = {"0.0.0.0": "127.0.0.1"}.get(bind, bind)
-        self.url = f"http://{shown}:{self.server_address[1]}/duet"
+        # The socket is unseen.server's, as a node's is: port 0, a port in use, IPv6 alike.
+        super().__init__((bind, port), _Handler, bind_and_activate=False)
+        self.socket.close()
+        self.socket = bind_socket(bind, port)
+        self.server_address = self.socket.getsockname()
+        self.url = listener_url(bind, self.server_address[1], "/duet")
         self._thread = threading.Thread(
             target=self.serve_forever, name="unseen-duet-direct", daemon=True
         )
