@@ -7,6 +7,7 @@ the request type": the request is not the kind's); the file is never imported.
 from unseen.client import Client
 from unseen.messages.dp import DP_BUDGET, DPBudgetRequest
 from unseen.messages.info import NODE_INFO
+from unseen.messages.mpc import MPC_TRUST, MPCUntrustRequest
 from unseen.messages.network import REGISTRY_DECIDE, RegistryListRequest
 from unseen.messages.quotas import QuotaSettingsRequest
 from unseen.messages.users import USER_CREATE, USER_ME, UserCreateRequest, UserMeRequest
@@ -21,6 +22,8 @@ def misuse(client: Client) -> None:
     client.ask(NODE_INFO, UserMeRequest())  # E: misc
     name: int = client.me.name  # E: assignment
     print(name)
+    client.ask(MPC_TRUST, MPCUntrustRequest(role="party", key="ab" * 32))  # E: misc
+    print(client.mpc.policy["dealers"])  # E: index
     print(client.ask(DP_BUDGET, DPBudgetRequest()).remaning)  # E: attr-defined
     QuotaSettingsRequest(max_waiting="3")  # E: arg-type
     client.ask(REGISTRY_DECIDE, RegistryListRequest())  # E: misc

@@ -18,6 +18,7 @@ from unseen import serde
 from unseen.errors import DecodeError, UnseenError, UsageError, error_from_wire, error_to_wire
 from unseen.messages import dp as _dp
 from unseen.messages import info as _info
+from unseen.messages import mpc as _mpc
 from unseen.messages import network as _network
 from unseen.messages import quotas as _quotas
 from unseen.messages import users as _users
@@ -115,6 +116,7 @@ TYPED: dict[str, Kind[Any, Any]] = {
         *_dp.TYPED_KINDS,
         *_quotas.TYPED_KINDS,
         *_network.TYPED_KINDS,
+        *_mpc.TYPED_KINDS,
     )
 }
 

@@ -21,8 +21,8 @@ __all__ = [
 
 @dataclass(frozen=True, kw_only=True)
 class QuotaSettingsRequest:
-    """Settings to change: a setting left ``UNSET`` stays as it is, ``None`` puts it back
-    to its default; none given reads the settings."""
+    """Settings to change: a setting left off the body (``UNSET``) stays as it is, a nil
+    (``None``) puts it back to its default; an empty body reads the settings."""
 
     workers: int | None = UNSET
     max_running: int | None = UNSET
