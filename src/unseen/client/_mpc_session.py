@@ -183,6 +183,8 @@ class NodeCluster(Cluster):
     def request_release(self, x: MPCTensor, name: str = "", reason: str = "") -> MPCRequest:
         """A request on each node whose private data ``x`` derives from."""
         from unseen.client._views import Request
+        from unseen.messages import from_wire
+        from unseen.messages.requests import RequestView
 
         self.sync()
         body = {"session": self.session, "sid": x.sid, "name": name, "reason": reason}
@@ -190,7 +192,7 @@ class NodeCluster(Cluster):
         for c in self.clients:
             record = c.call("mpc.request", body)
             if record is not None:
-                found.append(Request(c, record))
+                found.append(Request(c, from_wire(RequestView, record)))
         return MPCRequest(found)
 
     # -- display and lifecycle ----------------------------------------------------------------

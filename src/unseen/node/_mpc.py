@@ -341,6 +341,7 @@ def request_release(node: Node, principal: Principal, body: dict[str, Any]) -> A
     """Ask this node's owner to release share ``sid`` (a value derived from data here).
 
     Returns the request's view, or None when the value derives from nothing on this node."""
+    from unseen.messages.requests import REQUEST_CREATE, RequestCreateRequest
     from unseen.node._requests import create
 
     runtime = _runtime(node, principal, body)
@@ -380,7 +381,8 @@ def request_release(node: Node, principal: Principal, body: dict[str, Any]) -> A
             party.approvals[sid] = (standin.id, version)
     name = field(body, "name", str, default="") or f"MPC result {sid}"
     reason = field(body, "reason", str, default="")
-    return create(node, principal, {"object_id": standin.id, "name": name, "reason": reason})
+    request = RequestCreateRequest(object_id=standin.id, name=name, reason=reason)
+    return REQUEST_CREATE.reply_to_wire(create(node, principal, request))
 
 
 @route("mpc.leave", MEMBERS)
