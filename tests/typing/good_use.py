@@ -11,3 +11,14 @@ def use(client: Client) -> list[str]:
     emails = [u.email for u in client.ask(USER_LIST, UserListRequest())]
     kinds: list[str] = client.ask(NODE_INFO, NodeInfoRequest()).kinds
     return [*emails, *kinds, str(budget), client.me.email]
+
+
+def use_requests(client: Client, request_id: str) -> list[str]:
+    from unseen.messages.datasets import DATASET_LIST, DatasetListRequest
+    from unseen.messages.requests import REQUEST_WAIT, RequestWaitRequest
+
+    view = client.ask(REQUEST_WAIT, RequestWaitRequest(id=request_id, timeout=1))
+    decided: float | None = view.decided_at
+    assets = [a.object_id for d in client.ask(DATASET_LIST, DatasetListRequest()) for a in d.assets]
+    handlers = [h.action for h in client.requests.handlers]
+    return [*assets, *handlers, view.status, str(decided), client.datasets[0].name]
