@@ -14,3 +14,14 @@ def use(client: Client) -> list[str]:
     trusted = client.ask(MPC_TRUST, MPCTrustRequest(role="dealer", key="ab" * 32))
     dealers: list[str] = [t.label for t in trusted.dealers + client.mpc.policy.parties]
     return [*emails, *kinds, *dealers, str(budget), client.me.email]
+
+
+def use_requests(client: Client, request_id: str) -> list[str]:
+    from unseen.messages.datasets import DATASET_LIST, DatasetListRequest
+    from unseen.messages.requests import REQUEST_WAIT, RequestWaitRequest
+
+    view = client.ask(REQUEST_WAIT, RequestWaitRequest(id=request_id, timeout=1))
+    decided: float | None = view.decided_at
+    assets = [a.object_id for d in client.ask(DATASET_LIST, DatasetListRequest()) for a in d.assets]
+    handlers = [h.action for h in client.requests.handlers]
+    return [*assets, *handlers, view.status, str(decided), client.datasets[0].name]

@@ -7,6 +7,7 @@ the request type": the request is not the kind's); the file is never imported.
 from unseen.client import Client
 from unseen.messages.info import NODE_INFO
 from unseen.messages.mpc import MPC_TRUST, MPCUntrustRequest
+from unseen.messages.requests import REQUEST_WAIT, RequestDecideRequest
 from unseen.messages.users import USER_CREATE, USER_ME, UserCreateRequest, UserMeRequest
 
 
@@ -21,3 +22,4 @@ def misuse(client: Client) -> None:
     print(name)
     client.ask(MPC_TRUST, MPCUntrustRequest(role="party", key="ab" * 32))  # E: misc
     print(client.mpc.policy["dealers"])  # E: index
+    client.ask(REQUEST_WAIT, RequestDecideRequest(id="r1", action="accept"))  # E: misc
