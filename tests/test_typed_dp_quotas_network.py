@@ -268,9 +268,9 @@ def test_an_unset_setting_stays_off_the_wire_and_none_is_read_as_none() -> None:
 def test_a_nullable_field_without_default_keeps_none_and_others_still_need_a_value() -> None:
     wire = to_wire(MEMBERSHIP)
     assert wire["last_error"] is None and "network" in wire  # planted: a 1.0 null field
-    assert from_wire(NetworkMembership, {k: v for k, v in wire.items() if k != "last_beat"}) == (
-        MEMBERSHIP  # left off by a sender: None, as the type allows
-    )
+    assert from_wire(NetworkMembership, wire) == MEMBERSHIP
+    with pytest.raises(UsageError, match="needs the field 'last_beat'"):  # must be there
+        from_wire(NetworkMembership, {k: v for k, v in wire.items() if k != "last_beat"})
     with pytest.raises(UsageError, match="needs the field 'status'"):
         from_wire(NetworkMembership, {**wire, "status": None})  # not nullable: None is missing
     with pytest.raises(UsageError, match="the field 'last_beat' must be float, not str"):

@@ -41,7 +41,7 @@ def test_section_2_and_3(
     ds.add_asset(name="data", data=X, mock=X_mock, bounds=(-0.2, 0.2))
     ds.add_asset(name="target", data=y, mock=y_mock, bounds=(25.0, 346.0))
     owner.upload_dataset(ds)
-    assert [d["name"] for d in owner.datasets] == ["Diabetes"]
+    assert [d.name for d in owner.datasets] == ["Diabetes"]
 
     ana = unseen.login(url=server.url, email="ana@uni.edu", password="ana-pw-123")
     capsys.readouterr()

@@ -67,14 +67,14 @@ def test_restart_keeps_users_datasets_objects_requests_handlers(fresh: ServerPro
     assert ana.call("user.me")["budget"] == 10.0  # the old session: same token secret, new socket
     again = fresh.login(*ANA)
     assert again.node_id == node_id
-    assert [d["name"] for d in again.datasets] == ["Diabetes"]
+    assert [d.name for d in again.datasets] == ["Diabetes"]
     assert {u["email"] for u in owner.call("user.list")} == {"owner@clinic.org", ANA[0]}
     statuses = {r.id: r.status for r in again.requests}
     assert statuses == {accepted.id: "accepted", pending.id: "pending"}
     np.testing.assert_allclose(
         [r for r in again.requests if r.id == accepted.id][0].get(), X.mean(axis=0)
     )
-    assert [h["name"] for h in owner.requests.handlers] == ["auto"]
+    assert [h.name for h in owner.requests.handlers] == ["auto"]
     np.testing.assert_array_equal(again.store["#mine"].get(), np.arange(5.0))
     np.testing.assert_array_equal(own.get(), np.arange(5.0))
     for client in (owner, ana, again):

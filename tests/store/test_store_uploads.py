@@ -162,6 +162,7 @@ def test_a_streamed_asset_is_written_once(
         {"bounds": (5.0, 1.0)},  # refused by the handler, before anything is stored
         {"mock": np.zeros(3, dtype=np.int8).tolist()},  # a mock of another kind
         {"name": "Taken"},  # a dataset of that name exists
+        {"max_rows_per_id": "two"},  # refused as the request is read, before the handler runs
     ],
 )
 def test_a_failed_dataset_upload_leaves_nothing(

@@ -23,3 +23,14 @@ def use_dp_and_quotas(client: Client) -> float:
     history: list[DPRelease] = client.ask(DP_HISTORY, DPHistoryRequest())
     limits = client.ask(QUOTA_SETTINGS, QuotaSettingsRequest(max_waiting=None, workers=4))
     return remaining + len(history) + limits.max_waiting
+
+
+def use_requests(client: Client, request_id: str) -> list[str]:
+    from unseen.messages.datasets import DATASET_LIST, DatasetListRequest
+    from unseen.messages.requests import REQUEST_WAIT, RequestWaitRequest
+
+    view = client.ask(REQUEST_WAIT, RequestWaitRequest(id=request_id, timeout=1))
+    decided: float | None = view.decided_at
+    assets = [a.object_id for d in client.ask(DATASET_LIST, DatasetListRequest()) for a in d.assets]
+    handlers = [h.action for h in client.requests.handlers]
+    return [*assets, *handlers, view.status, str(decided), client.datasets[0].name]

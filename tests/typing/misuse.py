@@ -10,6 +10,7 @@ from unseen.messages.info import NODE_INFO
 from unseen.messages.mpc import MPC_TRUST, MPCUntrustRequest
 from unseen.messages.network import REGISTRY_DECIDE, RegistryListRequest
 from unseen.messages.quotas import QuotaSettingsRequest
+from unseen.messages.requests import REQUEST_WAIT, RequestDecideRequest
 from unseen.messages.users import USER_CREATE, USER_ME, UserCreateRequest, UserMeRequest
 
 
@@ -27,3 +28,4 @@ def misuse(client: Client) -> None:
     print(client.ask(DP_BUDGET, DPBudgetRequest()).remaning)  # E: attr-defined
     QuotaSettingsRequest(max_waiting="3")  # E: arg-type
     client.ask(REGISTRY_DECIDE, RegistryListRequest())  # E: misc
+    client.ask(REQUEST_WAIT, RequestDecideRequest(id="r1", action="accept"))  # E: misc

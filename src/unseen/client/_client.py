@@ -13,6 +13,7 @@ from unseen.client._pointer import Pointer
 from unseen.client._waiting import waiting
 from unseen.errors import UsageError
 from unseen.messages import Kind
+from unseen.messages.datasets import DATASET_LIST, DATASET_UPLOAD, DatasetListRequest
 from unseen.messages.dp import (
     DP_BUDGET,
     DP_GET,
@@ -34,6 +35,12 @@ from unseen.messages.quotas import (
     QUOTA_USAGE,
     QuotaSettingsRequest,
     QuotaUsageRequest,
+)
+from unseen.messages.requests import (
+    REQUEST_CREATE,
+    REQUEST_LIST,
+    RequestCreateRequest,
+    RequestListRequest,
 )
 from unseen.messages.users import USER_ME, UserMeRequest, UserView
 
@@ -317,17 +324,15 @@ class Client:
             pointer.mock_result()  # a graph that fails on the mock: say so before filing it
         if not pointer._vertex.materialized:
             self._run([pointer], get=False)
-        record = self._conn.call(
-            "request.create", {"object_id": pointer.id, "name": name, "reason": reason}
-        )
-        return Request(self, record)
+        request = RequestCreateRequest(object_id=pointer.id, name=name, reason=reason)
+        return Request(self, self.ask(REQUEST_CREATE, request))
 
     @property
     def requests(self) -> RequestList:
         """Requests: all of them for the node's owner, your own otherwise."""
         from unseen.client._views import RequestList
 
-        return RequestList(self, self._conn.call("request.list"))
+        return RequestList(self, self.ask(REQUEST_LIST, RequestListRequest()))
 
     @property
     def store(self) -> StoreView:
@@ -350,7 +355,7 @@ class Client:
     def datasets(self) -> DatasetList:
         from unseen.client._views import DatasetList
 
-        return DatasetList(self, self._conn.call("dataset.list"))
+        return DatasetList(self, self.ask(DATASET_LIST, DatasetListRequest()))
 
     @property
     def users(self) -> UserList:
@@ -374,7 +379,7 @@ class Client:
 
     def upload_dataset(self, dataset: Dataset) -> None:
         """Upload a dataset's private assets and their mocks (owners and admins)."""
-        self._conn.call("dataset.upload", dataset._to_wire())
+        self.ask(DATASET_UPLOAD, dataset._to_request())
         print(f"Uploaded dataset {dataset.name!r} with {len(dataset.assets)} asset(s).")
 
     # -- networks ----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from unseen.errors import UsageError
+from unseen.messages.datasets import AssetUpload, DatasetUploadRequest
 
 Bounds = tuple[float, float] | list[tuple[float, float]]
 
@@ -94,32 +95,33 @@ class Dataset:
         names = ", ".join(a.name for a in self.assets) or "no assets yet"
         return f"<Dataset {self.name!r}: {names}>"
 
-    def _to_wire(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "description": self.description,
-            "tags": self.tags,
-            "citation": self.citation,
-            "assets": [
-                {
-                    "name": a.name,
-                    "data": a.data,
-                    "mock": a.mock,
-                    "description": a.description,
-                    "bounds": None
+    def _to_request(self) -> DatasetUploadRequest:
+        """The ``dataset.upload`` request: bounds as tuples, category keys as strings."""
+        return DatasetUploadRequest(
+            name=self.name,
+            description=self.description,
+            tags=self.tags,
+            citation=self.citation,
+            assets=[
+                AssetUpload(
+                    name=a.name,
+                    data=a.data,
+                    mock=a.mock,
+                    description=a.description,
+                    bounds=None
                     if a.bounds is None
                     else [tuple(b) for b in a.bounds]
                     if isinstance(a.bounds, list)
                     else tuple(a.bounds),
-                    "tags": a.tags,
-                    "nullable": a.nullable,
-                    "privacy_id": a.privacy_id,
-                    "max_rows_per_id": a.max_rows_per_id,
-                    "public_rows": a.public_rows,
-                    "categories": None
+                    tags=a.tags,
+                    nullable=a.nullable,
+                    privacy_id=a.privacy_id,
+                    max_rows_per_id=a.max_rows_per_id,
+                    public_rows=a.public_rows,
+                    categories=None
                     if a.categories is None
                     else {str(k): list(v) for k, v in a.categories.items()},
-                }
+                )
                 for a in self.assets
             ],
-        }
+        )

@@ -198,6 +198,8 @@ class NodeCluster(Cluster):
     def request_release(self, x: MPCTensor, name: str = "", reason: str = "") -> MPCRequest:
         """A request on each node whose private data ``x`` derives from."""
         from unseen.client._views import Request
+        from unseen.messages import from_wire
+        from unseen.messages.requests import RequestView
 
         self.sync()
         request = MPCReleaseRequest(session=self.session, sid=x.sid, name=name, reason=reason)
@@ -205,7 +207,7 @@ class NodeCluster(Cluster):
         for c in self.clients:
             record = c.ask(MPC_REQUEST, request)
             if record is not None:
-                found.append(Request(c, record))
+                found.append(Request(c, from_wire(RequestView, record)))
         return MPCRequest(found)
 
     # -- display and lifecycle ----------------------------------------------------------------

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 from unseen.errors import NotFound, RequestTimeout, UsageError
+from unseen.messages.datasets import AssetView, DatasetView
+from unseen.messages.requests import (
+    HANDLER_ADD,
+    HANDLER_LIST,
+    HANDLER_REMOVE,
+    REQUEST_DECIDE,
+    REQUEST_LIST,
+    REQUEST_RESULT,
+    REQUEST_WAIT,
+    HandlerAddRequest,
+    HandlerListRequest,
+    HandlerRemoveRequest,
+    HandlerView,
+    RequestDecideRequest,
+    RequestListRequest,
+    RequestResultRequest,
+    RequestView,
+    RequestWaitRequest,
+)
 
 if TYPE_CHECKING:
     import pandas
@@ -41,58 +61,101 @@ def _frame(columns: list[str], rows: list[list[Any]]) -> pandas.DataFrame:
 
 
 class Request:
-    """One request to release a value. Owners accept or deny it; the requester gets it."""
+    """One request to release a value. Owners accept or deny it; the requester gets it.
 
-    def __init__(self, client: Client, record: dict[str, Any]) -> None:
+    Its fields are those of the node's :class:`~unseen.messages.requests.RequestView`
+    (``.view``), except ``requester``: the requester's name (``requester_id`` is their id)."""
+
+    def __init__(self, client: Client, view: RequestView) -> None:
         self._client = client
-        self._record = record
+        self._view = view
 
-    def __getattr__(self, name: str) -> Any:
-        record = self.__dict__.get("_record", {})
-        if name in record:
-            return record[name]
-        raise AttributeError(name)
+    @property
+    def view(self) -> RequestView:
+        """The request as the node last showed it."""
+        return self._view
 
-    def __dir__(self) -> list[str]:
-        return sorted(set(super().__dir__()) | set(self._record))
+    @property
+    def id(self) -> str:
+        return self._view.id
+
+    @property
+    def object_id(self) -> str:
+        return self._view.object_id
+
+    @property
+    def name(self) -> str:
+        return self._view.name
+
+    @property
+    def reason(self) -> str:
+        return self._view.reason
 
     @property
     def status(self) -> str:
-        return str(self._record["status"])
+        return self._view.status
 
     @property
     def requester(self) -> str:
         """Who asked: their name (``requester_id`` is their user id)."""
-        return str(self._record.get("requester_name") or self.requester_id[:8])
+        return self._view.requester_name or self.requester_id[:8]
 
     @property
     def requester_id(self) -> str:
-        return str(self._record["requester"])
+        return self._view.requester
+
+    @property
+    def requester_name(self) -> str:
+        return self._view.requester_name
+
+    @property
+    def graph(self) -> list[str]:
+        return list(self._view.graph)
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self._view.tags)
+
+    @property
+    def deny_reason(self) -> str:
+        return self._view.deny_reason
+
+    @property
+    def decided_by(self) -> str:
+        return self._view.decided_by
+
+    @property
+    def created_at(self) -> float:
+        return self._view.created_at
+
+    @property
+    def decided_at(self) -> float | None:
+        return self._view.decided_at
 
     def refresh(self) -> Request:
-        for record in self._client._conn.call("request.list"):
-            if record["id"] == self._record["id"]:
-                self._record = record
+        for view in self._client.ask(REQUEST_LIST, RequestListRequest()):
+            if view.id == self.id:
+                self._view = view
                 return self
-        raise NotFound(f"request {self._record['id']!r} is gone")
+        raise NotFound(f"request {self.id!r} is gone")
 
     def accept(self) -> Request:
         """Release the value to the requester (owners and admins)."""
-        self._record = self._client._conn.call(
-            "request.decide", {"id": self.id, "action": "accept"}
+        self._view = self._client.ask(
+            REQUEST_DECIDE, RequestDecideRequest(id=self.id, action="accept")
         )
         return self
 
     def deny(self, reason: str = "") -> Request:
-        self._record = self._client._conn.call(
-            "request.decide", {"id": self.id, "action": "deny", "reason": reason}
+        self._view = self._client.ask(
+            REQUEST_DECIDE, RequestDecideRequest(id=self.id, action="deny", reason=reason)
         )
         return self
 
     def wait(self, timeout_secs: float | None = None) -> Request:
         """Block until the owner decides; raise RequestTimeout after ``timeout_secs``."""
         timeout = DEFAULT_WAIT_SECS if timeout_secs is None else float(timeout_secs)
-        self._record = self._client._conn.call("request.wait", {"id": self.id, "timeout": timeout})
+        self._view = self._client.ask(REQUEST_WAIT, RequestWaitRequest(id=self.id, timeout=timeout))
         if self.status == "pending":
             raise RequestTimeout(
                 f"no decision on request {self.name!r} within {timeout:g} s; it stays pending: "
@@ -102,7 +165,7 @@ class Request:
 
     def get(self) -> Any:
         """The released value (raises RequestDenied if the owner said no)."""
-        return self._client._conn.call("request.result", {"id": self.id})
+        return self._client.ask(REQUEST_RESULT, RequestResultRequest(id=self.id))
 
     def __repr__(self) -> str:
         return (
@@ -113,7 +176,7 @@ class Request:
     @property
     def code(self) -> str:
         """The operations that produced the value, for the owner to review."""
-        return "\n".join(self._record.get("graph", []))
+        return "\n".join(self._view.graph)
 
 
 _REQUEST_COLUMNS = ["Request Name", "Reason", "Requester", "Status", "Request ID"]
@@ -122,9 +185,9 @@ _REQUEST_COLUMNS = ["Request Name", "Reason", "Requester", "Status", "Request ID
 class RequestList(Sequence[Request]):
     """Requests as a table; ``[i]`` gives a :class:`Request`; ``.pandas`` a DataFrame."""
 
-    def __init__(self, client: Client, records: list[dict[str, Any]]) -> None:
+    def __init__(self, client: Client, views: list[RequestView]) -> None:
         self._client = client
-        self._items = [Request(client, r) for r in records]
+        self._items = [Request(client, v) for v in views]
 
     @overload
     def __getitem__(self, index: int) -> Request: ...
@@ -165,21 +228,19 @@ class RequestList(Sequence[Request]):
         name: str | None = None,
         requester: str | None = None,
         tags: list[str] | None = None,
-    ) -> dict[str, Any]:
+    ) -> HandlerView:
         """A policy: decide matching requests (now pending and future) automatically."""
-        return dict(
-            self._client._conn.call(
-                "handler.add",
-                {"action": action, "name": name, "requester": requester, "tags": tags or []},
-            )
+        request = HandlerAddRequest(
+            action=action, name=name, requester=requester, tags=list(tags or [])
         )
+        return self._client.ask(HANDLER_ADD, request)
 
     @property
-    def handlers(self) -> list[dict[str, Any]]:
-        return list(self._client._conn.call("handler.list"))
+    def handlers(self) -> list[HandlerView]:
+        return self._client.ask(HANDLER_LIST, HandlerListRequest())
 
     def remove_handler(self, handler_id: str) -> None:
-        self._client._conn.call("handler.remove", {"id": handler_id})
+        self._client.ask(HANDLER_REMOVE, HandlerRemoveRequest(id=handler_id))
 
 
 _STORE_COLUMNS = ["ID", "Tags", "Description"]
@@ -257,35 +318,34 @@ class SearchResults(list):  # type: ignore[type-arg]
 _DATASET_COLUMNS = ["Name", "Assets", "Tags", "Description"]
 
 
-class DatasetList(Sequence[dict[str, Any]]):
+class DatasetList(Sequence["NodeDataset"]):
     """Datasets on the node; ``["name"]`` gives one, ``["name"]["asset"]`` a pointer."""
 
-    def __init__(self, client: Client, records: list[dict[str, Any]]) -> None:
+    def __init__(self, client: Client, views: list[DatasetView]) -> None:
         self._client = client
-        self._records = records
+        self._views = views
 
-    def __getitem__(self, key: Any) -> Any:
+    @overload
+    def __getitem__(self, key: int | str) -> NodeDataset: ...
+    @overload
+    def __getitem__(self, key: slice) -> list[NodeDataset]: ...
+    def __getitem__(self, key: int | str | slice) -> NodeDataset | list[NodeDataset]:
         if isinstance(key, str):
-            for record in self._records:
-                if key in (record["name"], record["id"]):
-                    return DatasetView(self._client, record)
+            for view in self._views:
+                if key in (view.name, view.id):
+                    return NodeDataset(self._client, view)
             raise NotFound(f"no dataset named {key!r}")
         if isinstance(key, slice):
-            return [DatasetView(self._client, r) for r in self._records[key]]
-        return DatasetView(self._client, self._records[key])
+            return [NodeDataset(self._client, v) for v in self._views[key]]
+        return NodeDataset(self._client, self._views[key])
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._views)
 
     def _rows(self) -> list[list[str]]:
         return [
-            [
-                r["name"],
-                ", ".join(a["name"] for a in r["assets"]),
-                " ".join(r["tags"]),
-                r["description"],
-            ]
-            for r in self._records
+            [v.name, ", ".join(a.name for a in v.assets), " ".join(v.tags), v.description]
+            for v in self._views
         ]
 
     @property
@@ -293,28 +353,65 @@ class DatasetList(Sequence[dict[str, Any]]):
         return _frame(_DATASET_COLUMNS, self._rows())
 
     def __repr__(self) -> str:
-        return _text_table(_DATASET_COLUMNS, self._rows()) if self._records else "No datasets."
+        return _text_table(_DATASET_COLUMNS, self._rows()) if self._views else "No datasets."
 
     def _repr_html_(self) -> str:
         return _html_table(_DATASET_COLUMNS, self._rows())
 
 
-class DatasetView(dict):  # type: ignore[type-arg]
-    """One dataset's metadata; ``view["asset name"]`` is a pointer to that asset."""
+class NodeDataset:
+    """One dataset on the node: ``ds["asset name"]`` is a pointer to that asset; its
+    metadata are attributes (``.name``, ``.assets``, ``.tags``, ...: those of
+    :class:`~unseen.messages.datasets.DatasetView`), and ``ds["name"]`` reads one too."""
 
-    def __init__(self, client: Client, record: dict[str, Any]) -> None:
-        super().__init__(record)
+    def __init__(self, client: Client, view: DatasetView) -> None:
         self._client = client
+        self.view = view
+
+    @property
+    def id(self) -> str:
+        return self.view.id
+
+    @property
+    def name(self) -> str:
+        return self.view.name
+
+    @property
+    def description(self) -> str:
+        return self.view.description
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self.view.tags)
+
+    @property
+    def citation(self) -> str:
+        return self.view.citation
+
+    @property
+    def assets(self) -> list[AssetView]:
+        return list(self.view.assets)
+
+    @property
+    def uploader(self) -> str:
+        return self.view.uploader
+
+    @property
+    def created_at(self) -> float:
+        return self.view.created_at
 
     def __getitem__(self, key: str) -> Any:
-        for asset in dict.__getitem__(self, "assets"):
-            if asset["name"] == key:
-                info = self._client._conn.call("object.info", {"id": asset["object_id"]})
+        for asset in self.view.assets:
+            if asset.name == key:
+                info = self._client._conn.call("object.info", {"id": asset.object_id})
                 return self._client._pointer_from_info(info)
-        if dict.__contains__(self, key):
-            return dict.__getitem__(self, key)
-        raise UsageError(f"dataset {dict.__getitem__(self, 'name')!r} has no asset {key!r}")
+        if key in _DATASET_FIELDS:
+            return getattr(self.view, key)
+        raise UsageError(f"dataset {self.view.name!r} has no asset {key!r}")
 
     def __repr__(self) -> str:
-        assets = ", ".join(a["name"] for a in dict.__getitem__(self, "assets"))
-        return f"<Dataset {dict.__getitem__(self, 'name')!r}: {assets}>"
+        assets = ", ".join(a.name for a in self.view.assets)
+        return f"<Dataset {self.view.name!r}: {assets}>"
+
+
+_DATASET_FIELDS = frozenset(f.name for f in dataclasses.fields(DatasetView))

@@ -16,11 +16,13 @@ from typing import Any
 
 from unseen import serde
 from unseen.errors import DecodeError, UnseenError, UsageError, error_from_wire, error_to_wire
+from unseen.messages import datasets as _datasets
 from unseen.messages import dp as _dp
 from unseen.messages import info as _info
 from unseen.messages import mpc as _mpc
 from unseen.messages import network as _network
 from unseen.messages import quotas as _quotas
+from unseen.messages import requests as _requests
 from unseen.messages import users as _users
 from unseen.messages._typed import UNSET, Kind, from_wire, to_wire
 
@@ -117,6 +119,8 @@ TYPED: dict[str, Kind[Any, Any]] = {
         *_quotas.TYPED_KINDS,
         *_network.TYPED_KINDS,
         *_mpc.TYPED_KINDS,
+        *_requests.TYPED_KINDS,
+        *_datasets.TYPED_KINDS,
     )
 }
 

@@ -3,15 +3,14 @@
 A kind is a :class:`Kind` that names its request type (a frozen, keyword-only dataclass)
 and its reply type (such a dataclass, ``list[...]`` of one, or ``None``). :func:`to_wire`
 writes a message object as the body dict of protocol 1.0 (the same field names, in field
-order; an optional field that is ``None`` is left off); :func:`from_wire` reads one back,
+order; an optional field that is ``None`` is left off, while a field typed ``X | None``
+without a default is always written, ``None`` included); :func:`from_wire` reads one back,
 ignoring fields it does not know (additive changes) and raising ``UsageError`` that names a
 missing or ill-typed field.
 
-Where ``None`` is itself a value on the wire, a field keeps it: a field typed ``X | None``
-(or ``Any``) without a default is always written, ``None`` included, and reads ``None``
-back (a 1.0 reply's null field stays on the wire); a field whose default is :data:`UNSET`
-is left off while unset, and a ``None`` given to it is sent and read as ``None`` (such as
-"back to the default" in a settings change).
+A field whose default is :data:`UNSET` (typed ``X | None``) is left off while unset, and a
+``None`` given to it is sent and read as ``None``: where ``None`` means something, such as
+"back to the default" in a settings change.
 """
 
 from __future__ import annotations
@@ -58,7 +57,8 @@ class Kind(Generic[Req, Rep]):
         return from_wire(self.request, body)
 
     def reply_to_wire(self, reply: Rep) -> Any:
-        return _to_wire_value(reply)
+        # a plain reply (``Any``: a released array, frame or tuple) goes as it is
+        return reply if _plain_type(self.reply) else _to_wire_value(reply)
 
     def read_reply(self, body: Any) -> Rep:
         return typing.cast(Rep, _read(self.reply, body, f"the reply of {self.name!r}"))
@@ -76,7 +76,8 @@ def _fields(cls: type) -> tuple[tuple[str, Any, bool, object, bool, bool], ...]:
     """(name, type, required, left-off value, plain, keeps-None) of each field of a message
     dataclass. The left-off value is ``None`` for an optional field, ``UNSET`` for one that
     defaults to it; a plain field (a scalar, a map, ``Any`` or a list of scalars) is written
-    as it is; a keeps-None one sends and reads ``None`` as a value (the module docstring)."""
+    as it is; a keeps-None field (``X | None``, required or ``UNSET`` by default) reads a
+    ``None`` on the wire as ``None``."""
     hints = typing.get_type_hints(cls)
     out = []
     for f in dataclasses.fields(cls):
@@ -88,19 +89,16 @@ def _fields(cls: type) -> tuple[tuple[str, Any, bool, object, bool, bool], ...]:
     return tuple(out)
 
 
-def _admits_none(tp: Any) -> bool:
-    if tp is Any:
-        return True
-    return typing.get_origin(tp) in (typing.Union, types.UnionType) and type(None) in (
-        typing.get_args(tp)
-    )
-
-
 def _is_plain(tp: Any) -> bool:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType, list):
         return all(_is_plain(a) for a in typing.get_args(tp))
     return tp in _PLAIN or tp is Any or tp is type(None) or tp is dict or origin is dict
+
+
+@functools.cache
+def _plain_type(tp: Any) -> bool:
+    return _is_plain(tp)
 
 
 def to_wire(message: Any) -> dict[str, Any]:
@@ -127,21 +125,28 @@ def _to_wire_value(value: Any) -> Any:
 
 def from_wire(cls: type[T], body: Any) -> T:
     """The message of type ``cls`` in a wire body; unknown fields are ignored, a missing or
-    ill-typed one is a ``UsageError`` naming it. A ``None`` field counts as missing, unless
-    the field keeps ``None`` (the module docstring)."""
+    ill-typed one is a ``UsageError`` naming it. A ``None`` field counts as missing, except
+    for a field typed ``X | None`` without a default, which must be there and may be None,
+    and one whose default is ``UNSET``, where a ``None`` is ``None``."""
     if not isinstance(body, dict):
         raise UsageError(f"{cls.__name__} must be a map of fields, not {type(body).__name__}")
     values: dict[str, Any] = {}
     for name, tp, required, _, _, keeps in _fields(typing.cast(type, cls)):
         value = body.get(name)
         if value is None:
-            if keeps and (required or name in body):
-                values[name] = None
+            if keeps and name in body:
+                values[name] = None  # a None that means something: kept on the wire
             elif required:
                 raise UsageError(f"the message needs the field {name!r}")
             continue  # the default
         values[name] = _read(tp, value, f"the field {name!r}")
     return cls(**values)
+
+
+@functools.cache
+def _admits_none(tp: Any) -> bool:
+    origin = typing.get_origin(tp)
+    return origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(tp)
 
 
 def _name(tp: Any) -> str:
@@ -189,6 +194,8 @@ def _read_composite(tp: Any, value: Any, where: str) -> Any:
         (item,) = typing.get_args(tp)
         if item is str and all(type(v) is str for v in value):
             return list(value)  # the common case, without a call per item
+        if dataclasses.is_dataclass(item):  # its own error names the field inside
+            return [from_wire(item, v) for v in value]  # type: ignore[arg-type]
         try:
             return [_read(item, v, where) for v in value]
         except UsageError:

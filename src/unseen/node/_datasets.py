@@ -10,16 +10,26 @@ writes aborted.
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from unseen.dp import asset_dp_fields
 from unseen.errors import UsageError
+from unseen.messages import to_wire
+from unseen.messages.datasets import (
+    DATASET_DELETE,
+    DATASET_LIST,
+    DATASET_UPLOAD,
+    AssetView,
+    DatasetDeleteRequest,
+    DatasetListRequest,
+    DatasetUploadRequest,
+    DatasetView,
+)
 from unseen.node._meta import public_meta
 from unseen.node._objects import StagedUpload, object_view
 from unseen.node._policy import may_use
 from unseen.node._principal import ADMINS, ANYONE, Principal
-from unseen.node._routes import field, route, str_list
+from unseen.node._routes import field, route, typed_route
 from unseen.store import AssetRecord, DatasetRecord, ObjectRecord
 
 if TYPE_CHECKING:
@@ -57,60 +67,52 @@ def _new_id(value: Any) -> str:
     return value.id if isinstance(value, StagedUpload) else uuid.uuid4().hex
 
 
-@route("dataset.upload", ADMINS)
-def upload(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+def _abort_staged(body: dict[str, Any]) -> None:
+    """Abort the staged uploads of a ``dataset.upload`` body (a no-op for those committed):
+    an upload that failed, even one whose request could not be read, leaves nothing."""
     assets = body.get("assets")
-    staged = [
-        value
-        for asset in (assets if isinstance(assets, (list, tuple)) else ())
-        if isinstance(asset, dict)
-        for value in (asset.get("data"), asset.get("mock"))
-        if isinstance(value, StagedUpload)
-    ]
-    try:
-        return _upload(node, principal, body)
-    finally:
-        for item in staged:
-            item.abort()  # a no-op for those committed
+    for asset in assets if isinstance(assets, (list, tuple)) else ():
+        if isinstance(asset, dict):
+            for value in (asset.get("data"), asset.get("mock")):
+                if isinstance(value, StagedUpload):
+                    value.abort()
 
 
-def _upload(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-    name = field(body, "name", str)
+@typed_route(DATASET_UPLOAD, ADMINS, cleanup=_abort_staged)
+def upload(node: Node, principal: Principal, request: DatasetUploadRequest) -> DatasetView:
+    name = request.name
     if not name.strip():
         raise UsageError("a dataset needs a name")
     if any(d.name == name for d in node.stores.datasets.list()):
         raise UsageError(f"a dataset named {name!r} exists already: delete it or pick another name")
-    tags = tuple(str_list(body, "tags"))
-    description = field(body, "description", str, default="")
-    assets = field(body, "assets", (list, tuple))
-    if not assets:
+    tags = tuple(request.tags)
+    description = request.description
+    if not request.assets:
         raise UsageError(f"dataset {name!r} has no assets: call ds.add_asset(...) first")
     dataset = DatasetRecord(
         id=uuid.uuid4().hex,
         name=name,
         description=description,
         tags=tags,
-        citation=field(body, "citation", str, default=""),
+        citation=request.citation,
         uploader=principal.user_id,
     )
     pending: list[tuple[ObjectRecord, Any]] = []
-    for asset in assets:
-        if not isinstance(asset, dict):
-            raise UsageError("each asset must be a map with 'name', 'data' and 'mock'")
-        asset_name = field(asset, "name", str)
-        data = asset.get("data")
+    for asset in request.assets:
+        asset_name = asset.name
+        data = asset.data
         meta = _meta(data)
-        asset_tags = tuple(dict.fromkeys((*tags, f"#{asset_name}", *str_list(asset, "tags"))))
+        asset_tags = tuple(dict.fromkeys((*tags, f"#{asset_name}", *asset.tags)))
         mock_id = None
-        if asset.get("mock") is not None:
-            mock_meta = _meta(asset["mock"])
+        if asset.mock is not None:
+            mock_meta = _meta(asset.mock)
             if mock_meta["family"] != meta["family"]:
                 raise UsageError(
                     f"the mock of asset {asset_name!r} is a {mock_meta['family']} but the data is a "
                     f"{meta['family']}: give a mock of the same kind"
                 )
             mock = ObjectRecord(
-                id=_new_id(asset["mock"]),
+                id=_new_id(asset.mock),
                 family=mock_meta["family"],
                 creator=principal.user_id,
                 sources=frozenset(),
@@ -118,14 +120,14 @@ def _upload(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str,
                 public_meta={**mock_meta, "mock_of": asset_name},
             )
             mock_id = mock.id
-            pending.append((mock, asset["mock"]))
+            pending.append((mock, asset.mock))
         private = ObjectRecord(
             id=_new_id(data),
             family=meta["family"],
             creator=principal.user_id,
             sources=frozenset({principal.user_id}),
             tags=asset_tags,
-            description=field(asset, "description", str, default="") or description,
+            description=asset.description or description,
             dataset=name,
             mock_id=mock_id,
             public_meta=meta,
@@ -137,8 +139,8 @@ def _upload(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str,
                 object_id=private.id,
                 mock_id=mock_id,
                 description=private.description,
-                bounds=_bounds(asset.get("bounds"), asset_name),
-                **asset_dp_fields(asset, meta, asset_name),
+                bounds=_bounds(asset.bounds, asset_name),
+                **asset_dp_fields(to_wire(asset), meta, asset_name),
             )
         )
     stored: list[str] = []
@@ -158,22 +160,45 @@ def _upload(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str,
     return dataset_view(dataset)
 
 
-def dataset_view(dataset: DatasetRecord) -> dict[str, Any]:
-    view = asdict(dataset)
-    view["tags"] = list(dataset.tags)
-    return view
+def dataset_view(dataset: DatasetRecord) -> DatasetView:
+    return DatasetView(
+        id=dataset.id,
+        name=dataset.name,
+        description=dataset.description,
+        tags=list(dataset.tags),
+        citation=dataset.citation,
+        assets=[
+            AssetView(
+                name=a.name,
+                object_id=a.object_id,
+                mock_id=a.mock_id,
+                description=a.description,
+                bounds=a.bounds,
+                nullable=a.nullable,
+                privacy_id=a.privacy_id,
+                max_rows_per_id=a.max_rows_per_id,
+                public_rows=a.public_rows,
+                categories=a.categories,
+            )
+            for a in dataset.assets
+        ],
+        uploader=dataset.uploader,
+        created_at=dataset.created_at,
+    )
 
 
-@route("dataset.list", ANYONE)
-def list_datasets(node: Node, principal: Principal, body: dict[str, Any]) -> list[dict[str, Any]]:
+@typed_route(DATASET_LIST, ANYONE)
+def list_datasets(
+    node: Node, principal: Principal, request: DatasetListRequest
+) -> list[DatasetView]:
     return [
         dataset_view(d) for d in sorted(node.stores.datasets.list(), key=lambda d: d.created_at)
     ]
 
 
-@route("dataset.delete", ADMINS)
-def delete_dataset(node: Node, principal: Principal, body: dict[str, Any]) -> None:
-    name = field(body, "name", str)
+@typed_route(DATASET_DELETE, ADMINS)
+def delete_dataset(node: Node, principal: Principal, request: DatasetDeleteRequest) -> None:
+    name = request.name
     for dataset in node.stores.datasets.list():
         if name in (dataset.name, dataset.id):
             node.stores.datasets.delete(dataset.id)

@@ -52,7 +52,7 @@ from unseen.messages.mpc import (
 )
 from unseen.node._policy import check_use, may_read
 from unseen.node._principal import MEMBERS, Principal
-from unseen.node._routes import route_of, typed_route
+from unseen.node._routes import typed_route
 from unseen.store import ObjectRecord
 
 if TYPE_CHECKING:
@@ -359,7 +359,8 @@ def request_release(
     """Ask this node's owner to release share ``sid`` (a value derived from data here).
 
     Returns the request's view, or None when the value derives from nothing on this node."""
-    from unseen.node import _requests
+    from unseen.messages.requests import REQUEST_CREATE, RequestCreateRequest
+    from unseen.node._requests import create
 
     runtime = _runtime(node, principal, request.session)
     party = runtime.party
@@ -397,12 +398,8 @@ def request_release(
         if party.versions.get(sid) == version:
             party.approvals[sid] = (standin.id, version)
     name = request.name or f"MPC result {sid}"
-    # request.create's route, on its wire body: the view the scientist's client reads
-    create = route_of(_requests.create)
-    assert create is not None
-    body = {"object_id": standin.id, "name": name, "reason": request.reason}
-    view: dict[str, Any] = create.handler(node, principal, body)
-    return view
+    create_request = RequestCreateRequest(object_id=standin.id, name=name, reason=request.reason)
+    return REQUEST_CREATE.reply_to_wire(create(node, principal, create_request))
 
 
 @typed_route(MPC_LEAVE, MEMBERS)

@@ -1,16 +1,39 @@
-"""Handlers for the request queue: create, list, decide, wait, collect, and owner handlers."""
+"""Handlers for the request queue: create, list, decide, wait, collect, and owner handlers.
+
+Typed kinds (:mod:`unseen.messages.requests`): each handler takes its request type and returns
+its reply type; the route converts from and to the wire.
+"""
 
 from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from unseen.errors import NotFound, RequestDenied, UsageError
+from unseen.messages.requests import (
+    HANDLER_ADD,
+    HANDLER_LIST,
+    HANDLER_REMOVE,
+    REQUEST_CREATE,
+    REQUEST_DECIDE,
+    REQUEST_LIST,
+    REQUEST_RESULT,
+    REQUEST_WAIT,
+    HandlerAddRequest,
+    HandlerListRequest,
+    HandlerRemoveRequest,
+    HandlerView,
+    RequestCreateRequest,
+    RequestDecideRequest,
+    RequestListRequest,
+    RequestResultRequest,
+    RequestView,
+    RequestWaitRequest,
+)
 from unseen.node._policy import check_release, check_use, may_read
 from unseen.node._principal import ADMINS, ANYONE, Principal
-from unseen.node._routes import field, route, str_list
+from unseen.node._routes import typed_route
 from unseen.store import HandlerRecord, RequestRecord
 
 if TYPE_CHECKING:
@@ -19,16 +42,36 @@ if TYPE_CHECKING:
 MAX_WAIT_SECS = 3600.0
 
 
-def request_view(record: RequestRecord) -> dict[str, Any]:
-    view = asdict(record)
-    view["graph"] = list(record.graph)
-    view["tags"] = list(record.tags)
-    return view
+def request_view(record: RequestRecord) -> RequestView:
+    return RequestView(
+        id=record.id,
+        object_id=record.object_id,
+        requester=record.requester,
+        requester_name=record.requester_name,
+        name=record.name,
+        reason=record.reason,
+        status=record.status,
+        graph=list(record.graph),
+        tags=list(record.tags),
+        deny_reason=record.deny_reason,
+        decided_by=record.decided_by,
+        created_at=record.created_at,
+        decided_at=record.decided_at,
+    )
 
 
-def _own_request(node: Node, principal: Principal, request_id: Any) -> RequestRecord:
-    if not isinstance(request_id, str):
-        raise UsageError("the field 'id' must be a request id string")
+def handler_view(handler: HandlerRecord) -> HandlerView:
+    return HandlerView(
+        id=handler.id,
+        action=handler.action,
+        name=handler.name,
+        requester=handler.requester,
+        tags=list(handler.tags),
+        created_at=handler.created_at,
+    )
+
+
+def _own_request(node: Node, principal: Principal, request_id: str) -> RequestRecord:
     record = node.stores.requests.get(request_id)
     if record.requester != principal.user_id and not principal.is_admin:
         raise NotFound(f"no request with id {request_id!r}")
@@ -82,16 +125,15 @@ def repair_grants(node: Node) -> None:
             _grant(node, record)
 
 
-@route("request.create", ANYONE)
-def create(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-    object_id = field(body, "object_id", str)
+@typed_route(REQUEST_CREATE, ANYONE)
+def create(node: Node, principal: Principal, request: RequestCreateRequest) -> RequestView:
+    object_id = request.object_id
     obj = node.stores.objects.get(object_id)
     check_use(principal, obj)
     # a failed operation's name only where the caller may read it: whether an operation on
     # private data failed is private too
     failed_op = obj.failed_op if may_read(principal, obj) else None
-    name = field(body, "name", str, default="") or failed_op or "request"
-    reason = field(body, "reason", str, default="")
+    name = request.name or failed_op or "request"
     for existing in node.stores.requests.list():
         if (
             existing.object_id == object_id
@@ -105,7 +147,7 @@ def create(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, 
         requester=principal.user_id,
         requester_name=principal.name,
         name=name,
-        reason=reason,
+        reason=request.reason,
         graph=obj.recipe,
         tags=obj.tags,
     )
@@ -123,43 +165,41 @@ def create(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, 
     return request_view(record)
 
 
-@route("request.list", ANYONE)
-def list_requests(node: Node, principal: Principal, body: dict[str, Any]) -> list[dict[str, Any]]:
+@typed_route(REQUEST_LIST, ANYONE)
+def list_requests(
+    node: Node, principal: Principal, request: RequestListRequest
+) -> list[RequestView]:
     records = sorted(node.stores.requests.list(), key=lambda r: r.created_at)
     if not principal.is_admin:
         records = [r for r in records if r.requester == principal.user_id]
     return [request_view(r) for r in records]
 
 
-@route("request.decide", ADMINS)
-def decide_request(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-    record = _own_request(node, principal, body.get("id"))
-    action = field(body, "action", str)
-    record = decide(
-        node, record, action, by=principal.user_id, reason=field(body, "reason", str, default="")
-    )
+@typed_route(REQUEST_DECIDE, ADMINS)
+def decide_request(node: Node, principal: Principal, request: RequestDecideRequest) -> RequestView:
+    record = _own_request(node, principal, request.id)
+    record = decide(node, record, request.action, by=principal.user_id, reason=request.reason)
     return request_view(record)
 
 
-@route("request.wait", ANYONE)
-def wait(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-    request_id = body.get("id")
-    timeout = float(field(body, "timeout", (int, float), default=30.0))
+@typed_route(REQUEST_WAIT, ANYONE)
+def wait(node: Node, principal: Principal, request: RequestWaitRequest) -> RequestView:
+    timeout = request.timeout
     if not 0 <= timeout <= MAX_WAIT_SECS:
         raise UsageError(f"timeout must be between 0 and {MAX_WAIT_SECS:.0f} seconds")
     deadline = time.monotonic() + timeout
     while True:
         seen = node.decisions  # read before the record, so no decision slips in between
-        record = _own_request(node, principal, request_id)
+        record = _own_request(node, principal, request.id)
         left = deadline - time.monotonic()
         if record.status != "pending" or left <= 0:
             return request_view(record)
         node.wait_for_decision(seen, left)
 
 
-@route("request.result", ANYONE)
-def result(node: Node, principal: Principal, body: dict[str, Any]) -> Any:
-    record = _own_request(node, principal, body.get("id"))
+@typed_route(REQUEST_RESULT, ANYONE)
+def result(node: Node, principal: Principal, request: RequestResultRequest) -> Any:
+    record = _own_request(node, principal, request.id)
     if record.status == "denied":
         why = f": {record.deny_reason}" if record.deny_reason else ""
         raise RequestDenied(f"the data owner denied request {record.name!r}{why}")
@@ -171,30 +211,34 @@ def result(node: Node, principal: Principal, body: dict[str, Any]) -> Any:
     return node.stores.objects.value(obj.id)
 
 
-@route("handler.add", ADMINS)
-def add_handler(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-    action = field(body, "action", str)
+@typed_route(HANDLER_ADD, ADMINS)
+def add_handler(node: Node, principal: Principal, request: HandlerAddRequest) -> HandlerView:
+    action = request.action
     if action not in ("accept", "deny"):
         raise UsageError(f"a handler's action is 'accept' or 'deny', not {action!r}")
     handler = HandlerRecord(
         id=uuid.uuid4().hex,
         action=action,  # type: ignore[arg-type]
-        name=field(body, "name", str, default=None),
-        requester=field(body, "requester", str, default=None),
-        tags=tuple(str_list(body, "tags")),
+        name=request.name,
+        requester=request.requester,
+        tags=tuple(request.tags),
     )
     node.stores.handlers.add(handler)
     for record in node.stores.requests.list():
         if record.status == "pending" and _matches(handler, record):
             decide(node, record, handler.action, by=f"handler {handler.id}")
-    return asdict(handler)
+    return handler_view(handler)
 
 
-@route("handler.list", ADMINS)
-def list_handlers(node: Node, principal: Principal, body: dict[str, Any]) -> list[dict[str, Any]]:
-    return [asdict(h) for h in sorted(node.stores.handlers.list(), key=lambda h: h.created_at)]
+@typed_route(HANDLER_LIST, ADMINS)
+def list_handlers(
+    node: Node, principal: Principal, request: HandlerListRequest
+) -> list[HandlerView]:
+    return [
+        handler_view(h) for h in sorted(node.stores.handlers.list(), key=lambda h: h.created_at)
+    ]
 
 
-@route("handler.remove", ADMINS)
-def remove_handler(node: Node, principal: Principal, body: dict[str, Any]) -> None:
-    node.stores.handlers.remove(field(body, "id", str))
+@typed_route(HANDLER_REMOVE, ADMINS)
+def remove_handler(node: Node, principal: Principal, request: HandlerRemoveRequest) -> None:
+    node.stores.handlers.remove(request.id)

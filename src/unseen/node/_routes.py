@@ -56,17 +56,32 @@ def route(kind: str, roles: frozenset[Role]) -> Callable[[Handler], Handler]:
 
 
 def typed_route(
-    kind: Kind[Req, Rep], roles: frozenset[Role]
+    kind: Kind[Req, Rep],
+    roles: frozenset[Role],
+    *,
+    cleanup: Callable[[dict[str, Any]], None] | None = None,
 ) -> Callable[[Callable[[Node, Principal, Req], Rep]], Callable[[Node, Principal, Req], Rep]]:
     """Mark a function as the handler of a typed kind: it takes ``kind.request`` and returns
     ``kind.reply``; the route reads the request from the wire body (``UsageError`` naming a
-    missing or ill-typed field) and writes the reply back."""
+    missing or ill-typed field) and writes the reply back. ``cleanup(body)`` runs after every
+    message, also one whose request could not be read: it frees what the body holds (staged
+    uploads that the handler did not keep)."""
 
     def mark(fn: Callable[[Node, Principal, Req], Rep]) -> Callable[[Node, Principal, Req], Rep]:
         def handler(node: Node, principal: Principal, body: dict[str, Any]) -> Any:
             return kind.reply_to_wire(fn(node, principal, kind.read_request(body)))
 
-        setattr(fn, _MARK, Route(kind.name, roles, handler, kind, fn))
+        wire: Handler = handler
+        if cleanup is not None:
+
+            def cleaned(node: Node, principal: Principal, body: dict[str, Any]) -> Any:
+                try:
+                    return handler(node, principal, body)
+                finally:
+                    cleanup(body)
+
+            wire = cleaned
+        setattr(fn, _MARK, Route(kind.name, roles, wire, kind, fn))
         return fn
 
     return mark
