@@ -1,0 +1,70 @@
+"""The torch hook of training: ``model.send(node)`` on modules, and torch's optimizers on
+parameter pointers.
+
+``unseen.TorchHook(torch)`` is this hook: it adds what the client's hook adds (``.send``,
+``.tag``, ``.describe``, ``.share`` on tensors) and ``.send`` on ``torch.nn.Module``, and lets
+``torch.optim.SGD``, ``Adam`` and ``AdamW`` take ``model_ptr.parameters()``: their
+constructors return unseen's optimizer (:mod:`unseen.train._optim`) when given parameter
+pointers, and torch's own otherwise. Nothing is patched until a hook is created;
+``unhook()`` removes it all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from unseen.client import TorchHook as ClientHook
+from unseen.errors import UsageError
+from unseen.train._module import send_module
+from unseen.train._optim import SGD, Adam, AdamW, Optimizer, parameter_groups
+
+__all__ = ["TorchHook"]
+
+_OPTIMIZERS: dict[str, type[Optimizer]] = {"SGD": SGD, "Adam": Adam, "AdamW": AdamW}
+
+
+def _module_send(self: Any, target: Any, **options: Any) -> Any:
+    """Send this model's parameters to ``target``'s node: an ``unseen.ModulePointer``."""
+    return send_module(self, target, **options)
+
+
+def _optimizer_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+    params = args[0] if args else kwargs.get("params")
+    groups = parameter_groups(params) if isinstance(params, (list, tuple)) else None
+    if groups is None:
+        return object.__new__(cls)
+    ours = _OPTIMIZERS.get(cls.__name__)
+    if ours is None or not cls.__module__.startswith("torch.optim"):
+        raise UsageError(
+            f"{cls.__name__} cannot train parameters on a node; use torch.optim.SGD, Adam or "
+            "AdamW (unseen runs their steps there)"
+        )
+    return ours(*args, **kwargs)
+
+
+class TorchHook(ClientHook):
+    """``unseen.TorchHook(torch)``: ``.send`` on tensors and modules, optimizers on pointers."""
+
+    def __init__(self, torch: Any = None) -> None:
+        super().__init__(torch)
+        module, optimizer = self.torch.nn.Module, self.torch.optim.Optimizer
+        existing = module.__dict__.get("send")
+        if existing is not None and existing is not _module_send:
+            self.unhook()
+            raise UsageError("torch.nn.Module.send exists already; unseen will not replace it")
+        module.send = _module_send
+        optimizer.__new__ = _optimizer_new
+
+    def unhook(self) -> None:
+        super().unhook()
+        module, optimizer = self.torch.nn.Module, self.torch.optim.Optimizer
+        if module.__dict__.get("send") is _module_send:
+            delattr(module, "send")
+        if optimizer.__dict__.get("__new__") is _optimizer_new:
+            delattr(optimizer, "__new__")
+
+    def __repr__(self) -> str:
+        return (
+            "<TorchHook: tensors have .send .tag .describe .share; modules .send .share; "
+            "torch.optim takes model_ptr.parameters()>"
+        )
