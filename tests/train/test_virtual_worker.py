@@ -23,7 +23,7 @@ def test_api_md_loop(hook: Any, digits: tuple[torch.Tensor, torch.Tensor]) -> No
     assert isinstance(model_ptr, unseen.ModulePointer)
     stored = len(hospital._objects)
     opt = torch.optim.SGD(model_ptr.parameters(), lr=0.5)
-    for step in range(100):
+    for step in range(100):  # noqa: B007  (as written in API.md)
         opt.zero_grad()
         loss = torch.nn.functional.cross_entropy(model_ptr(x_ptr), y_ptr)
         loss.backward()

@@ -157,7 +157,9 @@ class ModulePointer:
             try:
                 name = names[index]
             except IndexError:
-                raise IndexError(f"this {type(self._module).__name__} has {len(names)} modules")
+                raise IndexError(
+                    f"this {type(self._module).__name__} has {len(names)} modules"
+                ) from None
         else:
             name = index
         child = getattr(self, name)
