@@ -28,6 +28,13 @@ def _module_send(self: Any, target: Any, **options: Any) -> Any:
     return send_module(self, target, **options)
 
 
+def _plain_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+    """What ``unhook()`` leaves as ``Optimizer.__new__``: object's, without the arguments.
+    (CPython cannot take a ``__new__`` back: once one was set, deleting it makes
+    ``object.__new__`` refuse the constructor's arguments.)"""
+    return object.__new__(cls)
+
+
 def _optimizer_new(cls: type, *args: Any, **kwargs: Any) -> Any:
     params = args[0] if args else kwargs.get("params")
     groups = parameter_groups(params) if isinstance(params, (list, tuple)) else None
@@ -53,15 +60,16 @@ class TorchHook(ClientHook):
             self.unhook()
             raise UsageError("torch.nn.Module.send exists already; unseen will not replace it")
         module.send = _module_send
-        optimizer.__new__ = _optimizer_new
+        optimizer.__new__ = staticmethod(_optimizer_new)
 
     def unhook(self) -> None:
         super().unhook()
         module, optimizer = self.torch.nn.Module, self.torch.optim.Optimizer
         if module.__dict__.get("send") is _module_send:
             delattr(module, "send")
-        if optimizer.__dict__.get("__new__") is _optimizer_new:
-            delattr(optimizer, "__new__")
+        new = optimizer.__dict__.get("__new__")
+        if getattr(new, "__func__", None) is _optimizer_new:
+            optimizer.__new__ = staticmethod(_plain_new)
 
     def __repr__(self) -> str:
         return (

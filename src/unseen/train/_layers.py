@@ -32,11 +32,7 @@ def _linear(mp: ModulePointer, m: Any, x: Any) -> Any:
 
 
 def _conv(mp: ModulePointer, m: Any, x: Any) -> Any:
-    if m.padding_mode != "zeros":
-        raise OperationNotAllowed(
-            f"{type(m).__name__}(padding_mode={m.padding_mode!r}) is not available on a node; "
-            "use padding_mode='zeros'"
-        )
+    _conv_settings(m)
     name = "conv1d" if type(m).__name__ == "Conv1d" else "conv2d"
     return _f(name)(x, mp.weight, mp.bias, m.stride, m.padding, m.dilation, m.groups)
 
@@ -49,11 +45,7 @@ def _batch_norm(mp: ModulePointer, m: Any, x: Any) -> Any:
         return _f("batch_norm")(
             x, mp.running_mean, mp.running_var, mp.weight, mp.bias, momentum=0.0, eps=m.eps
         )
-    if m.momentum is None and m.track_running_stats:
-        raise OperationNotAllowed(
-            f"{type(m).__name__}(momentum=None) (a cumulative average) is not available on "
-            "a node; give a momentum"
-        )
+    _batch_norm_settings(m)
     channels_first = x.transpose(0, 1)
     flat = channels_first.flatten(1)  # (C, everything else)
     mean = flat.mean(1, keepdim=True)
@@ -70,11 +62,7 @@ def _batch_norm(mp: ModulePointer, m: Any, x: Any) -> Any:
 
 
 def _embedding(mp: ModulePointer, m: Any, x: Any) -> Any:
-    if m.max_norm is not None or m.sparse:
-        raise OperationNotAllowed(
-            "Embedding(max_norm=...) renormalizes its weight in place and sparse gradients "
-            "are not available: neither runs on a node"
-        )
+    _embedding_settings(m)
     return _f("embedding")(x, mp.weight, m.padding_idx)
 
 
@@ -173,6 +161,8 @@ def check_module(module: Any) -> None:
                     "values, which a node never does; remove them before sending the model"
                 )
         cls = type(sub)
+        if cls.__name__ in _SETTINGS and cls.__module__.startswith("torch."):
+            _SETTINGS[cls.__name__](sub)
         if cls.__name__ not in _BY_NAME and cls.__module__.startswith("torch."):
             if cls.__name__ in ("ModuleList", "ModuleDict", "ParameterList", "ParameterDict"):
                 continue
@@ -181,6 +171,40 @@ def check_module(module: Any) -> None:
                 f"(supported: {', '.join(sorted(_BY_NAME))}, and your own nn.Module subclasses "
                 "built from them)"
             )
+
+
+def _embedding_settings(m: Any) -> None:
+    if m.max_norm is not None or m.sparse:
+        raise OperationNotAllowed(
+            "Embedding(max_norm=...) renormalizes its weight in place and sparse gradients "
+            "are not available: neither runs on a node"
+        )
+
+
+def _conv_settings(m: Any) -> None:
+    if m.padding_mode != "zeros":
+        raise OperationNotAllowed(
+            f"{type(m).__name__}(padding_mode={m.padding_mode!r}) is not available on a node; "
+            "use padding_mode='zeros'"
+        )
+
+
+def _batch_norm_settings(m: Any) -> None:
+    if m.momentum is None and m.track_running_stats:
+        raise OperationNotAllowed(
+            f"{type(m).__name__}(momentum=None) (a cumulative average) is not available on "
+            "a node; give a momentum"
+        )
+
+
+#: Settings of a layer that cannot run on a node, refused when the model is sent.
+_SETTINGS: dict[str, Callable[[Any], None]] = {
+    "Embedding": _embedding_settings,
+    "Conv1d": _conv_settings,
+    "Conv2d": _conv_settings,
+    "BatchNorm1d": _batch_norm_settings,
+    "BatchNorm2d": _batch_norm_settings,
+}
 
 
 def forward(mp: ModulePointer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
