@@ -16,7 +16,7 @@ import types
 from collections.abc import Iterator
 from typing import Any
 
-from unseen.client import Client, ParameterPointer, Pointer, RemoteFunction
+from unseen.client import Client, ParameterPointer, Pointer, RemoteFunction, Request
 from unseen.errors import CannotRequestPrivateData, UsageError
 from unseen.train._layers import check_module, forward
 
@@ -112,7 +112,13 @@ class ModulePointer:
         return cache[name]
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name in ("_client", "_module", "_tensors", "_prefix"):
+        if name.startswith("__") or name in (
+            "_client",
+            "_module",
+            "_tensors",
+            "_prefix",
+            "_joined",
+        ):
             raise AttributeError(name)
         module = self._module
         subs = module.__dict__.get("_modules", {})
@@ -232,6 +238,22 @@ class ModulePointer:
                 pointer.compute()
         return self
 
+    def _weights(self, entries: list[tuple[str, ParameterPointer]]) -> Pointer:
+        """One pointer to every weight, flattened and joined: what a release releases. The
+        same one while the weights are the same (a request made for it then still counts)."""
+        key = tuple(p.id for _, p in entries)
+        cached = self.__dict__.get("_joined")
+        if cached is not None and cached[0] == key:
+            return cached[1]  # type: ignore[no-any-return]
+        flat = _cat([p.reshape(-1).double() for _, p in entries], 0)
+        object.__setattr__(self, "_joined", (key, flat))
+        return flat
+
+    def request(self, name: str = "model", reason: str = "") -> Request:
+        """Ask the node's owner to release these weights to you; returns the pending request.
+        Once accepted, ``.get()`` returns the model (while you have not trained it further)."""
+        return self._weights(self._entries()).request(name=name, reason=reason)
+
     def get(
         self,
         *,
@@ -251,7 +273,7 @@ class ModulePointer:
         entries = self._entries()
         if not entries:
             return copy.deepcopy(self._module)
-        flat = _cat([p.reshape(-1).double() for _, p in entries], 0)
+        flat = self._weights(entries)
         try:
             values = flat.get(
                 request_block=request_block,
