@@ -80,6 +80,36 @@ def test_hooks_and_unsupported_layers_are_refused_before_sending(
     assert _stored(node) == before
 
 
+class Doubled(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, t: Any) -> Any:
+        return t * 2
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        return g * 2
+
+
+def test_custom_autograd_functions_and_data_edits_are_refused(
+    hook: Any, node: unseen.VirtualWorker
+) -> None:
+    model_ptr = torch.nn.Linear(4, 2).send(node)
+    x = node.send(torch.randn(3, 4))
+    before = _stored(node)
+    with pytest.raises(unseen.OperationNotAllowed, match="custom autograd Function Doubled"):
+        Doubled.apply(model_ptr(x))
+    with pytest.raises(unseen.OperationNotAllowed, match=r"\.data"):
+        model_ptr.weight.data = torch.zeros(2, 4)
+    with pytest.raises(unseen.OperationNotAllowed, match="'data'"):
+        model_ptr.weight.data  # noqa: B018
+    with pytest.raises(unseen.OperationNotAllowed, match="add_"):
+        model_ptr.weight.add_(1.0)
+    assert _stored(node) == before
+    local = torch.ones(2, requires_grad=True)  # local tensors keep torch's own Function
+    Doubled.apply(local).sum().backward()
+    assert torch.equal(local.grad, torch.full((2,), 2.0))
+
+
 def test_dropout_in_training_form_is_refused_in_a_users_forward(
     hook: Any, node: unseen.VirtualWorker
 ) -> None:
@@ -123,6 +153,7 @@ def test_unhook_removes_what_the_hook_added() -> None:
     assert isinstance(torch.optim.SGD(params, lr=0.1), unseen.train.SGD)
     hook.unhook()
     assert not hasattr(torch.nn.Module, "send") and not hasattr(torch.Tensor, "send")
+    assert not hasattr(torch.autograd.Function.__dict__["apply"].__func__, "__unseen_original__")
     with pytest.raises(TypeError, match="ParameterPointer"):
         torch.optim.SGD(params, lr=0.1)  # torch's own again
     assert type(torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.1)) is torch.optim.SGD

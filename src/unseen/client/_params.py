@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from unseen.client._pointer import Pointer
-from unseen.errors import UsageError
+from unseen.errors import OperationNotAllowed, UsageError
 
 if TYPE_CHECKING:
     from unseen.client._client import Client
@@ -94,6 +94,20 @@ class ParameterPointer(Pointer):
                 "a parameter's .grad is a pointer on its node (or None); its value stays there"
             )
         self._grad = value
+
+    @property
+    def data(self) -> Any:
+        raise OperationNotAllowed(
+            "'data' is not allowed on a parameter pointer: it reaches the storage without "
+            "autograd; use the pointer itself"
+        )
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        raise OperationNotAllowed(
+            "assigning a parameter's .data is an in-place edit, which a node never does: "
+            "parameters change through an optimizer's step() (or send a new model)"
+        )
 
     def _accumulate_grad(self, gradient: Pointer) -> None:
         """Add ``gradient`` to ``.grad`` (what ``loss.backward()`` does, as in torch)."""

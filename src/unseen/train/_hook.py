@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from unseen.client import Pointer
 from unseen.client import TorchHook as ClientHook
-from unseen.errors import UsageError
+from unseen.errors import OperationNotAllowed, UsageError
 from unseen.train._module import send_module
 from unseen.train._optim import SGD, Adam, AdamW, Optimizer, parameter_groups
 
@@ -49,6 +50,23 @@ def _optimizer_new(cls: type, *args: Any, **kwargs: Any) -> Any:
     return ours(*args, **kwargs)
 
 
+def _refusing_apply(original: Any) -> Any:
+    """``torch.autograd.Function.apply`` that refuses pointers: a custom Function's forward
+    would run here on pointers, and its backward (Python) could never run on the node."""
+
+    def apply(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        if any(isinstance(a, Pointer) for a in (*args, *kwargs.values())):
+            raise OperationNotAllowed(
+                f"the custom autograd Function {cls.__name__} cannot run on a node: its "
+                "backward is Python code. Use operations of the vocabulary (autograd "
+                "differentiates them on the node), or ask the owner for a code request"
+            )
+        return original.__get__(None, cls)(*args, **kwargs)
+
+    apply.__unseen_original__ = original  # type: ignore[attr-defined]
+    return classmethod(apply)
+
+
 class TorchHook(ClientHook):
     """``unseen.TorchHook(torch)``: ``.send`` on tensors and modules, optimizers on pointers."""
 
@@ -61,6 +79,10 @@ class TorchHook(ClientHook):
             raise UsageError("torch.nn.Module.send exists already; unseen will not replace it")
         module.send = _module_send
         optimizer.__new__ = staticmethod(_optimizer_new)
+        function = self.torch.autograd.Function
+        current = function.__dict__["apply"]
+        if not hasattr(current.__func__, "__unseen_original__"):
+            function.apply = _refusing_apply(current)
 
     def unhook(self) -> None:
         super().unhook()
@@ -70,6 +92,11 @@ class TorchHook(ClientHook):
         new = optimizer.__dict__.get("__new__")
         if getattr(new, "__func__", None) is _optimizer_new:
             optimizer.__new__ = staticmethod(_plain_new)
+        function = self.torch.autograd.Function
+        current = function.__dict__.get("apply")
+        original = getattr(getattr(current, "__func__", None), "__unseen_original__", None)
+        if original is not None:
+            function.apply = original
 
     def __repr__(self) -> str:
         return (
