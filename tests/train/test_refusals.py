@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import unseen
+import unseen.train
 
 F = torch.nn.functional
 

@@ -129,8 +129,8 @@ class Client:
         if sender is None:
             raise UsageError(
                 "sending a torch model needs the torch hook: hook = unseen.TorchHook(torch), "
-                "then node.send(model) or model.send(node) (or unseen.train.send_module(model, "
-                "node) without the hook)"
+                "then node.send(model) or model.send(node) (or, without the hook, import "
+                "unseen.train and call unseen.train.send_module(model, node))"
             )
         return sender(module, self, **options)
 
