@@ -35,7 +35,7 @@ def test_mypy_rejects_each_planted_misuse() -> None:
         for n, line in enumerate(path.read_text().splitlines(), 1)
         if (m := re.search(r"# E: ([\w-]+)", line))
     }
-    assert len(expected) == 6
+    assert len(expected) == 8
     found = {
         (int(m.group(1)), m.group(2))
         for m in re.finditer(r"misuse\.py:(\d+): error: .*\[([\w-]+)\]", _mypy())

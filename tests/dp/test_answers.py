@@ -71,7 +71,9 @@ def test_nulls_and_privacy_ids() -> None:
     ana = owner.new_client("Ana")
     owner.users.update(ana.user_id, budget=100.0)
     v = ana.datasets["N"]["v"]["v"]
-    kept = frame.groupby("pid").head(2)["v"].dropna()  # the oracle: first 2 rows per id, non-missing
+    kept = (
+        frame.groupby("pid").head(2)["v"].dropna()
+    )  # the oracle: first 2 rows per id, non-missing
     assert len(kept) == 60 and kept.mean() == 3.0
     assert abs(v.count().get(epsilon=5.0) - len(kept)) < 10
     # the noise on the mean has a standard deviation of about 0.12 here: 0.6 is five of them

@@ -48,14 +48,13 @@ def test_wrong_id_fails_fast(network: Any) -> None:
 def test_expired_offers_are_gone() -> None:
     from nacl.signing import SigningKey
 
-    from unseen.duet._links import session_document
     from unseen.network._rendezvous import OFFER
-    from unseen.node._network import sign_document
+    from unseen.node import new_document, sign_document
 
     rendezvous = Rendezvous(ttl=0.05)
     seed = bytes(SigningKey.generate())
     key = bytes(SigningKey(seed).verify_key).hex()
-    found = rendezvous.offer(sign_document(session_document(OFFER, key), seed))
+    found = rendezvous.offer(sign_document(new_document(OFFER, key), seed))
     assert len(found["id"]) == 32
     time.sleep(0.1)
     with pytest.raises(unseen.NotFound, match="expired"):

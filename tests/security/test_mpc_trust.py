@@ -24,6 +24,7 @@ import torch
 
 import unseen
 from unseen.client._mpc import close_sessions
+from unseen.messages.mpc import TrustedNode
 from unseen.server import launch_domain
 
 PASSWORD = "owner-pw-123"
@@ -152,7 +153,7 @@ def test_untrust_refuses_again(world: dict) -> None:
     column = st_mary.search("stays", verbose=False)[0][:, 0]
     owner.mpc.untrust(dealer=world["crypto_owner"])
     try:
-        assert world["crypto_owner"].node_key not in [d["key"] for d in owner.mpc.policy["dealers"]]
+        assert world["crypto_owner"].node_key not in [d.key for d in owner.mpc.policy.dealers]
         with pytest.raises(unseen.PermissionDenied, match="Crypto"):
             column.share(st_mary, general, crypto_provider=crypto)
         _assert_nothing_shared(world)
@@ -173,7 +174,7 @@ def test_only_admins_see_and_edit_the_policy(world: dict) -> None:
     with pytest.raises(unseen.PermissionDenied):
         st_mary.mpc.policy  # noqa: B018
     policy = world["owners"][0].mpc.policy
-    assert eve_dealer.node_key not in [d["key"] for d in policy["dealers"]]
+    assert eve_dealer.node_key not in [d.key for d in policy.dealers]
     node = world["servers"][0].node
     actions = [a.action for a in node.stores.audit.list()]
     assert "mpc.trust.dealer" in actions and "mpc.trust.party" in actions
@@ -192,9 +193,9 @@ def test_the_policy_and_the_node_key_survive_a_restart(tmp_path: Path) -> None:
     try:
         owner = _login(server)
         assert owner.node_key == key
-        assert owner.mpc.policy["parties"] == [{"key": "ab" * 32, "label": "Partner"}]
+        assert owner.mpc.policy.parties == [TrustedNode(key="ab" * 32, label="Partner")]
         owner.mpc.untrust(party="ab" * 32)
-        assert owner.mpc.policy["parties"] == []
+        assert owner.mpc.policy.parties == []
         owner.close()
     finally:
         server.stop()
@@ -299,7 +300,7 @@ def test_a_node_keeps_its_key_in_its_settings_store() -> None:
     again = Node("n", stores=stores)  # a restart on the same (in-memory) stores
     assert again.public_key == first.public_key
     owner = unseen.Client(InProcConnection(again, again.principal(owner.user_id)))
-    assert owner.mpc.policy["dealers"] == [{"key": "ab" * 32, "label": "Dealer"}]
+    assert owner.mpc.policy.dealers == [TrustedNode(key="ab" * 32, label="Dealer")]
     assert Node("m").public_key != first.public_key
     seed = bytes(range(32))
     assert Node("s", signing_seed=seed).public_key == Node("t", signing_seed=seed).public_key

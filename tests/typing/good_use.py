@@ -2,6 +2,7 @@
 
 from unseen.client import Client
 from unseen.messages.info import NODE_INFO, NodeInfoRequest
+from unseen.messages.mpc import MPC_TRUST, MPCTrustRequest
 from unseen.messages.users import USER_CREATE, USER_LIST, UserCreateRequest, UserListRequest
 
 
@@ -10,4 +11,6 @@ def use(client: Client) -> list[str]:
     budget: float = made.budget
     emails = [u.email for u in client.ask(USER_LIST, UserListRequest())]
     kinds: list[str] = client.ask(NODE_INFO, NodeInfoRequest()).kinds
-    return [*emails, *kinds, str(budget), client.me.email]
+    trusted = client.ask(MPC_TRUST, MPCTrustRequest(role="dealer", key="ab" * 32))
+    dealers: list[str] = [t.label for t in trusted.dealers + client.mpc.policy.parties]
+    return [*emails, *kinds, *dealers, str(budget), client.me.email]

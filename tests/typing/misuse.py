@@ -6,6 +6,7 @@ the request type": the request is not the kind's); the file is never imported.
 
 from unseen.client import Client
 from unseen.messages.info import NODE_INFO
+from unseen.messages.mpc import MPC_TRUST, MPCUntrustRequest
 from unseen.messages.users import USER_CREATE, USER_ME, UserCreateRequest, UserMeRequest
 
 
@@ -18,3 +19,5 @@ def misuse(client: Client) -> None:
     client.ask(NODE_INFO, UserMeRequest())  # E: misc
     name: int = client.me.name  # E: assignment
     print(name)
+    client.ask(MPC_TRUST, MPCUntrustRequest(role="party", key="ab" * 32))  # E: misc
+    print(client.mpc.policy["dealers"])  # E: index

@@ -1,7 +1,7 @@
 """Joining an MPC session whose parties and crypto provider are domain servers.
 
 The orchestrator (this process) draws a random session token and sends it in ``mpc.join``
-(``comm = {"kind": "tcp", "token": ...}``) to every node, over that node's own client link.
+(``comm = MPCLink(kind="tcp", token=...)``) to every node, over that node's own client link.
 Each node opens a listener on the host it serves on and answers its address; the
 orchestrator sends every node the address table (``mpc.mesh``), joins the mesh itself as the
 highest endpoint (it only dials: the scientist needs no open port), and waits until every
@@ -13,11 +13,12 @@ each node to the orchestrator, by the node keys of the session description; encr
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from unseen.errors import UsageError
+from unseen.messages.mpc import MPC_JOIN, MPC_MESH, MPCJoinRequest, MPCLink, MPCMeshRequest
 from unseen.mpc.comm_mesh import MeshComm, join_mesh
 from unseen.mpc.secure_link import Identity, session_key
 from unseen.transport import InProcConnection
@@ -58,32 +59,38 @@ def url_host(client: Client) -> str:
 
 def join_remote(
     clients: Sequence[Client],
-    common: dict[str, Any],
+    join_request: Callable[[int, MPCLink | None], MPCJoinRequest],
     joined: list[Client],
     timeout: float,
 ) -> MeshComm:
     """Start every node's runtime (parties in rank order, then the dealer) and build the
-    mesh; returns the orchestrator's comm. ``joined`` collects the nodes that joined, so
-    that the caller can make them leave on failure."""
+    mesh; returns the orchestrator's comm. ``join_request(endpoint, link)`` is an endpoint's
+    ``mpc.join``; ``joined`` collects the nodes that joined, so that the caller can make them
+    leave on failure."""
     n = len(clients) - 1
-    token = secrets.token_hex(32)
+    link = MPCLink(kind="tcp", token=secrets.token_hex(32))
     addresses: dict[int, tuple[str, int]] = {}
+    session = ""
     for ep, c in enumerate(clients):
-        role: dict[str, Any] = {"role": "party", "rank": ep} if ep < n else {"role": "dealer"}
-        reply = c.call("mpc.join", {**common, **role, "comm": {"kind": "tcp", "token": token}})
+        request = join_request(ep, link)
+        session = request.session
+        reply = c.ask(MPC_JOIN, request)
         joined.append(c)
-        host, port = reply["address"]
+        if reply.address is None or len(reply.address) != 2:
+            raise UsageError(f"{c.node_name!r} answered no MPC mesh address: upgrade the node")
+        host, port = reply.address
         addresses[ep] = (str(host) if host else url_host(c), int(port))
     table = {str(ep): list(addr) for ep, addr in addresses.items()}
     for ep, c in enumerate(clients):
         peers = {k: v for k, v in table.items() if k != str(ep)}
-        c.call("mpc.mesh", {"session": common["session"], "peers": peers})
+        c.ask(MPC_MESH, MPCMeshRequest(session=session, peers=peers))
     comm = MeshComm(n + 1, n, timeout)
     _label(comm, clients)
     try:
         expected: dict[int, str | None] = {ep: c.node_key for ep, c in enumerate(clients)}
         identity = Identity(None, expected)  # the nodes must prove the keys we named
-        join_mesh(comm, None, dict(addresses), session_key(token), timeout, identity)
+        assert link.token is not None
+        join_mesh(comm, None, dict(addresses), session_key(link.token), timeout, identity)
         for ep in range(n + 1):
             comm.recv(ep, "ready", timeout=timeout)
     except BaseException:

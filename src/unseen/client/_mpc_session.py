@@ -17,12 +17,23 @@ from __future__ import annotations
 
 import atexit
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from unseen.errors import CannotRequestPrivateData, RequestTimeout, UsageError
+from unseen.messages.mpc import (
+    MPC_INPUT,
+    MPC_JOIN,
+    MPC_LEAVE,
+    MPC_REQUEST,
+    MPCInputRequest,
+    MPCJoinRequest,
+    MPCLeaveRequest,
+    MPCLink,
+    MPCReleaseRequest,
+)
 from unseen.mpc import Cluster, MPCTensor, share_module
 from unseen.mpc.comm import Comm
 from unseen.mpc.comm_local import close_hub, open_hub
@@ -87,32 +98,41 @@ class NodeCluster(Cluster):
         self.dealer_client = dealer
         self.session = secrets.token_hex(16)
         self._joined: list[Client] = []
-        common = {
-            "session": self.session, "n": n, "frac_bits": frac_bits, "timeout": timeout,
-            "keys": [c.node_key for c in clients], "names": [c.node_name for c in clients],
-        }  # fmt: skip
+        keys, names = [c.node_key for c in clients], [c.node_name for c in clients]
+
+        def join_request(endpoint: int, link: MPCLink | None) -> MPCJoinRequest:
+            """The ``mpc.join`` of a party (by rank) or, at endpoint ``n``, the dealer."""
+            return MPCJoinRequest(
+                session=self.session, n=n, frac_bits=frac_bits, timeout=timeout,
+                keys=keys, names=names, role="party" if endpoint < n else "dealer",
+                rank=endpoint if endpoint < n else None, comm=link,
+            )  # fmt: skip
+
         try:
             if self.link == "tcp":
-                comm: Comm = join_remote(clients, common, self._joined, timeout)
+                comm: Comm = join_remote(clients, join_request, self._joined, timeout)
             else:
-                comm = self._join_local(clients, common, timeout)
+                comm = self._join_local(clients, join_request, timeout)
         except BaseException:
             self._leave()
             raise
         super().__init__(comm, n, frac_bits=frac_bits, timeout=timeout)
 
-    def _join_local(self, clients: list[Client], common: dict[str, Any], timeout: float) -> Comm:
+    def _join_local(
+        self,
+        clients: list[Client],
+        join_request: Callable[[int, MPCLink | None], MPCJoinRequest],
+        timeout: float,
+    ) -> Comm:
         n = len(clients) - 1
         hub = open_hub(self.session, n, timeout)
         labels = {i: c.node_name for i, c in enumerate(clients)}
         labels[n + 1] = "me"
         for ep in range(n + 2):
             hub.comm(ep).names.update(labels)
-        for rank, c in enumerate(clients[:n]):
-            c.call("mpc.join", {**common, "role": "party", "rank": rank})
+        for ep, c in enumerate(clients):  # the parties by rank, then the dealer
+            c.ask(MPC_JOIN, join_request(ep, None))
             self._joined.append(c)
-        clients[n].call("mpc.join", {**common, "role": "dealer"})
-        self._joined.append(clients[n])
         return hub.comm(n + 1)
 
     def matches(self, parties: Sequence[Client], dealer: Client) -> bool:
@@ -142,17 +162,12 @@ class NodeCluster(Cluster):
             )
         if not pointer._vertex.materialized:
             pointer.compute()
-        info = party.call(
-            "mpc.input",
-            {
-                "session": self.session,
-                "object_id": pointer.id,
-                "name": pointer.id,
-                "shape": list(pointer.shape),
-            },
+        request = MPCInputRequest(
+            session=self.session, object_id=pointer.id, name=pointer.id, shape=list(pointer.shape)
         )
-        dtype = _DTYPES.get(str(info["dtype"]), torch.float32)
-        return self.share_from(rank, pointer.id, info["shape"], dtype)
+        loaded = party.ask(MPC_INPUT, request)
+        dtype = _DTYPES.get(loaded.dtype, torch.float32)
+        return self.share_from(rank, pointer.id, loaded.shape, dtype)
 
     # -- release ----------------------------------------------------------------------------
     def _holdouts(self, x: MPCTensor) -> list[int]:
@@ -185,10 +200,10 @@ class NodeCluster(Cluster):
         from unseen.client._views import Request
 
         self.sync()
-        body = {"session": self.session, "sid": x.sid, "name": name, "reason": reason}
+        request = MPCReleaseRequest(session=self.session, sid=x.sid, name=name, reason=reason)
         found = []
         for c in self.clients:
-            record = c.call("mpc.request", body)
+            record = c.ask(MPC_REQUEST, request)
             if record is not None:
                 found.append(Request(c, record))
         return MPCRequest(found)
@@ -207,7 +222,7 @@ class NodeCluster(Cluster):
     def _leave(self) -> None:
         for c in self._joined:
             try:
-                c.call("mpc.leave", {"session": self.session})
+                c.ask(MPC_LEAVE, MPCLeaveRequest(session=self.session))
             except Exception:  # best effort: the node may be gone
                 pass
         self._joined = []

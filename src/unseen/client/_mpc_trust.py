@@ -5,8 +5,10 @@ owner trusts, by node key (see :mod:`unseen.node._mpc_trust`)::
 
     owner.mpc.trust(dealer=crypto, label="Crypto Inc")   # a client of that node, or its key
     owner.mpc.trust(party=general)
-    owner.mpc.policy        # {"node_key": ..., "dealers": [...], "parties": [...]}
+    owner.mpc.policy        # an MPCPolicy: .node_key, .dealers and .parties (.key, .label)
     owner.mpc.untrust(dealer=crypto)
+
+Each call returns the policy as it stands after it (:class:`~unseen.messages.mpc.MPCPolicy`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from unseen.errors import UsageError
+from unseen.messages.mpc import (
+    MPC_POLICY,
+    MPC_TRUST,
+    MPC_UNTRUST,
+    MPCPolicy,
+    MPCPolicyRequest,
+    MPCTrustRequest,
+    MPCUntrustRequest,
+)
 
 if TYPE_CHECKING:
     from unseen.client._client import Client
@@ -45,27 +56,30 @@ class MPCTrust:
             raise UsageError("say whom: mpc.trust(dealer=...) and/or mpc.trust(party=...)")
         return chosen
 
-    def trust(self, dealer: Any = None, party: Any = None, label: str | None = None) -> dict:
+    def trust(self, dealer: Any = None, party: Any = None, label: str | None = None) -> MPCPolicy:
         """Trust a node as the crypto provider (``dealer=``) and/or as a peer party
         (``party=``) of MPC sessions on this node's private data."""
-        view: dict = {}
+        view: MPCPolicy | None = None
         for role, who in self._each(dealer, party):
             key, name = _key_and_label(who, label)
-            view = self._client.call("mpc.trust", {"role": role, "key": key, "label": name})
+            view = self._client.ask(MPC_TRUST, MPCTrustRequest(role=role, key=key, label=name))
+        assert view is not None  # _each names at least one
         return view
 
-    def untrust(self, dealer: Any = None, party: Any = None) -> dict:
+    def untrust(self, dealer: Any = None, party: Any = None) -> MPCPolicy:
         """Stop trusting a node as dealer and/or party (sessions that start later)."""
-        view: dict = {}
+        view: MPCPolicy | None = None
         for role, who in self._each(dealer, party):
             key, _ = _key_and_label(who, None)
-            view = self._client.call("mpc.untrust", {"role": role, "key": key})
+            view = self._client.ask(MPC_UNTRUST, MPCUntrustRequest(role=role, key=key))
+        assert view is not None
         return view
 
     @property
-    def policy(self) -> dict:
-        """``{"node_key": ..., "dealers": [{"key", "label"}], "parties": [...]}``."""
-        return dict(self._client.call("mpc.policy"))
+    def policy(self) -> MPCPolicy:
+        """The node's key and whom it trusts: ``.node_key``, ``.dealers`` and ``.parties``
+        (each a list of :class:`~unseen.messages.mpc.TrustedNode`: ``.key``, ``.label``)."""
+        return self._client.ask(MPC_POLICY, MPCPolicyRequest())
 
     def __repr__(self) -> str:
         return f"<MPC trust policy of {self._client.node_name!r}>"

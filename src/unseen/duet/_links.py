@@ -11,16 +11,15 @@ the owner leave at once.
 from __future__ import annotations
 
 import logging
-import secrets
 import socket
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from unseen.duet._host import Host
 from unseen.network import DUET_TUNNEL
-from unseen.node import DOC_VERSION, sign_document
+from unseen.node import new_document, sign_document
+from unseen.server import bind_socket, listener_url
 from unseen.transport import ReverseTunnel
 
 log = logging.getLogger("unseen.duet")
@@ -28,23 +27,11 @@ log = logging.getLogger("unseen.duet")
 DIRECT_MAX = 2 << 30  # the largest message on the direct link
 
 
-def session_document(kind: str, public_key: str, **fields: Any) -> dict[str, Any]:
-    """A fresh document of the session key (sign it with :func:`sign_document`)."""
-    return {
-        "type": kind,
-        "version": DOC_VERSION,
-        "public_key": public_key,
-        "issued_at": time.time(),
-        "nonce": secrets.token_hex(16),
-        **fields,
-    }
-
-
 def owner_tunnel(host: Host, network_url: str, seed: bytes) -> ReverseTunnel:
     """The owner's reverse tunnel to the network (not started yet), open until stopped."""
     return ReverseTunnel(
         f"{network_url}/network/v1/duet/tunnel",
-        lambda: sign_document(session_document(DUET_TUNNEL, host.node.public_key), seed),
+        lambda: sign_document(new_document(DUET_TUNNEL, host.node.public_key), seed),
         host.answer,
         name="unseen-duet-tunnel",
         workers=32,
@@ -83,9 +70,12 @@ class DirectServer(ThreadingHTTPServer):
         self.host = host
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
-        super().__init__((bind, port), _Handler)
-        shown = {"0.0.0.0": "127.0.0.1"}.get(bind, bind)
-        self.url = f"http://{shown}:{self.server_address[1]}/duet"
+        # The socket is unseen.server's, as a node's is: port 0, a port in use, IPv6 alike.
+        super().__init__((bind, port), _Handler, bind_and_activate=False)
+        self.socket.close()
+        self.socket = bind_socket(bind, port)
+        self.server_address = self.socket.getsockname()
+        self.url = listener_url(bind, self.server_address[1], "/duet")
         self._thread = threading.Thread(
             target=self.serve_forever, name="unseen-duet-direct", daemon=True
         )

@@ -17,10 +17,10 @@ import httpx
 from unseen.client import Client, normalize_url
 from unseen.duet import _webrtc
 from unseen.duet._host import LOOPBACK_HINT, Host
-from unseen.duet._links import DirectServer, owner_tunnel, session_document
+from unseen.duet._links import DirectServer, owner_tunnel
 from unseen.errors import TransportError, UsageError
 from unseen.network import DUET_TUNNEL, OFFER
-from unseen.node import Node
+from unseen.node import Node, new_document
 from unseen.server import post_signed
 from unseen.transport import InProcConnection, ReverseTunnel
 
@@ -80,7 +80,7 @@ class Duet(Client):
     def invite(self, *, verbose: bool = True) -> str:
         """Register a fresh single-use id with the network and print the partner's line.
         A partner who joined before is dropped (their key is no longer accepted)."""
-        document = session_document(OFFER, self.node.public_key, direct_url=self.direct_url)
+        document = new_document(OFFER, self.node.public_key, direct_url=self.direct_url)
         found = post_signed(self._http, "/network/v1/duet/offer", document, self._seed)
         self.id = str(found["id"])
         self.host.end_partner("the Duet owner invited a new partner")
@@ -121,7 +121,7 @@ class Duet(Client):
         self.host.end_partner("the Duet owner ended the session")
         try:
             if self.tunnel is not None:
-                hello = session_document(DUET_TUNNEL, self.node.public_key)
+                hello = new_document(DUET_TUNNEL, self.node.public_key)
                 post_signed(self._http, "/network/v1/duet/withdraw", hello, self._seed)
         except Exception:
             pass

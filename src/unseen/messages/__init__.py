@@ -17,6 +17,7 @@ from typing import Any
 from unseen import serde
 from unseen.errors import DecodeError, UnseenError, UsageError, error_from_wire, error_to_wire
 from unseen.messages import info as _info
+from unseen.messages import mpc as _mpc
 from unseen.messages import users as _users
 from unseen.messages._typed import Kind, from_wire, to_wire
 
@@ -102,7 +103,14 @@ KINDS: dict[str, str] = {
 
 #: The kinds converted to typed requests and replies so far (docs/architecture.md, "Typed
 #: messages"); the others still carry untyped dict bodies.
-TYPED: dict[str, Kind[Any, Any]] = {k.name: k for k in (*_info.TYPED_KINDS, *_users.TYPED_KINDS)}
+TYPED: dict[str, Kind[Any, Any]] = {
+    k.name: k
+    for k in (
+        *_info.TYPED_KINDS,
+        *_users.TYPED_KINDS,
+        *_mpc.TYPED_KINDS,
+    )
+}
 
 
 @dataclass

@@ -19,10 +19,10 @@ from unseen.server import (
     BackgroundServer,
     Domain,
     ServerSettings,
-    check_port,
-    database_label,
+    detail_line,
+    launch_server,
     open_domain,
-    owner_lines,
+    running_lines,
 )
 
 
@@ -37,6 +37,8 @@ def open_network(
     offline_after: float = 30.0,
 ) -> Domain:
     """Open (or create) a network node's directory, store, identity, owner and registry."""
+    if not 0 < offline_after < float("inf"):
+        raise UsageError("offline_after must be a positive number of seconds")
     domain = open_domain(
         name,
         data_dir=data_dir,
@@ -101,34 +103,26 @@ def launch_network(
     correctly signed registration; ``offline_after`` is the seconds without a heartbeat after
     which a domain shows as offline.
     """
-    check_port(port)
-    if not 0 < offline_after < float("inf"):
-        raise UsageError("offline_after must be a positive number of seconds")
-    domain = open_network(
-        name,
-        data_dir=data_dir,
-        database=database,
-        owner_email=owner_email,
-        owner_password=owner_password,
-        auto_approve=auto_approve,
-        offline_after=offline_after,
+    return launch_server(
+        port,
+        lambda: open_network(
+            name,
+            data_dir=data_dir,
+            database=database,
+            owner_email=owner_email,
+            owner_password=owner_password,
+            auto_approve=auto_approve,
+            offline_after=offline_after,
+        ),
+        lambda domain: RunningNetwork(domain, host, port, settings),
     )
-    try:
-        return RunningNetwork(domain, host, port, settings)
-    except BaseException:
-        domain.close()
-        raise
 
 
 def describe(running: RunningNetwork) -> list[str]:
     """What ``unseen launch network`` prints."""
-    domain = running.domain
     approve = "automatic" if running.registry.auto_approve else "by the owner"
-    return [
-        f"unseen network {running.name!r} is running at {running.url}",
-        f"  registry:  {running.url}/  (approval: {approve})",
-        f"  data:      {domain.data_dir}  (database: {database_label(domain)})",
-        f"  node key:  {domain.identity.public_key}",
-        *owner_lines(domain),
-        f"  domains:   owner.join_network({running.url!r})",
-    ]
+    return running_lines(
+        running,
+        role=[detail_line("registry", f"{running.url}/  (approval: {approve})")],
+        then=detail_line("domains", f"owner.join_network({running.url!r})"),
+    )

@@ -13,6 +13,7 @@ from unseen.node._network import (
     curve_public_key,
     curve_secret_key,
     install_agents,
+    new_document,
     public_catalog,
     resume_memberships,
     sign_document,
@@ -57,6 +58,7 @@ __all__ = [
     "resolve_dataset_uploads",
     "resume_memberships",
     "serve_mesh_on",
+    "new_document",
     "sign_document",
     "verify_document",
 ]

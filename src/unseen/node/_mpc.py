@@ -35,9 +35,24 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from unseen.errors import NotFound, PermissionDenied, RemoteError, UnseenError, UsageError
+from unseen.messages.mpc import (
+    MPC_INPUT,
+    MPC_JOIN,
+    MPC_LEAVE,
+    MPC_MESH,
+    MPC_REQUEST,
+    MPCInputLoaded,
+    MPCInputRequest,
+    MPCJoined,
+    MPCJoinRequest,
+    MPCLeaveRequest,
+    MPCLink,
+    MPCMeshRequest,
+    MPCReleaseRequest,
+)
 from unseen.node._policy import check_use, may_read
 from unseen.node._principal import MEMBERS, Principal
-from unseen.node._routes import field, route
+from unseen.node._routes import route_of, typed_route
 from unseen.store import ObjectRecord
 
 if TYPE_CHECKING:
@@ -92,26 +107,25 @@ def _sessions(node: Node) -> dict[str, Runtime]:
         return _RUNTIMES.setdefault(node, {})
 
 
-def _runtime(node: Node, principal: Principal, body: dict[str, Any]) -> Runtime:
-    session = field(body, "session", str)
+def _runtime(node: Node, principal: Principal, session: str) -> Runtime:
     found = _sessions(node).get(session)
     if found is None or found.user_id != principal.user_id:
         raise NotFound(f"this node takes part in no MPC session {session!r} of yours")
     return found
 
 
-def _identities(body: dict[str, Any], n: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _identities(request: MPCJoinRequest) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The session description's node keys and names: parties by rank, then the dealer."""
     from unseen.node._mpc_trust import check_key
 
-    keys, names = body.get("keys"), body.get("names")
-    if not isinstance(keys, list) or len(keys) != n + 1:
+    n, keys, names = request.n, request.keys, request.names
+    if len(keys) != n + 1:
         raise UsageError(
             f"mpc.join needs 'keys': the node keys of the {n} parties and the dealer "
             "(upgrade the client)"
         )
-    if not isinstance(names, list) or len(names) != n + 1:
-        names = [k[:12] if isinstance(k, str) else "?" for k in keys]
+    if len(names) != n + 1:
+        names = [k[:12] for k in keys]
     checked = tuple(check_key(k) for k in keys)
     if len(set(checked)) != len(checked):
         raise UsageError("the parties and the dealer of an MPC session must be distinct nodes")
@@ -133,20 +147,20 @@ def check_own_key(node: Node, keys: tuple[str, ...], endpoint: int) -> None:
 
 
 def _comm(
-    node: Node, body: dict[str, Any], session: str, endpoint: int, n: int, timeout: float,
+    node: Node, link: MPCLink, session: str, endpoint: int, n: int, timeout: float,
     keys: tuple[str, ...],
 ) -> tuple[Comm, PendingMesh | None, dict[int, str] | None]:  # fmt: skip
     """The endpoint's comm: the in-process hub's, or a mesh endpoint for a remote session."""
     from unseen.mpc.comm_local import find_hub
     from unseen.node._mpc_mesh import PendingMesh
 
-    spec = field(body, "comm", dict, default={"kind": "local"})
-    kind = spec.get("kind")
-    if kind == "tcp":
-        mesh = PendingMesh(node, spec, endpoint, n, timeout, keys)
+    if link.kind == "tcp":
+        mesh = PendingMesh(node, link.token, endpoint, n, timeout, keys)
         return mesh.comm, mesh, None
-    if kind != "local":
-        raise UsageError(f"unknown MPC link kind {kind!r}; this node supports 'local' and 'tcp'")
+    if link.kind != "local":
+        raise UsageError(
+            f"unknown MPC link kind {link.kind!r}; this node supports 'local' and 'tcp'"
+        )
     hub = find_hub(session)
     if hub.n_parties != n:
         raise UsageError("the session's hub has another number of parties")
@@ -161,65 +175,68 @@ def _thread(mesh: PendingMesh | None, serve: Callable[[], None], name: str) -> t
     return threading.Thread(target=target, daemon=True, name=name)
 
 
-@route("mpc.join", MEMBERS)
-def join(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-    session = field(body, "session", str)
+@typed_route(MPC_JOIN, MEMBERS)
+def join(node: Node, principal: Principal, request: MPCJoinRequest) -> MPCJoined:
+    session, role, n = request.session, request.role, request.n
     if len(session) < 16:
         raise UsageError("an MPC session id must be at least 16 characters (make it random)")
-    role = field(body, "role", str)
-    n = field(body, "n", int)
     if not 2 <= n <= MAX_PARTIES:
         raise UsageError(f"an MPC session has 2 to {MAX_PARTIES} parties, not {n}")
     from unseen.mpc import Dealer, FixedPoint
     from unseen.node._mpc_party import NodeParty
 
-    frac_bits = field(body, "frac_bits", int, default=16)
+    frac_bits, timeout = request.frac_bits, request.timeout
     FixedPoint(frac_bits)  # range check
-    timeout = float(field(body, "timeout", (int, float), default=60.0))
     sessions = _sessions(node)
     if session in sessions:
         raise UsageError("this node takes part in this MPC session already: one role per node")
     if role not in ("party", "dealer"):
         raise UsageError(f"an MPC role is 'party' or 'dealer', not {role!r}")
-    endpoint = field(body, "rank", int) if role == "party" else n
-    if not 0 <= endpoint < n and role == "party":
-        raise UsageError(f"party rank {endpoint} out of range for {n} parties")
-    keys, names = _identities(body, n)
+    endpoint = n
+    if role == "party":
+        if request.rank is None:
+            raise UsageError("the message needs the field 'rank'")
+        endpoint = request.rank
+        if not 0 <= endpoint < n:
+            raise UsageError(f"party rank {endpoint} out of range for {n} parties")
+    keys, names = _identities(request)
     check_own_key(node, keys, endpoint)
-    comm, mesh, hub_ids = _comm(node, body, session, endpoint, n, timeout, keys)
-    ids = {"keys": keys, "names": names, "endpoint": endpoint, "hub_identities": hub_ids}
+    link = request.comm or MPCLink()
+    comm, mesh, hub_ids = _comm(node, link, session, endpoint, n, timeout, keys)
+    party: NodeParty | None = None
+    dealer: Dealer | None = None
     if role == "party":
         party = NodeParty(node, principal.user_id, session, comm, endpoint, n, frac_bits, names)
         thread = _thread(mesh, party.serve, f"mpc-{node.name}-{endpoint}")
-        runtime = Runtime(principal.user_id, role, thread, party=party, mesh=mesh, **ids)
     else:
         dealer = Dealer(comm, n)
         thread = _thread(mesh, dealer.serve, f"mpc-{node.name}-dealer")
-        runtime = Runtime(principal.user_id, role, thread, dealer=dealer, mesh=mesh, **ids)
+    runtime = Runtime(
+        principal.user_id, role, thread, party=party, dealer=dealer, mesh=mesh, keys=keys,
+        names=names, endpoint=endpoint, hub_identities=hub_ids,
+    )  # fmt: skip
     with _LOCK:
         sessions[session] = runtime
     thread.start()
     node.audit(principal, f"mpc.join.{role}", session)
-    reply: dict[str, Any] = {"node": node.name, "node_id": node.id, "role": role}
-    if mesh is not None:
-        reply["address"] = mesh.address()
-    return reply
+    address = None if mesh is None else mesh.address()
+    return MPCJoined(node=node.name, node_id=node.id, role=role, address=address)
 
 
-@route("mpc.mesh", MEMBERS)
-def mesh(node: Node, principal: Principal, body: dict[str, Any]) -> None:
+@typed_route(MPC_MESH, MEMBERS)
+def mesh(node: Node, principal: Principal, request: MPCMeshRequest) -> None:
     """A remote session's address table: the runtime joins the mesh in its own thread."""
     from unseen.node._mpc_mesh import parse_peers
 
-    runtime = _runtime(node, principal, body)
+    runtime = _runtime(node, principal, request.session)
     if runtime.mesh is None:
         raise UsageError("this MPC session is in-process: it has no mesh to join")
     me = runtime.mesh.me
-    runtime.mesh.start(parse_peers(body.get("peers"), me, runtime.mesh.n))
+    runtime.mesh.start(parse_peers(request.peers, me, runtime.mesh.n))
 
 
-@route("mpc.input", MEMBERS)
-def load_input(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+@typed_route(MPC_INPUT, MEMBERS)
+def load_input(node: Node, principal: Principal, request: MPCInputRequest) -> MPCInputLoaded:
     """Load an object the caller may use into the party's plaintext inputs (it stays here).
 
     On data the caller may not read, whether the value can be loaded is private: a failed
@@ -227,18 +244,17 @@ def load_input(node: Node, principal: Principal, body: dict[str, Any]) -> dict[s
     loads zeros of the declared shape instead, with the same reply and the same work, and
     poisons the input: nothing derived from it is released (``NodeParty.load``). The
     owner's log says what happened. On readable data the errors say what is wrong."""
-    runtime = _runtime(node, principal, body)
+    runtime = _runtime(node, principal, request.session)
     party = runtime.party
     if party is None:
         raise UsageError("the crypto provider holds no inputs: share from a party's node")
-    object_id = field(body, "object_id", str)
+    object_id, name = request.object_id, request.name
     record = node.stores.objects.get(object_id)
     check_use(principal, record)
     private = not may_read(principal, record)
     if private:  # private data: only to nodes the owner trusts
         _check_members(node, runtime)
-    declared = _declared_shape(node, body)
-    name = field(body, "name", str)
+    declared = _declared_shape(node, request.shape)
     value, dtype, problem = _value(node, party, record, declared)
     if problem is not None:
         if not private:
@@ -255,13 +271,13 @@ def load_input(node: Node, principal: Principal, body: dict[str, Any]) -> dict[s
     assert value is not None
     party.load(name, value, object_id, poisoned=problem is not None)
     node.audit(principal, "mpc.input", object_id)
-    return {"shape": list(value.shape), "dtype": str(value.dtype).replace("torch.", "")}
+    dtype_name = str(value.dtype).replace("torch.", "")
+    return MPCInputLoaded(shape=list(value.shape), dtype=dtype_name)
 
 
-def _declared_shape(node: Node, body: dict[str, Any]) -> list[int]:
+def _declared_shape(node: Node, declared: list[int]) -> list[int]:
     """The public shape the client gives: non-negative sizes within the node's limits."""
-    declared = field(body, "shape", (list, tuple))
-    if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in declared):
+    if not all(d >= 0 for d in declared):
         raise UsageError("'shape' must be a list of non-negative integers")
     if len(declared) > 32 or math.prod(declared) > node.limits.max_elements:
         raise UsageError(
@@ -336,18 +352,20 @@ def _check_members(node: Node, runtime: Runtime) -> None:
                 )
 
 
-@route("mpc.request", MEMBERS)
-def request_release(node: Node, principal: Principal, body: dict[str, Any]) -> Any:
+@typed_route(MPC_REQUEST, MEMBERS)
+def request_release(
+    node: Node, principal: Principal, request: MPCReleaseRequest
+) -> dict[str, Any] | None:
     """Ask this node's owner to release share ``sid`` (a value derived from data here).
 
     Returns the request's view, or None when the value derives from nothing on this node."""
-    from unseen.node._requests import create
+    from unseen.node import _requests
 
-    runtime = _runtime(node, principal, body)
+    runtime = _runtime(node, principal, request.session)
     party = runtime.party
     if party is None:
         return None
-    sid = field(body, "sid", str)
+    sid = request.sid
     own = party.own_sources(sid)
     if not own:
         return None
@@ -378,17 +396,21 @@ def request_release(node: Node, principal: Principal, body: dict[str, Any]) -> A
     with party.lock:
         if party.versions.get(sid) == version:
             party.approvals[sid] = (standin.id, version)
-    name = field(body, "name", str, default="") or f"MPC result {sid}"
-    reason = field(body, "reason", str, default="")
-    return create(node, principal, {"object_id": standin.id, "name": name, "reason": reason})
+    name = request.name or f"MPC result {sid}"
+    # request.create's route, on its wire body: the view the scientist's client reads
+    create = route_of(_requests.create)
+    assert create is not None
+    body = {"object_id": standin.id, "name": name, "reason": request.reason}
+    view: dict[str, Any] = create.handler(node, principal, body)
+    return view
 
 
-@route("mpc.leave", MEMBERS)
-def leave(node: Node, principal: Principal, body: dict[str, Any]) -> None:
+@typed_route(MPC_LEAVE, MEMBERS)
+def leave(node: Node, principal: Principal, request: MPCLeaveRequest) -> None:
     """End this node's part in a session (the orchestrator stops the runtimes first)."""
-    runtime = _runtime(node, principal, body)
+    runtime = _runtime(node, principal, request.session)
     with _LOCK:
-        _sessions(node).pop(str(body["session"]), None)
+        _sessions(node).pop(request.session, None)
     _stop(runtime)
 
 

@@ -1,6 +1,6 @@
 """The node's side of an MPC session over the network: its listener, its place in the mesh.
 
-For a remote session ``mpc.join`` carries ``comm = {"kind": "tcp", "token": ...}``. The node
+For a remote session ``mpc.join`` carries ``comm = MPCLink(kind="tcp", token=...)``. The node
 opens a listener on the host it serves on (see :func:`unseen.node._mpc.serve_mesh_on`; loopback if the server
 did not say), answers its address, and waits for ``mpc.mesh`` with every endpoint's address.
 Its runtime thread then joins the mesh (dial lower ids, accept higher ones, every link
@@ -33,11 +33,10 @@ class PendingMesh:
     """A node endpoint's listener and comm, before and while it joins the mesh."""
 
     def __init__(
-        self, node: Node, spec: dict[str, Any], me: int, n: int, timeout: float,
+        self, node: Node, token: str | None, me: int, n: int, timeout: float,
         keys: tuple[str, ...],
     ) -> None:  # fmt: skip
-        token = spec.get("token")
-        if not isinstance(token, str) or len(token) < 32:
+        if token is None or len(token) < 32:
             raise UsageError("a remote MPC session needs a random token of at least 32 characters")
         self.key = session_key(token)
         self.me, self.n, self.timeout = me, n, timeout

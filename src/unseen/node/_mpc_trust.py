@@ -19,9 +19,19 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from unseen.errors import PermissionDenied, UsageError
+from unseen.messages.mpc import (
+    MPC_POLICY,
+    MPC_TRUST,
+    MPC_UNTRUST,
+    MPCPolicy,
+    MPCPolicyRequest,
+    MPCTrustRequest,
+    MPCUntrustRequest,
+    TrustedNode,
+)
 from unseen.node._network import check_key_hex
 from unseen.node._principal import ADMINS, Principal
-from unseen.node._routes import field, route
+from unseen.node._routes import typed_route
 
 if TYPE_CHECKING:
     from unseen.node._node import Node
@@ -79,35 +89,34 @@ def policy(node: Node) -> dict[str, dict[str, str]]:
     return {role: dict(raw.get(role) or {}) for role in ROLES}
 
 
-def _view(node: Node) -> dict[str, Any]:
+def _view(node: Node) -> MPCPolicy:
     current = policy(node)
-    return {
-        "node_key": node.public_key,
-        "dealers": [{"key": k, "label": v} for k, v in sorted(current["dealer"].items())],
-        "parties": [{"key": k, "label": v} for k, v in sorted(current["party"].items())],
-    }
+
+    def listed(role: str) -> list[TrustedNode]:
+        return [TrustedNode(key=k, label=v) for k, v in sorted(current[role].items())]
+
+    return MPCPolicy(node_key=node.public_key, dealers=listed("dealer"), parties=listed("party"))
 
 
-def _role(body: dict[str, Any]) -> str:
-    role = field(body, "role", str)
+def _role(role: str) -> str:
     if role not in ROLES:
         raise UsageError(f"an MPC trust role is 'dealer' or 'party', not {role!r}")
     return role
 
 
-@route("mpc.policy", ADMINS)
-def show(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+@typed_route(MPC_POLICY, ADMINS)
+def show(node: Node, principal: Principal, request: MPCPolicyRequest) -> MPCPolicy:
     """This node's key and the MPC peers and dealers its owner trusts."""
     return _view(node)
 
 
-@route("mpc.trust", ADMINS)
-def trust(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-    role = _role(body)
-    key = check_key(body.get("key"))
+@typed_route(MPC_TRUST, ADMINS)
+def trust(node: Node, principal: Principal, request: MPCTrustRequest) -> MPCPolicy:
+    role = _role(request.role)
+    key = check_key(request.key)
     if key == node.public_key:
         raise UsageError("this is the node's own key: a node always trusts itself")
-    label = field(body, "label", str, default="") or key[:12]
+    label = request.label or key[:12]
     if len(label) > MAX_LABEL:
         raise UsageError(f"a trust label has at most {MAX_LABEL} characters")
     current = policy(node)
@@ -117,10 +126,10 @@ def trust(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, A
     return _view(node)
 
 
-@route("mpc.untrust", ADMINS)
-def untrust(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-    role = _role(body)
-    key = check_key(body.get("key"))
+@typed_route(MPC_UNTRUST, ADMINS)
+def untrust(node: Node, principal: Principal, request: MPCUntrustRequest) -> MPCPolicy:
+    role = _role(request.role)
+    key = check_key(request.key)
     current = policy(node)
     if current[role].pop(key, None) is not None:
         node.stores.settings.set(POLICY_KEY, current)

@@ -25,6 +25,8 @@ import hashlib
 import json
 import logging
 import math
+import secrets
+import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from unseen.errors import AuthError, NotFound, UsageError
@@ -57,6 +59,21 @@ def canonical(document: dict[str, Any]) -> bytes:
     return json.dumps(
         document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode()
+
+
+def new_document(
+    kind: str, public_key: str, *, issued_at: float | None = None, **fields: Any
+) -> dict[str, Any]:
+    """A document of ``public_key`` to sign with :func:`sign_document`: its ``kind``, the format
+    version, when it was issued (now unless ``issued_at``), a fresh nonce, and ``fields``."""
+    return {
+        "type": kind,
+        "version": DOC_VERSION,
+        "public_key": public_key,
+        "issued_at": time.time() if issued_at is None else issued_at,
+        "nonce": secrets.token_hex(16),
+        **fields,
+    }
 
 
 def sign_document(document: dict[str, Any], signing_seed: bytes) -> dict[str, Any]:

@@ -11,12 +11,15 @@ from unseen.server._identity import NodeIdentity
 from unseen.server._launch import (
     BackgroundServer,
     RunningDomain,
-    check_port,
     database_label,
     describe,
+    detail_line,
     launch_domain,
+    launch_server,
     owner_lines,
+    running_lines,
 )
+from unseen.server._listen import bind_socket, check_port, listener_url
 from unseen.server._problems import json_body
 from unseen.server._service import ServerSettings
 from unseen.server._tunnel import Opener
@@ -42,5 +45,10 @@ __all__ = [
     "database_label",
     "json_body",
     "owner_lines",
+    "bind_socket",
+    "detail_line",
+    "launch_server",
+    "listener_url",
+    "running_lines",
     "post_signed",
 ]

@@ -20,7 +20,6 @@ reached. Nothing secret is kept: the domain signs with its node key (``identity.
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 import time
 import weakref
@@ -31,12 +30,12 @@ import httpx
 
 from unseen.errors import NotFound, TransportError, UnseenError, UsageError, error_from_wire
 from unseen.node import (
-    DOC_VERSION,
     HEARTBEAT,
     MEMBERSHIP_PREFIX,
     REGISTER,
     Node,
     catalog_digest,
+    new_document,
     public_catalog,
     sign_document,
 )
@@ -179,15 +178,13 @@ class Membership:
     # -- documents -----------------------------------------------------------------------
     def document(self, kind: str, **fields: Any) -> dict[str, Any]:
         self._issued = max(time.time(), self._issued + 1e-3)
-        return {
-            "type": kind,
-            "version": DOC_VERSION,
-            "network_id": self.network["id"],
-            "public_key": self.node.public_key,
-            "issued_at": self._issued,
-            "nonce": secrets.token_hex(16),
+        return new_document(
+            kind,
+            self.node.public_key,
+            issued_at=self._issued,
+            network_id=self.network["id"],
             **fields,
-        }
+        )
 
     def _post(self, path: str, document: dict[str, Any]) -> dict[str, Any]:
         return post_signed(self.http, path, document, self.seed)

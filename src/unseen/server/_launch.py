@@ -1,51 +1,28 @@
 """Running a domain server: uvicorn on a socket we bind ourselves, in a background thread.
 
-Binding the socket first makes ``port=0`` work (the OS picks a free port and ``.url`` is
-known before the server starts) and reports a port in use at once, with a clear message.
+Binding the socket first (``unseen.server._listen``) makes ``port=0`` work (the OS picks a free
+port and ``.url`` is known before the server starts) and reports a port in use at once, with a
+clear message. :func:`launch_server` and :func:`running_lines` are the steps every launcher
+shares (``launch_domain`` here, ``unseen.network.launch_network``): open the node, serve it (or
+close it again), and say where it runs.
 """
 
 from __future__ import annotations
 
-import errno
 import os
-import socket
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from unseen.errors import UsageError
 from unseen.server._domain import Domain, open_domain
+from unseen.server._listen import bind_socket, check_port, listener_url
 from unseen.server._service import ServerSettings
 
 START_TIMEOUT_S = 30.0
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say so (else Nagle adds 40 ms)
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise UsageError(
-                f"port {port} on {host} is in use: pick another with --port (0 picks a free one)"
-            ) from None
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
-
-
-def _url(host: str, port: int) -> str:
-    shown = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
-    if ":" in shown:
-        shown = f"[{shown}]"
-    return f"http://{shown}:{port}"
 
 
 class BackgroundServer:
@@ -62,9 +39,9 @@ class BackgroundServer:
         self.data_dir: Path = domain.data_dir
         self.owner_email: str = domain.owner_email
         self.owner_password: str | None = domain.owner_password
-        self._sock = _bind(host, port)
+        self._sock = bind_socket(host, port)
         self.port: int = self._sock.getsockname()[1]
-        self.url = _url(host, self.port)
+        self.url = listener_url(host, self.port)
         config = uvicorn.Config(
             app,
             log_level="warning",
@@ -176,24 +153,34 @@ def launch_domain(
     in ``identity.json``. The first launch creates the owner (a password is generated unless
     given here or by ``UNSEEN_OWNER_PASSWORD``); read it from ``.owner_password``.
     """
-    check_port(port)
-    domain = open_domain(
-        name,
-        data_dir=data_dir,
-        database=database,
-        owner_email=owner_email,
-        owner_password=owner_password,
+    return launch_server(
+        port,
+        lambda: open_domain(
+            name,
+            data_dir=data_dir,
+            database=database,
+            owner_email=owner_email,
+            owner_password=owner_password,
+        ),
+        lambda domain: RunningDomain(domain, host, port, settings),
     )
+
+
+Served = TypeVar("Served", bound=BackgroundServer)
+
+
+def launch_server(
+    port: int, open_node: Callable[[], Domain], serve: Callable[[Domain], Served]
+) -> Served:
+    """``serve(open_node())`` once ``port`` is known to be one; the node is closed again (its
+    data directory released) when serving fails to start."""
+    check_port(port)
+    domain = open_node()
     try:
-        return RunningDomain(domain, host, port, settings)
+        return serve(domain)
     except BaseException:
         domain.close()
         raise
-
-
-def check_port(port: object) -> None:
-    if not isinstance(port, int) or not 0 <= port <= 65535:
-        raise UsageError(f"port must be 0 (any free port) to 65535, not {port!r}")
 
 
 def database_label(domain: Domain) -> str:
@@ -203,23 +190,48 @@ def database_label(domain: Domain) -> str:
     return str(url.render_as_string(hide_password=True)) if url is not None else "in memory"
 
 
+def detail_line(label: str, value: object) -> str:
+    """One indented ``label:  value`` line under a launcher's first line (values aligned)."""
+    return f"  {label + ':':<11}{value}"
+
+
 def owner_lines(domain: Domain) -> list[str]:
     """The owner's credentials as a launcher prints them (a password only when new)."""
     if domain.owner_created:
-        lines = [f"  owner:     {domain.owner_email}", f"  password:  {domain.owner_password}"]
+        lines = [
+            detail_line("owner", domain.owner_email),
+            detail_line("password", domain.owner_password),
+        ]
     else:
-        lines = [f"  owner:     {domain.owner_email} (exists already; password unchanged)"]
-    return lines + [f"  note:      {note}" for note in domain.notes]
+        lines = [detail_line("owner", f"{domain.owner_email} (exists already; password unchanged)")]
+    return lines + [detail_line("note", note) for note in domain.notes]
+
+
+def running_lines(
+    running: BackgroundServer,
+    *,
+    role: Sequence[str] = (),
+    ids: Sequence[str] = (),
+    then: str,
+) -> list[str]:
+    """What a launcher prints: where the node runs, its ``role`` lines, its data, its ``ids``
+    and key, the owner's credentials (a password only when new), and ``then``, the next step."""
+    domain = running.domain
+    return [
+        f"unseen {running.kind} {running.name!r} is running at {running.url}",
+        *role,
+        detail_line("data", f"{domain.data_dir}  (database: {database_label(domain)})"),
+        *ids,
+        detail_line("node key", domain.identity.public_key),
+        *owner_lines(domain),
+        then,
+    ]
 
 
 def describe(running: RunningDomain) -> list[str]:
-    """What the launcher prints: URL, data, owner credentials (a password only when new)."""
-    domain = running.domain
-    return [
-        f"unseen domain {running.name!r} is running at {running.url}",
-        f"  data:      {domain.data_dir}  (database: {database_label(domain)})",
-        f"  node id:   {domain.node.id}",
-        f"  node key:  {domain.identity.public_key}",
-        *owner_lines(domain),
-        f"  log in:    unseen.login(url={running.url!r}, email=..., password=...)",
-    ]
+    """What ``unseen launch domain`` prints."""
+    return running_lines(
+        running,
+        ids=[detail_line("node id", running.domain.node.id)],
+        then=detail_line("log in", f"unseen.login(url={running.url!r}, email=..., password=...)"),
+    )
