@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -56,6 +57,15 @@ def test_backward_needs_a_scalar_loss(hook: Any, node: unseen.VirtualWorker) -> 
     assert _stored(node) == before
     ((model_ptr(x) - y) ** 2).mean().backward()  # reduced: fine
     assert model_ptr.weight.grad is not None
+
+
+def test_a_model_takes_tensors(hook: Any, node: unseen.VirtualWorker) -> None:
+    model_ptr = torch.nn.Linear(4, 2).send(node)
+    array = node.send(np.ones((3, 4)))
+    with pytest.raises(unseen.UsageError, match=r"unseen\.torch\.as_tensor"):
+        model_ptr(array)
+    out = model_ptr(unseen.torch.as_tensor(array, dtype=torch.float32)).get()
+    assert out.shape == (3, 2)
 
 
 def test_backward_needs_a_parameter_of_a_sent_model(node: unseen.VirtualWorker) -> None:

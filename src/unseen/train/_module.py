@@ -73,6 +73,16 @@ def send_module(
     return ModulePointer(client, local, by_tensor, "")
 
 
+def _check_inputs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """A model takes torch tensors: a pointer to anything else is refused with the fix."""
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, Pointer) and value.family not in ("tensor", "value"):
+            raise UsageError(
+                f"a model takes torch tensors, and this pointer is a {value.family}: convert "
+                "it on the node first, e.g. unseen.torch.as_tensor(ptr, dtype=torch.float32)"
+            )
+
+
 class ModulePointer:
     """A model on a node: call it on pointers, train it with ``loss.backward()`` and an
     optimizer on ``.parameters()``, and ``.get()`` it back as a torch module.
@@ -217,9 +227,11 @@ class ModulePointer:
 
     # -- running it ---------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        _check_inputs(args, kwargs)
         return forward(self, args, kwargs)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        _check_inputs(args, kwargs)
         return forward(self, args, kwargs)
 
     def _entries(self) -> list[tuple[str, ParameterPointer]]:
