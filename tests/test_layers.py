@@ -25,6 +25,8 @@ LAYERS: list[set[str]] = [
     {"unseen.node"},
     {"unseen.transport"},
     {"unseen.client"},
+    # Training: module pointers and optimizers on the client's pointers (docs/training.md).
+    {"unseen.train"},
     # The applications, one package a layer: a network node is built from the domain server's
     # parts, Duet meets through a network's rendezvous, FL may use them all.
     {"unseen.server"},

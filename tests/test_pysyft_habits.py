@@ -93,15 +93,15 @@ def test_launch_duet_loopback_names_the_equivalent() -> None:
         unseen.launch_duet(loopback=True)
 
 
-def test_torch_functions_on_pointers_name_unseen_torch(hospital: unseen.VirtualWorker) -> None:
+def test_torch_functions_on_pointers_run_on_the_node(hospital: unseen.VirtualWorker) -> None:
     ptr = hospital.send(torch.tensor([1.0, -1.0]))
-    with pytest.raises(unseen.UsageError, match=r"unseen\.torch\.add"):
-        torch.add(ptr, ptr)
-    with pytest.raises(
-        unseen.UsageError, match=r"unseen\.torch\.nn\.functional\.relu|unseen\.torch"
-    ):
-        torch.nn.functional.relu(ptr)
+    assert torch.equal(torch.add(ptr, ptr).get(), torch.tensor([2.0, -2.0]))
+    assert torch.equal(torch.nn.functional.relu(ptr).get(), torch.tensor([1.0, 0.0]))
     assert torch.equal(unseen.torch.add(ptr, ptr).get(), torch.tensor([2.0, -2.0]))
+    with pytest.raises(unseen.OperationNotAllowed, match=r"torch\.fft\.fft"):
+        torch.fft.fft(ptr)
+    with pytest.raises(unseen.OperationNotAllowed, match="training=True"):
+        torch.nn.functional.dropout(ptr, 0.5, True)
 
 
 def test_request_fields_in_dir_and_requester_name(with_dataset: unseen.VirtualWorker) -> None:

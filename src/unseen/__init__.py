@@ -35,10 +35,10 @@ if TYPE_CHECKING:
         Dataset,
         GridClient,
         Namespace,
+        ParameterPointer,
         Pointer,
         Request,
         SearchResults,
-        TorchHook,
         VirtualWorker,
         connect_network,
         login,
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from unseen.duet import join_duet, launch_duet
     from unseen.network import launch_network
     from unseen.server import launch_domain
+    from unseen.train import ModulePointer, TorchHook
 
     np: Namespace
     torch: Namespace
@@ -58,7 +59,9 @@ _LAZY = {
     "Pointer": "unseen.client",
     "Request": "unseen.client",
     "SearchResults": "unseen.client",
-    "TorchHook": "unseen.client",
+    "TorchHook": "unseen.train",
+    "ModulePointer": "unseen.train",
+    "ParameterPointer": "unseen.client",
     "VirtualWorker": "unseen.client",
     "share": "unseen.client",
     "GridClient": "unseen.client",
@@ -82,8 +85,10 @@ __all__ = [
     "Dataset",
     "DecodeError",
     "GridClient",
+    "ModulePointer",
     "NotFound",
     "OperationNotAllowed",
+    "ParameterPointer",
     "PermissionDenied",
     "Pointer",
     "ProtocolError",

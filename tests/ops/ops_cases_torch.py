@@ -49,6 +49,11 @@ _EXPLICIT: list[Case] = [
     C(T + "clamp", TA, 0.3, 0.7),
     C(T + "clip", TA, min=0.2),
     C(T + "lerp", TA, TB, 0.5),
+    C(T + "addcmul", TA, TB, TB, value=0.5),
+    C(T + "addcdiv", TA, TB, TB + 2.0, value=-0.25),
+    # a gradient of a value that does not depend on the inputs: torch's own error (a real
+    # gradient needs the forward in the same graph: tests/ops/test_autograd.py)
+    E("torch.autograd.grad", torch.tensor(1.0), [TA]),
     C(T + "softmax", TA, 1),
     C(T + "log_softmax", TA, 0),
     C(T + "real", TC),

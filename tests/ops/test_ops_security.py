@@ -228,10 +228,16 @@ def test_the_failing_action_alone_does_fail() -> None:
         execute([_failing_first()], {"singular": np.zeros((2, 2))})
 
 
+# Functions whose short name is banned as a method, and why the function is safe: it returns
+# a new value and changes nothing (unseen/ops/_autograd.py).
+SANCTIONED_FUNCTIONS = {"torch.autograd.grad": "gradients of a scalar by the graph's leaves"}
+
+
 def test_no_entry_is_a_dangerous_name() -> None:
     for spec in all_specs():
         short = spec.short
-        assert short not in DANGEROUS_METHODS, spec.name
+        assert short not in DANGEROUS_METHODS or spec.name in SANCTIONED_FUNCTIONS, spec.name
+        assert spec.kind == "function" or short not in DANGEROUS_METHODS, spec.name
         assert spec.name not in DANGEROUS_FUNCTIONS, spec.name
         assert not (short.endswith("_") and not short.endswith("__")), spec.name
         assert not short.startswith("_") or (short.startswith("__") and short.endswith("__")), (

@@ -14,6 +14,7 @@ from unseen.client._hook import TorchHook
 from unseen.client._login import GridClient, login
 from unseen.client._mpc import share
 from unseen.client._namespaces import Namespace, RemoteFunction, np, pd, torch
+from unseen.client._params import ParameterPointer
 from unseen.client._pointer import NotAllowedAttribute, Pointer
 from unseen.client._views import DatasetList, Request, RequestList, SearchResults, StoreView
 from unseen.client._worker import VirtualWorker
@@ -34,6 +35,7 @@ __all__ = [
     "GridClient",
     "Namespace",
     "NotAllowedAttribute",
+    "ParameterPointer",
     "Pointer",
     "RemoteFunction",
     "Request",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import weakref
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from unseen import ops
 from unseen.client._graph import Vertex, ancestry, new_id, pending
@@ -56,6 +56,14 @@ Req = TypeVar("Req")
 Rep = TypeVar("Rep")
 
 
+class TorchModule(Protocol):
+    """What ``Client.send`` takes as a torch model (a ``torch.nn.Module``)."""
+
+    def named_parameters(self, *args: Any, **kwargs: Any) -> Any: ...
+
+    def named_buffers(self, *args: Any, **kwargs: Any) -> Any: ...
+
+
 class Client:
     """A logged-in session: send values, search, compute through pointers, make requests.
 
@@ -86,6 +94,18 @@ class Client:
         return kind.read_reply(self._conn.call(kind.name, kind.request_to_wire(request)))
 
     # -- values ------------------------------------------------------------------------
+    @overload
+    def send(
+        self,
+        value: TorchModule,
+        *,
+        tags: list[str] | tuple[str, ...] | None = None,
+        description: str | None = None,
+        searchable: bool = False,
+        pointable: bool | None = None,
+    ) -> Any: ...
+
+    @overload
     def send(
         self,
         value: Any,
@@ -94,13 +114,27 @@ class Client:
         description: str | None = None,
         searchable: bool = False,
         pointable: bool | None = None,
-    ) -> Pointer:
+    ) -> Pointer: ...
+
+    def send(
+        self,
+        value: Any,
+        *,
+        tags: list[str] | tuple[str, ...] | None = None,
+        description: str | None = None,
+        searchable: bool = False,
+        pointable: bool | None = None,
+    ) -> Any:
         """Upload a value you own; returns a pointer to it on the node. ``searchable=True``
-        lets other users of the node find it (``pointable`` is PySyft's name for it)."""
+        lets other users of the node find it (``pointable`` is PySyft's name for it). A torch
+        model gives an ``unseen.ModulePointer`` (docs/training.md)."""
         if pointable is not None:
             searchable = searchable or pointable
         if isinstance(value, Pointer):
             raise UsageError("this is a pointer already: its value is on a node")
+        if ops.is_torch_module(value):
+            return self._send_module(value, tags=tags, description=description,
+                                     searchable=searchable)  # fmt: skip
         if tags is None:
             tags = list(getattr(value, "tags", None) or [])
         if description is None:
@@ -116,6 +150,18 @@ class Client:
             },
         )
         return self._pointer_from_info(info)
+
+    def _send_module(self, module: Any, **options: Any) -> Any:
+        """A torch model goes through the ``send`` that ``unseen.TorchHook`` puts on
+        ``torch.nn.Module`` (unseen.train, a layer above this one)."""
+        sender = type(module).__dict__.get("send") or getattr(type(module), "send", None)
+        if sender is None:
+            raise UsageError(
+                "sending a torch model needs the torch hook: hook = unseen.TorchHook(torch), "
+                "then node.send(model) or model.send(node) (or, without the hook, import "
+                "unseen.train and call unseen.train.send_module(model, node))"
+            )
+        return sender(module, self, **options)
 
     def _pointer_from_info(self, info: dict[str, Any]) -> Pointer:
         meta = info.get("meta") or {}

@@ -27,6 +27,45 @@ _FAMILY_NAMES = {
 }
 
 
+def _first_pointer(value: Any) -> Pointer | None:
+    if isinstance(value, Pointer):
+        return value
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            found = _first_pointer(item)
+            if found is not None:
+                return found
+    if isinstance(value, dict):
+        return _first_pointer(list(value.values()))
+    return None
+
+
+#: Keywords torch passes on to ``__torch_function__`` at their defaults, which change nothing.
+_DEFAULTS: dict[str, Any] = {"norm_type": 2.0, "label_smoothing": 0.0, "ignore_index": -100}
+
+
+def _torch_kwargs(spec: ops.OpSpec, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The keywords of a torch call as the vocabulary takes them: those torch fills in at
+    their defaults (``inplace=False``, ``size_average=None``, ``_stacklevel``) are left out;
+    any other keyword the entry does not allow is refused, naming it."""
+    out: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        if key in spec.kwargs:
+            if key not in _DEFAULTS or value != _DEFAULTS[key]:
+                out[key] = value
+            continue
+        if key.startswith("_") or value is None or value is False:
+            continue
+        if key in _DEFAULTS and value == _DEFAULTS[key]:
+            continue
+        raise OperationNotAllowed(
+            f"{spec.name} with {key}={value!r} is not available on a node: the vocabulary "
+            f"runs {spec.name} without '{key}'"
+            + (" (dropout is an identity there)" if spec.short == "dropout" else "")
+        )
+    return out
+
+
 class NotAllowedAttribute(OperationNotAllowed, AttributeError):
     """An attribute outside the vocabulary; also an AttributeError so hasattr() is False."""
 
@@ -304,17 +343,33 @@ class Pointer:
 
     @classmethod
     def __torch_function__(cls, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        """A torch function called with a pointer records the same function on its node
+        (``torch.nn.functional.relu(ptr)`` is ``unseen.torch.nn.functional.relu(ptr)``); a
+        function outside the vocabulary is refused here, naming it, before anything is sent."""
         from torch.overrides import resolve_name
 
         name = resolve_name(func) or getattr(func, "__name__", "")
         if not name or name.startswith("torch.Tensor."):
             return NotImplemented  # tensor <op> pointer: Python then tries Pointer's reflected op
-        try:
-            ops.lookup_function(name)
-            hint = f"use unseen.{name}(...), which runs on the node"
-        except OperationNotAllowed:
-            hint = "unseen.torch.<function> runs the functions of the vocabulary on the node"
-        raise UsageError(f"{name} cannot take a pointer: the data stays on the node; {hint}")
+        spec = ops.lookup_function(name)
+        pointer = _first_pointer((args, kwargs))
+        if pointer is None:
+            return NotImplemented
+        return pointer._client._function(name, tuple(args), _torch_kwargs(spec, kwargs or {}))
+
+    def backward(
+        self,
+        gradient: Any = None,
+        retain_graph: Any = None,
+        create_graph: bool = False,
+        inputs: Any = None,
+    ) -> None:
+        """Gradients of this scalar loss by the parameters of the sent models it depends on,
+        added to their ``.grad`` (recorded: they are computed on the node with the next
+        ``.get()`` or ``.compute()``). See docs/training.md."""
+        from unseen.client._autograd import backward
+
+        backward(self, gradient, retain_graph, create_graph, inputs)
 
     def __setitem__(self, key: Any, value: Any) -> None:
         raise OperationNotAllowed(

@@ -372,6 +372,10 @@ def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[st
             if env[i] is None:  # failed before stand-ins were stored
                 env[i] = 0.0
     keep_ids = (keep | set(wanted)) & set(lineage)
+    # Training: both parts below share the graph's gradient leaves (unseen/ops/_autograd.py).
+    tape = ops.GradTape.of(actions)
+    if tape is not None:
+        env = tape.load(env)
     # Actions on data the caller may read run first, on their own: whether they succeed, and
     # what they return, must not depend on how an action on private data fared.
     readable_ids = {i for i, (s, _, _) in lineage.items() if may_read(principal, Lineage(s))}
@@ -383,7 +387,7 @@ def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[st
         if public_part:
             results = ops.execute(
                 public_part, env, keep=(keep_ids & readable_ids) | needed_later,
-                limits=node.limits,
+                limits=node.limits, tape=tape,
             )  # fmt: skip
         if private_part:
             later = {**env, **{i: results[i] for i in needed_later}}
@@ -392,7 +396,7 @@ def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[st
             results.update(
                 ops.execute(
                     private_part, later, keep=keep_ids - readable_ids, limits=node.limits,
-                    on_failure="continue",
+                    on_failure="continue", tape=tape,
                 )
             )  # fmt: skip
     except (ops.ExecutionError, OperationNotAllowed) as exc:
@@ -410,6 +414,8 @@ def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[st
         log.info("graph of %s failed at %s: %s", principal.user_id, action.label, detail)
         failure = failure or (action.label, detail)
         results.update(getattr(exc, "results", {}))
+    if tape is not None:
+        results = {k: ops.without_grad(v) for k, v in results.items()}
 
     index = {a.id: i for i, a in enumerate(actions)}
 

@@ -19,10 +19,11 @@ codes of :class:`Ref` and :class:`Action` are registered by :func:`unseen.messag
 from __future__ import annotations
 
 from unseen.ops._args import AGGREGATIONS
+from unseen.ops._autograd import GRAD, GradTape, without_grad
 from unseen.ops._banned import REASONS, banned_reason
 from unseen.ops._check import check_action
 from unseen.ops._executor import ExecutionError, execute
-from unseen.ops._families import FAMILIES, family_of
+from unseen.ops._families import FAMILIES, family_of, is_torch_module
 from unseen.ops._graph import Action, ActionKind, Ref, iter_refs, refs_of
 from unseen.ops._infer import infer_family
 from unseen.ops._limits import Limits
@@ -45,6 +46,8 @@ __all__ = [
     "ActionKind",
     "ExecutionError",
     "FAMILIES",
+    "GRAD",
+    "GradTape",
     "Limits",
     "OpSpec",
     "REASONS",
@@ -55,6 +58,7 @@ __all__ = [
     "family_of",
     "functions_of",
     "infer_family",
+    "is_torch_module",
     "iter_refs",
     "lookup_function",
     "lookup_method",
@@ -64,5 +68,6 @@ __all__ = [
     "render",
     "resolve_callable",
     "standin",
+    "without_grad",
     "register_with_serde",
 ]

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 
 from unseen.errors import NotFound, OperationNotAllowed, UsageError
+from unseen.ops._autograd import GRAD, GradTape, grad_mode, requires_grad, without_grad
 from unseen.ops._check import check_action, check_args_only, split_receiver
 from unseen.ops._families import family_of
 from unseen.ops._graph import Action, Ref
@@ -350,6 +351,7 @@ def execute(
     keep: Collection[str] | None = None,
     limits: Limits | None = None,
     on_failure: OnFailure = "raise",
+    tape: GradTape | None = None,
 ) -> dict[str, Any]:
     """Validate every action, then run them in order; return ``{id: value}`` for ``keep``.
 
@@ -366,17 +368,51 @@ def execute(
     every later action runs, and the first failure is raised at the end, with ``.results``
     holding what ``keep`` asked for (stand-ins, or values computed from stand-ins, included:
     none of it is the true result). The graph's deadline still stops it at once.
+
+    A graph with ``torch.autograd.grad`` actions runs with autograd on for the leaves they
+    list (:class:`~unseen.ops.GradTape`); every other graph runs under ``torch.no_grad``.
+    Without ``tape``, the tape is the graph's own and the results come back detached; a
+    caller that runs one graph in several parts passes one ``tape`` to every part and gets
+    the results with their autograd history (detach them with ``ops.without_grad``).
     """
     limits = limits or DEFAULT_LIMITS
     if on_failure not in ("raise", "continue"):
         raise UsageError(f"on_failure must be 'raise' or 'continue', not {on_failure!r}")
     carry_on = on_failure == "continue"
     deadline = time.monotonic() + limits.max_seconds
+    own_tape = tape is None
+    if tape is None:
+        tape = GradTape.of(actions)
+    with grad_mode(tape is not None):
+        try:
+            results = _execute(actions, env, keep, limits, carry_on, deadline, tape)
+        except Failure as exc:
+            partial = getattr(exc, "results", None)
+            if own_tape and tape and partial is not None:
+                exc.results = {k: without_grad(v) for k, v in partial.items()}  # type: ignore[union-attr]
+            raise
+    return {k: without_grad(v) for k, v in results.items()} if own_tape and tape else results
+
+
+def _execute(
+    actions: Sequence[Action],
+    env: Mapping[str, Any],
+    keep: Collection[str] | None,
+    limits: Limits,
+    carry_on: bool,
+    deadline: float,
+    tape: GradTape | None,
+) -> dict[str, Any]:
     steps, vals, fams = _plan(list(actions), env, keep, limits)
+    if tape is not None:
+        vals = {rid: tape.leaf(rid, value) for rid, value in vals.items()}
     actual: dict[str, str] = {rid: fams[rid] for rid in vals}
     env_ids = {id(v) for v in vals.values()}
     held: dict[str, int] = {}  # bytes of each result this graph holds
     live = 0
+    # Bytes of freed values that autograd may still hold (saved for a gradient not taken yet):
+    # they count against the graph's memory until the next gradient is taken.
+    tracked = 0
     first: Exception | None = None
     for step in steps:
         if time.monotonic() > deadline:
@@ -396,11 +432,19 @@ def execute(
             first = first or exc
             result, fam, size = _stand_in(step, vals, actual, live, limits, freed)
         for rid in step.frees:
+            if tape is not None and requires_grad(vals[rid]) and rid in held:
+                tracked += held[rid]
+                held[rid] = 0
             del vals[rid]
             if rid in held:
                 live -= held.pop(rid)
+        if tracked and step.action.name == GRAD:
+            live -= tracked
+            tracked = 0
         if step.store:
             aid = step.action.id
+            if tape is not None:
+                result = tape.leaf(aid, result)
             vals[aid] = result
             actual[aid] = fam
             held[aid] = size

@@ -13,7 +13,14 @@ import numpy as np
 
 from unseen.errors import UsageError
 
-__all__ = ["FAMILIES", "DISPLAY", "family_of", "is_pandas_object", "is_tensor"]
+__all__ = [
+    "FAMILIES",
+    "DISPLAY",
+    "family_of",
+    "is_pandas_object",
+    "is_tensor",
+    "is_torch_module",
+]
 
 #: Every family, in the order they are documented.
 FAMILIES: tuple[str, ...] = (
@@ -67,6 +74,12 @@ def _pandas() -> Any:
 def is_tensor(value: Any) -> bool:
     torch = _torch()
     return torch is not None and isinstance(value, torch.Tensor)
+
+
+def is_torch_module(value: Any) -> bool:
+    """A ``torch.nn.Module`` (a model: sent as parameter pointers, never as one value)."""
+    torch = _torch()
+    return torch is not None and isinstance(value, torch.nn.Module)
 
 
 def is_pandas_object(value: Any) -> bool:

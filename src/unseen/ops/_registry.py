@@ -31,12 +31,14 @@ NAMESPACES: tuple[str, ...] = (
     "torch",
     "torch.linalg",
     "torch.nn.functional",
+    "torch.autograd",
     "pandas",
 )
 
 
 @cache
 def _tables() -> tuple[dict[str, dict[str, OpSpec]], dict[str, dict[str, OpSpec]]]:
+    from unseen.ops._autograd import autograd_specs
     from unseen.ops._table_common import operator_specs, scalar_specs, value_specs
     from unseen.ops._table_nn import nn_specs
     from unseen.ops._table_numpy import numpy_specs
@@ -52,6 +54,7 @@ def _tables() -> tuple[dict[str, dict[str, OpSpec]], dict[str, dict[str, OpSpec]
         + numpy_specs()
         + torch_specs()
         + nn_specs()
+        + autograd_specs()
         + pandas_specs()
     )
     for spec in specs:

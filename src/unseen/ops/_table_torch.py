@@ -39,6 +39,7 @@ atan2 arctan2 hypot logaddexp logaddexp2 copysign xlogy gcd lcm nextafter eq ne 
 greater less greater_equal less_equal not_equal logical_and logical_or logical_xor bitwise_and
 bitwise_or bitwise_xor : input other
 pow : input exponent
+addcmul addcdiv : input tensor1 tensor2 | value
 heaviside : input values
 isclose : input other rtol atol equal_nan
 """
