@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -177,11 +179,31 @@ def test_the_memory_audit_log_keeps_the_newest_entries() -> None:
 
 
 def test_auditing_in_memory_is_cheap() -> None:
+    """An audit entry costs about what building its record by hand costs (a ratio measured in
+    the same run, so that a loaded machine slows both sides alike)."""
     node = Node("n")
-    n = 20_000
-    start = time.perf_counter()
-    for _ in range(n):
-        node.audit_id("u", "graph.run", "obj")
-    per_entry = (time.perf_counter() - start) / n
-    assert len(node.audit_log) == n
-    assert per_entry < 50e-6, per_entry  # a small op at 10,000/s has 100 us in all
+    n = 5_000
+    hand_made: list[dict[str, object]] = []
+
+    def by_hand() -> None:
+        for _ in range(n):
+            hand_made.append(
+                {"id": uuid.uuid4().hex, "user": "u", "kind": "graph.run", "object": "obj",
+                 "at": time.time()}
+            )  # fmt: skip
+
+    def audited() -> None:
+        for _ in range(n):
+            node.audit_id("u", "graph.run", "obj")
+
+    def best(run: Callable[[], None]) -> float:
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    ratio = best(audited) / best(by_hand)
+    assert len(node.audit_log) == 5 * n
+    assert ratio < 5.0, ratio  # about 0.8 today; a database write per entry would be 100x
