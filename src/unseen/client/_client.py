@@ -30,6 +30,21 @@ from unseen.messages.dp import (
     DPSpendRow,
 )
 from unseen.messages.info import NODE_INFO, NodeInfoRequest
+from unseen.messages.objects import (
+    GRAPH_RUN,
+    OBJECT_MOCK,
+    OBJECT_SEND,
+    OBJECT_TAG,
+    SEARCH,
+    STORE_LIST,
+    GraphRunRequest,
+    ObjectIdRequest,
+    ObjectSendRequest,
+    ObjectTagRequest,
+    ObjectView,
+    SearchRequest,
+    StoreListRequest,
+)
 from unseen.messages.quotas import (
     QUOTA_SETTINGS,
     QUOTA_USAGE,
@@ -140,16 +155,10 @@ class Client:
         if description is None:
             description = str(getattr(value, "description", "") or "")
         ops.family_of(value)
-        info = self._conn.call(
-            "object.send",
-            {
-                "value": value,
-                "tags": list(tags),
-                "description": description,
-                "searchable": searchable,
-            },
+        request = ObjectSendRequest(
+            value=value, tags=list(tags), description=description, searchable=searchable
         )
-        return self._pointer_from_info(info)
+        return self._pointer_from_info(self.ask(OBJECT_SEND, request))
 
     def _send_module(self, module: Any, **options: Any) -> Any:
         """A torch model goes through the ``send`` that ``unseen.TorchHook`` puts on
@@ -163,9 +172,8 @@ class Client:
             )
         return sender(module, self, **options)
 
-    def _pointer_from_info(self, info: dict[str, Any]) -> Pointer:
-        meta = info.get("meta") or {}
-        vertex = Vertex(info["id"], meta.get("family", "value"), info=info)
+    def _pointer_from_info(self, info: ObjectView) -> Pointer:
+        vertex = Vertex(info.id, info.meta.get("family", "value"), info=info)
         return self._wrap(vertex)
 
     def _wrap(self, vertex: Vertex) -> Pointer:
@@ -228,25 +236,25 @@ class Client:
         order = pending(vertices)
         targets = {v.id for v in vertices}
         keep = sorted({v.id for v in order if v.alive()} | (targets & {v.id for v in order}))
-        body = {
-            "actions": [v.action for v in order],
-            "keep": keep,
-            "get": [v.id for v in vertices] if get else [],
-            "drop": self._drain_dropped(),
-        }
+        request = GraphRunRequest(
+            actions=[v.action for v in order],
+            keep=keep,
+            get=[v.id for v in vertices] if get else [],
+            drop=self._drain_dropped(),
+        )
         with waiting(f"{self.node_name} is computing"):
-            reply = self._conn.call("graph.run", body)
-        kept = set(reply["kept"])
+            reply = self.ask(GRAPH_RUN, request)
+        kept = reply.kept
         for vertex in order:
             if vertex.id in kept:
                 vertex.materialized = True
-                family = reply["kept"][vertex.id]
+                family = kept[vertex.id]
                 if family:
                     vertex.family = family
                 pointer = vertex.pointer() if vertex.pointer is not None else None
                 if pointer is not None:
                     weakref.finalize(pointer, self._dropped.append, vertex.id)
-        return list(reply["values"])
+        return reply.values
 
     def get_many(self, pointers: list[Pointer]) -> list[Any]:
         """Values of several pointers in one round trip (each through the release rule)."""
@@ -331,12 +339,13 @@ class Client:
     # -- mocks ---------------------------------------------------------------------------
     def _mock_value(self, vertex: Vertex) -> Any:
         if vertex.id not in self._mocks:
-            info = vertex.info or {}
-            value = (
-                self._conn.call("object.mock", {"id": vertex.id}) if info.get("mock_id") else None
-            )
+            info = vertex.info
+            value = None
+            if info is not None and info.mock_id:
+                value = self.ask(OBJECT_MOCK, ObjectIdRequest(id=vertex.id))
             if value is None:
-                value = synthesize(info.get("meta") or {"family": vertex.family})
+                meta = info.meta if info is not None else None
+                value = synthesize(meta or {"family": vertex.family})
             self._mocks[vertex.id] = value
         return self._mocks[vertex.id]
 
@@ -360,7 +369,7 @@ class Client:
     def _set_info(self, pointer: Pointer, **fields: Any) -> None:
         if not pointer._vertex.materialized or pointer._vertex.action is not None:
             raise UsageError("only values you sent can be tagged or described")
-        pointer._vertex.info = self._conn.call("object.tag", {"id": pointer.id, **fields})
+        pointer._vertex.info = self.ask(OBJECT_TAG, ObjectTagRequest(id=pointer.id, **fields))
 
     # -- requests, search, store, datasets ------------------------------------------------
     def _request(self, pointer: Pointer, name: str, reason: str) -> Request:
@@ -385,13 +394,15 @@ class Client:
         """Objects you may use: searchable ones, dataset assets, and your own."""
         from unseen.client._views import StoreView
 
-        return StoreView(self, [self._pointer_from_info(i) for i in self._conn.call("store.list")])
+        listed = self.ask(STORE_LIST, StoreListRequest())
+        return StoreView(self, [self._pointer_from_info(i) for i in listed])
 
     def search(self, query: str, *, verbose: bool = True) -> SearchResults:
         """Assets matching a tag (``"#diabetes"``) or words in names and descriptions."""
         from unseen.client._views import SearchResults
 
-        found = [self._pointer_from_info(i) for i in self._conn.call("search", {"query": query})]
+        listed = self.ask(SEARCH, SearchRequest(query=query))
+        found = [self._pointer_from_info(i) for i in listed]
         results = SearchResults(found, query)
         if verbose:
             print(results.summary())

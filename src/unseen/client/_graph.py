@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from unseen import ops
 
 if TYPE_CHECKING:
     from unseen.client._pointer import Pointer
+    from unseen.messages.objects import ObjectView
 
 
 def new_id() -> str:
@@ -40,7 +41,7 @@ class Vertex:
         family: str,
         action: ops.Action | None = None,
         parents: tuple[Vertex, ...] = (),
-        info: dict[str, Any] | None = None,
+        info: ObjectView | None = None,
     ) -> None:
         self.id = vertex_id
         self.family = family

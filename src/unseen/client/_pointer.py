@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from unseen import ops
 from unseen.client._graph import Vertex
 from unseen.errors import OperationNotAllowed, UsageError
+from unseen.messages.objects import OBJECT_DROP, ObjectDropRequest
 
 if TYPE_CHECKING:
     from unseen.client._client import Client
@@ -98,15 +99,18 @@ class Pointer:
 
     @property
     def tags(self) -> list[str]:
-        return list((self._vertex.info or {}).get("tags", []))
+        info = self._vertex.info
+        return list(info.tags) if info is not None else []
 
     @property
     def description(self) -> str:
-        return str((self._vertex.info or {}).get("description", ""))
+        info = self._vertex.info
+        return info.description if info is not None else ""
 
     @property
     def _meta(self) -> dict[str, Any]:
-        return dict((self._vertex.info or {}).get("meta") or {})
+        info = self._vertex.info
+        return dict(info.meta) if info is not None else {}
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -159,7 +163,7 @@ class Pointer:
         else:
             value = self._client._run([self], get=True)[0]
         if delete_obj:
-            self._client._conn.call("object.drop", {"ids": [self.id]})
+            self._client.ask(OBJECT_DROP, ObjectDropRequest(ids=[self.id]))
         return value
 
     def request(self, name: str = "", reason: str = "") -> Request:

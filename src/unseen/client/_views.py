@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from unseen.errors import NotFound, RequestTimeout, UsageError
 from unseen.messages.datasets import AssetView, DatasetView
+from unseen.messages.objects import OBJECT_INFO, ObjectIdRequest
 from unseen.messages.requests import (
     HANDLER_ADD,
     HANDLER_LIST,
@@ -403,7 +404,7 @@ class NodeDataset:
     def __getitem__(self, key: str) -> Any:
         for asset in self.view.assets:
             if asset.name == key:
-                info = self._client._conn.call("object.info", {"id": asset.object_id})
+                info = self._client.ask(OBJECT_INFO, ObjectIdRequest(id=asset.object_id))
                 return self._client._pointer_from_info(info)
         if key in _DATASET_FIELDS:
             return getattr(self.view, key)

@@ -21,6 +21,7 @@ from unseen.messages import dp as _dp
 from unseen.messages import info as _info
 from unseen.messages import mpc as _mpc
 from unseen.messages import network as _network
+from unseen.messages import objects as _objects
 from unseen.messages import quotas as _quotas
 from unseen.messages import requests as _requests
 from unseen.messages import users as _users
@@ -121,6 +122,7 @@ TYPED: dict[str, Kind[Any, Any]] = {
         *_mpc.TYPED_KINDS,
         *_requests.TYPED_KINDS,
         *_datasets.TYPED_KINDS,
+        *_objects.TYPED_KINDS,
     )
 }
 

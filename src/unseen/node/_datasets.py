@@ -25,11 +25,18 @@ from unseen.messages.datasets import (
     DatasetUploadRequest,
     DatasetView,
 )
+from unseen.messages.objects import (
+    SEARCH,
+    STORE_LIST,
+    ObjectView,
+    SearchRequest,
+    StoreListRequest,
+)
 from unseen.node._meta import public_meta
 from unseen.node._objects import StagedUpload, object_view
 from unseen.node._policy import may_use
 from unseen.node._principal import ADMINS, ANYONE, Principal
-from unseen.node._routes import field, route, typed_route
+from unseen.node._routes import typed_route
 from unseen.store import AssetRecord, DatasetRecord, ObjectRecord
 
 if TYPE_CHECKING:
@@ -229,14 +236,14 @@ def _listed(node: Node, principal: Principal) -> list[ObjectRecord]:
     ]
 
 
-@route("store.list", ANYONE)
-def store_list(node: Node, principal: Principal, body: dict[str, Any]) -> list[dict[str, Any]]:
+@typed_route(STORE_LIST, ANYONE)
+def store_list(node: Node, principal: Principal, request: StoreListRequest) -> list[ObjectView]:
     return [object_view(r, principal) for r in _listed(node, principal)]
 
 
-@route("search", ANYONE)
-def search(node: Node, principal: Principal, body: dict[str, Any]) -> list[dict[str, Any]]:
-    query = field(body, "query", str).strip()
+@typed_route(SEARCH, ANYONE)
+def search(node: Node, principal: Principal, request: SearchRequest) -> list[ObjectView]:
+    query = request.query.strip()
     if not query:
         raise UsageError("search needs a tag such as '#diabetes' or some words")
     terms = query.lower().split()

@@ -1,4 +1,8 @@
-"""Handlers for objects: send, info, mocks, tags, drops, running graphs and plain gets."""
+"""Handlers for objects: send, info, mocks, tags, drops, running graphs and plain gets.
+
+Typed kinds (:mod:`unseen.messages.objects`): each handler takes its request type and returns
+its reply type; the route converts from and to the wire.
+"""
 
 from __future__ import annotations
 
@@ -18,10 +22,26 @@ from unseen.errors import (
     RemoteError,
     UsageError,
 )
+from unseen.messages.objects import (
+    GRAPH_RUN,
+    OBJECT_DROP,
+    OBJECT_GET,
+    OBJECT_INFO,
+    OBJECT_MOCK,
+    OBJECT_SEND,
+    OBJECT_TAG,
+    GraphRunReply,
+    GraphRunRequest,
+    ObjectDropRequest,
+    ObjectIdRequest,
+    ObjectSendRequest,
+    ObjectTagRequest,
+    ObjectView,
+)
 from unseen.node._meta import public_meta
 from unseen.node._policy import Lineage, check_release, check_use, may_read
 from unseen.node._principal import ANYONE, MEMBERS, Principal
-from unseen.node._routes import field, route, str_list
+from unseen.node._routes import typed_route
 from unseen.store import ObjectRecord
 
 if TYPE_CHECKING:
@@ -42,22 +62,19 @@ def check_new_id(node: Node, object_id: Any) -> str:
     return object_id
 
 
-def object_view(record: ObjectRecord, principal: Principal) -> dict[str, Any]:
+def object_view(record: ObjectRecord, principal: Principal) -> ObjectView:
     """What a caller who may use the object sees of it. Results derived from data the caller
     may not read show no shape: even a result's size can leak (a filter's row count)."""
-    view: dict[str, Any] = {
-        "id": record.id,
-        "tags": list(record.tags),
-        "description": record.description,
-        "dataset": record.dataset,
-        "mock_id": record.mock_id,
-        "created_at": record.created_at,
-    }
-    if not record.parents or may_read(principal, record):
-        view["meta"] = dict(record.public_meta)
-    else:
-        view["meta"] = {}
-    return view
+    readable = not record.parents or may_read(principal, record)
+    return ObjectView(
+        id=record.id,
+        tags=list(record.tags),
+        description=record.description,
+        dataset=record.dataset,
+        mock_id=record.mock_id,
+        created_at=record.created_at,
+        meta=dict(record.public_meta) if readable else {},
+    )
 
 
 # -- streamed uploads -----------------------------------------------------------------------
@@ -212,35 +229,35 @@ def handler_tags(
     return tuple(sorted(set.intersection(*foreign)))
 
 
-@route("object.send", MEMBERS)
-def send(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-    if "upload" in body:  # the value was streamed ahead (StagedUpload)
-        staged = node.uploads.take(principal, body.get("upload"))
+@typed_route(OBJECT_SEND, MEMBERS)
+def send(node: Node, principal: Principal, request: ObjectSendRequest) -> ObjectView:
+    if request.upload is not None:  # the value was streamed ahead (StagedUpload)
+        staged = node.uploads.take(principal, request.upload)
         record = staged.record
         assert staged.meta is not None
         try:
             record.family = staged.meta["family"]
             record.public_meta = staged.meta
-            record.tags = tuple(str_list(body, "tags"))
-            record.description = field(body, "description", str, default="")
-            record.searchable = field(body, "searchable", bool, default=False)
+            record.tags = tuple(request.tags)
+            record.description = request.description
+            record.searchable = request.searchable
         except BaseException:
             staged.abort()
             raise
         staged.commit(record)
         node.audit(principal, "object.send", record.id)
         return object_view(record, principal)
-    object_id = check_new_id(node, body.get("id") or new_id())
-    value = body.get("value")
+    object_id = check_new_id(node, request.id or new_id())
+    value = request.value
     meta = public_meta(value)
     record = ObjectRecord(
         id=object_id,
         family=meta["family"],
         creator=principal.user_id,
         sources=frozenset({principal.user_id}),
-        tags=tuple(str_list(body, "tags")),
-        description=field(body, "description", str, default=""),
-        searchable=field(body, "searchable", bool, default=False),
+        tags=tuple(request.tags),
+        description=request.description,
+        searchable=request.searchable,
         public_meta=meta,
     )
     node.stores.objects.put(record, value)
@@ -256,23 +273,23 @@ def _usable(node: Node, principal: Principal, object_id: Any) -> ObjectRecord:
     return record
 
 
-@route("object.info", ANYONE)
-def info(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-    return object_view(_usable(node, principal, body.get("id")), principal)
+@typed_route(OBJECT_INFO, ANYONE)
+def info(node: Node, principal: Principal, request: ObjectIdRequest) -> ObjectView:
+    return object_view(_usable(node, principal, request.id), principal)
 
 
-@route("object.mock", ANYONE)
-def mock(node: Node, principal: Principal, body: dict[str, Any]) -> Any:
-    record = _usable(node, principal, body.get("id"))
+@typed_route(OBJECT_MOCK, ANYONE)
+def mock(node: Node, principal: Principal, request: ObjectIdRequest) -> Any:
+    record = _usable(node, principal, request.id)
     if record.mock_id is None:
         return None
     check_release(principal, node.stores.objects.get(record.mock_id))  # public: no sources
     return node.stores.objects.value(record.mock_id)
 
 
-@route("object.tag", MEMBERS)
-def tag(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-    record = _usable(node, principal, body.get("id"))
+@typed_route(OBJECT_TAG, MEMBERS)
+def tag(node: Node, principal: Principal, request: ObjectTagRequest) -> ObjectView:
+    record = _usable(node, principal, request.id)
     if record.creator != principal.user_id and not principal.is_admin:
         raise NotFound(f"no object with id {record.id!r} of yours")
     if not may_read(principal, Lineage(record.sources)):
@@ -282,32 +299,32 @@ def tag(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any
             "this value derives from data that is not yours: only the owner may tag it or "
             "make it searchable"
         )
-    if "tags" in body:
-        record.tags = tuple(str_list(body, "tags"))
-    if "description" in body:
-        record.description = field(body, "description", str)
-    if "searchable" in body:
-        record.searchable = field(body, "searchable", bool)
+    if request.tags is not None:
+        record.tags = tuple(request.tags)
+    if request.description is not None:
+        record.description = request.description
+    if request.searchable is not None:
+        record.searchable = request.searchable
     node.stores.objects.update(record)
     return object_view(record, principal)
 
 
-@route("object.drop", ANYONE)
-def drop(node: Node, principal: Principal, body: dict[str, Any]) -> int:
-    return node.drop_objects(principal, str_list(body, "ids"))
+@typed_route(OBJECT_DROP, ANYONE)
+def drop(node: Node, principal: Principal, request: ObjectDropRequest) -> int:
+    return node.drop_objects(principal, request.ids)
 
 
-@route("object.get", ANYONE)
-def get(node: Node, principal: Principal, body: dict[str, Any]) -> Any:
-    record = _usable(node, principal, body.get("id"))
+@typed_route(OBJECT_GET, ANYONE)
+def get(node: Node, principal: Principal, request: ObjectIdRequest) -> Any:
+    record = _usable(node, principal, request.id)
     check_release(principal, record)
     # a release of what derives from others' data must survive a power loss; one's own may not
     node.audit(principal, "release", record.id, durable=bool(record.sources - {principal.user_id}))
     return node.stores.objects.value(record.id)
 
 
-@route("graph.run", ANYONE)
-def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+@typed_route(GRAPH_RUN, ANYONE)
+def run_graph(node: Node, principal: Principal, request: GraphRunRequest) -> GraphRunReply:
     """Run actions, keep the results asked for, and release the ones in ``get`` if allowed.
 
     Lineage is known before anything runs, so a ``get`` that would not pass the release rule
@@ -315,15 +332,15 @@ def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[st
     failure is recorded on its results and the reply is the same as for success: whether
     an operation failed can depend on private values.
     """
-    node.drop_objects(principal, str_list(body, "drop"))
-    actions = field(body, "actions", (list, tuple))
+    node.drop_objects(principal, request.drop)
+    actions = request.actions
     if len(actions) > node.limits.max_actions:
         raise OperationNotAllowed(
             f"a graph of {len(actions)} actions is over this node's limit of "
             f"{node.limits.max_actions}: call .compute() on intermediate results"
         )
-    keep = set(str_list(body, "keep"))
-    wanted = str_list(body, "get")
+    keep = set(request.keep)
+    wanted = request.get
 
     inputs: dict[str, ObjectRecord] = {}
     lineage: dict[str, tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]] = {}
@@ -459,4 +476,4 @@ def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[st
             continue
         check_release(principal, node.stores.objects.get(object_id))
         values.append(node.stores.objects.value(object_id))
-    return {"kept": kept, "values": values}
+    return GraphRunReply(kept=kept, values=values)
