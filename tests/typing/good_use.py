@@ -4,6 +4,7 @@ from unseen.client import Client
 from unseen.messages.dp import DP_BUDGET, DP_HISTORY, DPBudgetRequest, DPHistoryRequest, DPRelease
 from unseen.messages.info import NODE_INFO, NodeInfoRequest
 from unseen.messages.mpc import MPC_TRUST, MPCTrustRequest
+from unseen.messages.objects import OBJECT_INFO, SEARCH, ObjectIdRequest, SearchRequest
 from unseen.messages.quotas import QUOTA_SETTINGS, QuotaSettingsRequest
 from unseen.messages.users import USER_CREATE, USER_LIST, UserCreateRequest, UserListRequest
 
@@ -15,7 +16,9 @@ def use(client: Client) -> list[str]:
     kinds: list[str] = client.ask(NODE_INFO, NodeInfoRequest()).kinds
     trusted = client.ask(MPC_TRUST, MPCTrustRequest(role="dealer", key="ab" * 32))
     dealers: list[str] = [t.label for t in trusted.dealers + client.mpc.policy.parties]
-    return [*emails, *kinds, *dealers, str(budget), client.me.email]
+    tags: list[str] = client.ask(OBJECT_INFO, ObjectIdRequest(id="x" * 8)).tags
+    found = [v.id for v in client.ask(SEARCH, SearchRequest(query="#a"))]
+    return [*emails, *kinds, *dealers, *tags, *found, str(budget), client.me.email]
 
 
 def use_dp_and_quotas(client: Client) -> float:

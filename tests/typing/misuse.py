@@ -9,6 +9,7 @@ from unseen.messages.dp import DP_BUDGET, DPBudgetRequest
 from unseen.messages.info import NODE_INFO
 from unseen.messages.mpc import MPC_TRUST, MPCUntrustRequest
 from unseen.messages.network import REGISTRY_DECIDE, RegistryListRequest
+from unseen.messages.objects import GRAPH_RUN, OBJECT_INFO, ObjectIdRequest
 from unseen.messages.quotas import QuotaSettingsRequest
 from unseen.messages.requests import REQUEST_WAIT, RequestDecideRequest
 from unseen.messages.users import USER_CREATE, USER_ME, UserCreateRequest, UserMeRequest
@@ -29,3 +30,5 @@ def misuse(client: Client) -> None:
     QuotaSettingsRequest(max_waiting="3")  # E: arg-type
     client.ask(REGISTRY_DECIDE, RegistryListRequest())  # E: misc
     client.ask(REQUEST_WAIT, RequestDecideRequest(id="r1", action="accept"))  # E: misc
+    client.ask(GRAPH_RUN, ObjectIdRequest(id="x"))  # E: misc
+    print(client.ask(OBJECT_INFO, ObjectIdRequest(id="x"))["meta"])  # E: index
