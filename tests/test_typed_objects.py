@@ -208,6 +208,26 @@ def test_the_graph_run_reply_reads_as_from_wire_does() -> None:
         assert fast == _outcome(lambda b: from_wire(GraphRunReply, b), body), body
 
 
+def test_object_views_read_as_from_wire_does() -> None:
+    wire = to_wire(VIEW)
+    bodies = [wire, {**wire, "created_at": 2}, {**wire, "tags": ("#a",)}, {**wire, "dataset": "D"},
+              {k: v for k, v in wire.items() if k != "mock_id"}, {**wire, "tags": ["#a", 1]},
+              {**wire, "meta": None}, {**wire, "created_at": "now"}, {**wire, "id": 1}, [wire]]  # fmt: skip
+    for kind in (OBJECT_INFO, OBJECT_TAG, OBJECT_SEND):
+        for body in bodies:
+            generic = _outcome(lambda b: from_wire(ObjectView, b), body)
+            assert _outcome(kind.read_reply, body) == generic, body
+            if not isinstance(generic, str):
+                assert kind.reply_to_wire(generic) == to_wire(generic)
+    for kind in (STORE_LIST, SEARCH):
+        assert kind.read_reply([wire, wire]) == [VIEW, VIEW]
+        assert kind.reply_to_wire([VIEW]) == [wire]
+        with pytest.raises(UsageError, match=f"the reply of '{kind.name}' must be a list"):
+            kind.read_reply(wire)
+        with pytest.raises(UsageError, match="the field 'created_at' must be float"):
+            kind.read_reply([wire, {**wire, "created_at": "now"}])
+
+
 def test_the_equivalence_check_catches_a_planted_divergence() -> None:
     class Lax(type(GRAPH_RUN)):  # type: ignore[misc]
         def read_request(self, body: Any) -> GraphRunRequest:

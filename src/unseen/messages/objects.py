@@ -1,18 +1,18 @@
 """The typed object kinds: send, info, mock, tag, drop, get, ``graph.run``, and the store's
 listing and search, whose replies show objects as :class:`ObjectView`.
 
-``graph.run`` and ``object.send`` are the hot path of every computation: their kinds read a
-request and a reply with hand-written functions (:class:`_GraphRun`, :class:`_ObjectSend`)
-that check the same types as :func:`~unseen.messages.from_wire` and name the same fields in
-their errors, without its generic walk over the fields.
+``graph.run`` and ``object.send`` are the hot path of every computation: they, and the
+replies that are object views, are read and written by hand-written functions (below) that
+check the declared types without :func:`~unseen.messages.from_wire`'s generic walk over the
+fields, and leave any other body to it (so the result, or the error naming a field, is the
+same).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from unseen.errors import UsageError
 from unseen.messages._typed import Kind, from_wire
 
 __all__ = [
@@ -121,44 +121,94 @@ class SearchRequest:
 
 
 # -- the hot kinds' hand-written reads ------------------------------------------------------
-def _map(body: Any, cls: type) -> dict[str, Any]:
-    if type(body) is not dict:
-        if isinstance(body, dict):
-            return dict(body)
-        raise UsageError(f"{cls.__name__} must be a map of fields, not {type(body).__name__}")
-    return body
+# Each takes a body whose fields have exactly the declared types (what this package's
+# clients and nodes send) without the generic walk, and leaves anything else to from_wire,
+# which converts it or names what is wrong: the result, or the error, is from_wire's.
+Req = TypeVar("Req")
 
 
-def _strs(body: dict[str, Any], name: str) -> list[str]:
-    """A ``list[str]`` field with default ``[]``, as from_wire reads it."""
-    value = body.get(name)
+def _strs(value: Any) -> list[str] | None:
+    """A ``list[str]`` field with default ``[]`` as it is, or None if from_wire must say."""
     if value is None:
         return []
-    if isinstance(value, (list, tuple)) and all(type(v) is str for v in value):
-        return list(value)
-    if isinstance(value, (list, tuple)):
-        raise UsageError(f"the field {name!r} must be a list of str")
-    raise UsageError(f"the field {name!r} must be a list of str, not {type(value).__name__}")
+    if type(value) is list and all(type(v) is str for v in value):
+        return value
+    return None
+
+
+def _str_or_none(value: Any) -> bool:
+    return value is None or type(value) is str
+
+
+def _read_view(body: Any) -> ObjectView:
+    if type(body) is dict:
+        get = body.get
+        tags, created_at, meta = get("tags"), get("created_at"), get("meta")
+        object_id, description = get("id"), get("description")
+        dataset, mock_id = get("dataset"), get("mock_id")
+        if (
+            type(object_id) is str
+            and type(description) is str
+            and _str_or_none(dataset)
+            and _str_or_none(mock_id)
+            and type(created_at) is float
+            and type(meta) is dict
+            and type(tags) is list
+            and all(type(t) is str for t in tags)
+        ):
+            return ObjectView(
+                id=object_id, tags=tags, description=description, dataset=dataset,
+                mock_id=mock_id, created_at=created_at, meta=meta,
+            )  # fmt: skip
+    view: ObjectView = from_wire(ObjectView, body)
+    return view
+
+
+def _view_wire(view: ObjectView) -> dict[str, Any]:
+    return {
+        "id": view.id, "tags": view.tags, "description": view.description,
+        "dataset": view.dataset, "mock_id": view.mock_id, "created_at": view.created_at,
+        "meta": view.meta,
+    }  # fmt: skip
+
+
+class _Viewed(Kind[Req, ObjectView]):
+    """A kind whose reply is one :class:`ObjectView`."""
+
+    def reply_to_wire(self, reply: ObjectView) -> Any:
+        return _view_wire(reply)
+
+    def read_reply(self, body: Any) -> ObjectView:
+        return _read_view(body)
+
+
+class _Listed(Kind[Req, list[ObjectView]]):
+    """A kind whose reply is a list of :class:`ObjectView` (the store, search results)."""
+
+    def reply_to_wire(self, reply: list[ObjectView]) -> Any:
+        return [_view_wire(view) for view in reply]
+
+    def read_reply(self, body: Any) -> list[ObjectView]:
+        if type(body) is list:
+            return [_read_view(view) for view in body]
+        return super().read_reply(body)  # names what is wrong
 
 
 class _GraphRun(Kind[GraphRunRequest, GraphRunReply]):
-    """``graph.run``, read without the generic field walk (the same checks and errors)."""
+    """``graph.run``, read and written without the generic field walk."""
 
     def read_request(self, body: Any) -> GraphRunRequest:
-        body = _map(body, GraphRunRequest)
-        actions = body.get("actions")
-        if actions is None:
-            raise UsageError("the message needs the field 'actions'")
-        if not isinstance(actions, (list, tuple)):
-            raise UsageError(
-                f"the field 'actions' must be a list of Any, not {type(actions).__name__}"
+        if type(body) is dict:
+            actions = body.get("actions")
+            keep, get, drop = (
+                _strs(body.get("keep")),
+                _strs(body.get("get")),
+                _strs(body.get("drop")),
             )
-        return GraphRunRequest(
-            actions=list(actions),
-            keep=_strs(body, "keep"),
-            get=_strs(body, "get"),
-            drop=_strs(body, "drop"),
-        )
+            if type(actions) is list and keep is not None and get is not None and drop is not None:
+                return GraphRunRequest(actions=actions, keep=keep, get=get, drop=drop)
+        request: GraphRunRequest = from_wire(GraphRunRequest, body)
+        return request
 
     def request_to_wire(self, request: GraphRunRequest) -> dict[str, Any]:
         return {
@@ -172,16 +222,16 @@ class _GraphRun(Kind[GraphRunRequest, GraphRunReply]):
         return {"kept": reply.kept, "values": reply.values}
 
     def read_reply(self, body: Any) -> GraphRunReply:
-        if type(body) is dict and type(body.get("kept")) is dict:
-            values = body.get("values")
-            if isinstance(values, (list, tuple)):
-                return GraphRunReply(kept=body["kept"], values=list(values))
-        reply: GraphRunReply = from_wire(GraphRunReply, body)  # names what is wrong
+        if type(body) is dict:
+            kept, values = body.get("kept"), body.get("values")
+            if type(kept) is dict and type(values) is list:
+                return GraphRunReply(kept=kept, values=values)
+        reply: GraphRunReply = from_wire(GraphRunReply, body)
         return reply
 
 
-class _ObjectSend(Kind[ObjectSendRequest, ObjectView]):
-    """``object.send``, its request written and read without the generic field walk."""
+class _ObjectSend(_Viewed[ObjectSendRequest]):
+    """``object.send``, read and written without the generic field walk."""
 
     def request_to_wire(self, request: ObjectSendRequest) -> dict[str, Any]:
         wire: dict[str, Any] = {}
@@ -197,38 +247,32 @@ class _ObjectSend(Kind[ObjectSendRequest, ObjectView]):
         return wire
 
     def read_request(self, body: Any) -> ObjectSendRequest:
-        body = _map(body, ObjectSendRequest)
-        object_id, upload = body.get("id"), body.get("upload")
-        description, searchable = body.get("description"), body.get("searchable")
-        if object_id is not None and type(object_id) is not str:
-            raise UsageError(f"the field 'id' must be str, not {type(object_id).__name__}")
-        if upload is not None and type(upload) is not str:
-            raise UsageError(f"the field 'upload' must be str, not {type(upload).__name__}")
-        if description is not None and type(description) is not str:
-            raise UsageError(
-                f"the field 'description' must be str, not {type(description).__name__}"
-            )
-        if searchable is not None and type(searchable) is not bool:
-            raise UsageError(
-                f"the field 'searchable' must be bool, not {type(searchable).__name__}"
-            )
-        return ObjectSendRequest(
-            id=object_id,
-            value=body.get("value"),
-            tags=_strs(body, "tags"),
-            description=description or "",
-            searchable=bool(searchable),
-            upload=upload,
-        )
+        if type(body) is dict:
+            get = body.get
+            object_id, upload, tags = get("id"), get("upload"), _strs(get("tags"))
+            description, searchable = get("description"), get("searchable")
+            if (
+                tags is not None
+                and _str_or_none(object_id)
+                and _str_or_none(upload)
+                and _str_or_none(description)
+                and (searchable is None or type(searchable) is bool)
+            ):
+                return ObjectSendRequest(
+                    id=object_id, value=get("value"), tags=tags, description=description or "",
+                    searchable=searchable or False, upload=upload,
+                )  # fmt: skip
+        request: ObjectSendRequest = from_wire(ObjectSendRequest, body)
+        return request
 
 
 OBJECT_SEND: Kind[ObjectSendRequest, ObjectView] = _ObjectSend(
     "object.send", ObjectSendRequest, ObjectView
 )
-OBJECT_INFO: Kind[ObjectIdRequest, ObjectView] = Kind("object.info", ObjectIdRequest, ObjectView)
+OBJECT_INFO: Kind[ObjectIdRequest, ObjectView] = _Viewed("object.info", ObjectIdRequest, ObjectView)
 #: the asset's public mock (any value), or None when it has none
 OBJECT_MOCK: Kind[ObjectIdRequest, Any] = Kind("object.mock", ObjectIdRequest, Any)
-OBJECT_TAG: Kind[ObjectTagRequest, ObjectView] = Kind("object.tag", ObjectTagRequest, ObjectView)
+OBJECT_TAG: Kind[ObjectTagRequest, ObjectView] = _Viewed("object.tag", ObjectTagRequest, ObjectView)
 #: how many of the ids were dropped
 OBJECT_DROP: Kind[ObjectDropRequest, int] = Kind("object.drop", ObjectDropRequest, int)
 #: the value, through the release rule
@@ -236,10 +280,10 @@ OBJECT_GET: Kind[ObjectIdRequest, Any] = Kind("object.get", ObjectIdRequest, Any
 GRAPH_RUN: Kind[GraphRunRequest, GraphRunReply] = _GraphRun(
     "graph.run", GraphRunRequest, GraphRunReply
 )
-STORE_LIST: Kind[StoreListRequest, list[ObjectView]] = Kind(
+STORE_LIST: Kind[StoreListRequest, list[ObjectView]] = _Listed(
     "store.list", StoreListRequest, list[ObjectView]
 )
-SEARCH: Kind[SearchRequest, list[ObjectView]] = Kind("search", SearchRequest, list[ObjectView])
+SEARCH: Kind[SearchRequest, list[ObjectView]] = _Listed("search", SearchRequest, list[ObjectView])
 
 TYPED_KINDS: tuple[Kind[Any, Any], ...] = (
     OBJECT_SEND,
