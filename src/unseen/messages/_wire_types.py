@@ -231,14 +231,17 @@ _REGISTERED: dict[str, WireType] = {
 
 
 def wire_types() -> dict[int, WireType]:
-    """Every typed value by code: serde's own and the registered ones. ``UsageError`` if
-    a code has no description here (a type added to the codec must be described)."""
+    """Every typed value by code: serde's own and those unseen registers. ``UsageError`` if
+    one of unseen's codes has no description here (a type added to the codec must be
+    described); types an application registers are not part of the protocol."""
     found: dict[int, WireType] = {}
     missing = sorted(set(spec.BUILTIN_TYPES) - set(_BUILTIN))
     for name, code in spec.BUILTIN_TYPES.items():
         if name in _BUILTIN:
             found[code] = _BUILTIN[name]
     for code, cls in spec.registered().items():
+        if not cls.__module__.startswith("unseen."):
+            continue  # an application's own type (a test's), not part of the published protocol
         qualified = f"{cls.__module__}.{cls.__qualname__}"
         if qualified in _REGISTERED:
             found[code] = _REGISTERED[qualified]
