@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import types
@@ -87,21 +88,48 @@ def test_the_network_table_refuses_a_handler_without_its_mark(
         _node.build_network_routes.cache_clear()
 
 
-def _module(name: str, *kinds: str) -> types.ModuleType:
-    """A planted handler module declaring one route per kind."""
-    from unseen.node import ANYONE
-    from unseen.node._routes import route
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _Nothing:
+    pass
+
+
+def _module(name: str, *kinds: str, typed: bool = True) -> types.ModuleType:
+    """A planted handler module declaring one route per kind (``typed=False``: a route
+    marked by hand without typed messages, as the untyped ``@route`` of protocol 1.0 did)."""
+    from unseen.messages import Kind
+    from unseen.node import ANYONE, Route, typed_route
 
     module = types.ModuleType(name)
     for i, kind in enumerate(kinds):
 
-        def handler(node: object, principal: object, body: object) -> None:
+        def handler(node: object, principal: object, request: object) -> None:
             return None
 
         handler.__module__ = name
         handler.__name__ = f"handler{i}"
-        setattr(module, handler.__name__, route(kind, ANYONE)(handler))
+        if typed:
+            typed_route(Kind(kind, _Nothing, None), ANYONE)(handler)  # type: ignore[arg-type]
+        else:
+            handler.__unseen_route__ = Route(kind, ANYONE, handler)
+        setattr(module, handler.__name__, handler)
     return module
+
+
+def test_every_route_of_both_tables_is_typed() -> None:
+    from unseen.messages import TYPED
+    from unseen.network import build_network_routes
+    from unseen.node import build_routes
+
+    for table in (build_routes(), build_network_routes()):
+        for kind, found in table.items():
+            assert found.message is not None and found.message is TYPED[kind], kind
+
+
+def test_the_builder_refuses_an_untyped_route() -> None:
+    from unseen.node._table import build_table
+
+    with pytest.raises(UsageError, match="'node.info' in a is untyped"):
+        build_table([_module("a", "node.info", typed=False)], {"node.info"})
 
 
 def test_the_builder_refuses_a_kind_declared_twice() -> None:

@@ -108,8 +108,8 @@ KINDS: dict[str, str] = {
     "quota.usage": "the caller's own use: graphs running and waiting, CPU seconds, stored bytes",
 }
 
-#: The kinds converted to typed requests and replies so far (docs/architecture.md, "Typed
-#: messages"); the others still carry untyped dict bodies. The ``registry.*`` kinds are a
+#: Every kind's typed request and reply (docs/architecture.md, "Typed messages"): each kind of
+#: :data:`KINDS` is here, and the node refuses an untyped route. The ``registry.*`` kinds are a
 #: network node's (``unseen.network``), not in :data:`KINDS`.
 TYPED: dict[str, Kind[Any, Any]] = {
     k.name: k

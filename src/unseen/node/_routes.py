@@ -1,10 +1,10 @@
 """Routes: each message kind, the roles it admits, and its handler. Default deny.
 
-``@route(kind, roles)`` only marks a handler (it touches no global table);
-:func:`unseen.node.build_routes` collects the marks of the modules it lists into the table.
-A kind with typed messages (:data:`unseen.messages.TYPED`) is declared with
-``@typed_route(KIND, roles)`` instead: its handler takes the typed request and returns the
-typed reply, and the route converts from and to the wire body.
+Every kind is typed (:data:`unseen.messages.TYPED`): ``@typed_route(KIND, roles)`` marks a
+handler that takes the kind's typed request and returns its typed reply (the route converts
+from and to the wire body). It only marks the function (no global table);
+:func:`unseen.node.build_routes` collects the marks of the modules it lists into the table,
+and refuses a route without typed messages.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from unseen.errors import UsageError
 from unseen.messages import Kind
 from unseen.node._principal import Principal, Role
 
@@ -39,20 +38,6 @@ class Route:
 
 
 _MARK = "__unseen_route__"
-
-
-def route(kind: str, roles: frozenset[Role]) -> Callable[[Handler], Handler]:
-    """Mark a function as the handler of a message kind, with the roles that may call it.
-
-    Only the function changes (it carries its :class:`Route`); nothing is registered until
-    :func:`unseen.node.build_routes` collects the module.
-    """
-
-    def mark(fn: Handler) -> Handler:
-        setattr(fn, _MARK, Route(kind, roles, fn))
-        return fn
-
-    return mark
 
 
 def typed_route(
@@ -88,31 +73,6 @@ def typed_route(
 
 
 def route_of(fn: object) -> Route | None:
-    """The route ``fn`` was marked with by :func:`route`, or None."""
+    """The route ``fn`` was marked with by :func:`typed_route`, or None."""
     found = getattr(fn, _MARK, None)
     return found if isinstance(found, Route) else None
-
-
-T = TypeVar("T")
-
-
-def field(
-    body: dict[str, Any], name: str, kind: type[T] | tuple[type, ...], default: Any = ...
-) -> Any:
-    """A typed field of a message body, or a clear error naming it."""
-    if name not in body or body[name] is None:
-        if default is ...:
-            raise UsageError(f"the message needs the field {name!r}")
-        return default
-    value = body[name]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise UsageError(f"the field {name!r} must be {names}, not {type(value).__name__}")
-    return value
-
-
-def str_list(body: dict[str, Any], name: str) -> list[str]:
-    value: list[Any] | tuple[Any, ...] = field(body, name, (list, tuple), default=[])
-    if not all(isinstance(v, str) for v in value):
-        raise UsageError(f"the field {name!r} must be a list of strings")
-    return list(value)

@@ -46,13 +46,20 @@ HANDLER_MODULES: tuple[ModuleType, ...] = (
 
 
 def build_table(modules: Iterable[ModuleType], kinds: Set[str]) -> dict[str, Route]:
-    """The routes marked in ``modules``: exactly one for each of ``kinds``, and no other."""
+    """The routes marked in ``modules``: exactly one typed route for each of ``kinds``, and
+    no other."""
     table: dict[str, Route] = {}
     for module in modules:
         for value in vars(module).values():
             found = route_of(value)
             if found is None or getattr(value, "__module__", None) != module.__name__:
                 continue  # not a handler, or one imported from another module
+            if found.message is None or found.message.name != found.kind:
+                raise UsageError(
+                    f"the handler of {found.kind!r} in {module.__name__} is untyped: declare "
+                    "the kind's request and reply in unseen.messages and mark the handler "
+                    "with @typed_route"
+                )
             if found.kind in table:
                 raise UsageError(
                     f"the message kind {found.kind!r} has two handlers "
