@@ -334,3 +334,21 @@ def test_a_wrong_typed_field_is_a_usage_error_naming_it(worker: unseen.VirtualWo
             worker.call(kind, body)
     assert worker.node.stores.objects.get(oid).tags == ()  # nothing changed
     assert oid in {v["id"] for v in worker.call("store.list", {"later_field": 1})}  # ignored
+
+
+def test_graph_run_refuses_an_id_in_use_whatever_its_place_in_the_graph() -> None:
+    """graph.run looks up all its new ids at once (one query, not one per action): an id that
+    names a stored object is still refused, wherever it sits, and nothing runs."""
+    worker = unseen.VirtualWorker(name="ids")
+    x = worker.send(np.arange(4.0))
+    ids = [f"fresh{i:04d}" for i in range(600)]
+    actions = [ops.Action(ids[0], "method", "__add__", (ops.Ref(x.id), 1.0))]
+    actions += [
+        ops.Action(ids[i], "method", "__add__", (ops.Ref(ids[i - 1]), 1.0)) for i in range(1, 600)
+    ]
+    taken = [*actions[:599], ops.Action(x.id, "method", "__add__", (ops.Ref(ids[598]), 1.0))]
+    with pytest.raises(unseen.UsageError, match=f"{x.id!r} exists already"):
+        worker.ask(GRAPH_RUN, GraphRunRequest(actions=taken, keep=[ids[0]]))
+    assert not worker.node.stores.objects.existing(ids)  # nothing ran, nothing kept
+    reply = worker.ask(GRAPH_RUN, GraphRunRequest(actions=actions, get=[ids[-1]]))
+    assert np.array_equal(reply.values[0], np.arange(4.0) + 600)

@@ -60,6 +60,16 @@ def test_object_put_twice_is_a_usage_error_and_keeps_the_first(stores: Any) -> N
     assert stores.objects.value(an_object(1).id) == "first"
 
 
+def test_existing_names_the_stored_ids_among_many(stores: Any) -> None:
+    stored = [an_object(i) for i in (3, 700, 1200)]
+    for record in stored:
+        stores.objects.put(record, None)
+    asked = [an_object(i).id for i in range(1300)]  # more ids than one IN (...) query holds
+    assert stores.objects.existing(asked) == {r.id for r in stored}
+    assert stores.objects.existing([stored[0].id, stored[0].id, "nope"]) == {stored[0].id}
+    assert stores.objects.existing([]) == set()
+
+
 def test_object_missing_ids(stores: Any) -> None:
     assert not stores.objects.exists("nope")
     with pytest.raises(NotFound):

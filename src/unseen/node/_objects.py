@@ -54,12 +54,26 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def check_new_id(node: Node, object_id: Any) -> str:
+def check_id(object_id: Any) -> str:
     if not isinstance(object_id, str) or not (8 <= len(object_id) <= 64) or not object_id.isalnum():
         raise UsageError("object ids must be 8 to 64 letters or digits")
-    if node.stores.objects.exists(object_id):
+    return object_id
+
+
+def check_new_id(node: Node, object_id: Any) -> str:
+    if node.stores.objects.exists(check_id(object_id)):
         raise UsageError(f"an object with id {object_id!r} exists already: use a fresh id")
     return object_id
+
+
+def check_new_ids(node: Node, object_ids: list[Any]) -> None:
+    """:func:`check_new_id` of many ids, with one store lookup for all of them."""
+    for object_id in object_ids:
+        check_id(object_id)
+    taken = node.stores.objects.existing(object_ids)
+    if taken:
+        first = next(i for i in object_ids if i in taken)
+        raise UsageError(f"an object with id {first!r} exists already: use a fresh id")
 
 
 def object_view(record: ObjectRecord, principal: Principal) -> ObjectView:
@@ -344,10 +358,10 @@ def run_graph(node: Node, principal: Principal, request: GraphRunRequest) -> Gra
 
     inputs: dict[str, ObjectRecord] = {}
     lineage: dict[str, tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]] = {}
+    if not all(isinstance(action, ops.Action) for action in actions):
+        raise UsageError("'actions' must be a list of unseen actions")
+    check_new_ids(node, [action.id for action in actions])
     for action in actions:
-        if not isinstance(action, ops.Action):
-            raise UsageError("'actions' must be a list of unseen actions")
-        check_new_id(node, action.id)
         if action.id in lineage:
             raise UsageError(f"the graph defines {action.id!r} twice")
         sources: set[str] = set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -145,6 +146,10 @@ class MemoryObjectStore(_Table[ObjectRecord]):
 
     def exists(self, object_id: str) -> bool:
         return object_id in self._rows
+
+    def existing(self, object_ids: Collection[str]) -> set[str]:
+        """The ids among ``object_ids`` of stored objects."""
+        return {i for i in object_ids if i in self._rows}
 
     def list(self) -> list[ObjectRecord]:
         return self._list()

@@ -6,7 +6,7 @@ match the in-memory stores: a duplicate id is a ``UsageError``, a missing one ``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
@@ -20,6 +20,8 @@ from unseen.store._sql_schema import to_record, to_row
 __all__ = ["SQLTable", "unwrapped"]
 
 R = TypeVar("R")
+#: ids per `IN (...)` query: well under SQLite's and PostgreSQL's parameter limits
+_IN_CHUNK = 500
 
 
 @contextmanager
@@ -54,6 +56,16 @@ class SQLTable(Generic[R]):
         with eng.read(self.engine) as conn:
             found = conn.execute(select(self.table.c.id).where(self.table.c.id == key)).first()
         return found is not None
+
+    def _existing(self, keys: Collection[str]) -> set[str]:
+        keys = list(dict.fromkeys(keys))
+        found: set[str] = set()
+        with eng.read(self.engine) as conn:
+            for start in range(0, len(keys), _IN_CHUNK):
+                chunk = keys[start : start + _IN_CHUNK]
+                rows = conn.execute(select(self.table.c.id).where(self.table.c.id.in_(chunk)))
+                found.update(row[0] for row in rows)
+        return found
 
     def _add(self, record: Any) -> None:
         try:
