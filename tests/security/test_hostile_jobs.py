@@ -285,7 +285,8 @@ def test_infinite_loops_meet_the_deadline_and_the_cpu_limit(
         "CPU time limit (1 s) exceeded",
         limits=JobLimits(wall_seconds=60.0, cpu_seconds=1.0),
     )
-    assert 0.9 <= out.cpu_seconds < 5
+    assert 0.5 <= out.cpu_seconds < 5  # rusage samples; the kernel's limit counts exactly
+    assert "landlock" in out.isolation and "rlimits" in out.isolation
 
 
 def test_a_result_serde_cannot_encode_fails(executor: ProcessExecutor, attacks: Any) -> None:
