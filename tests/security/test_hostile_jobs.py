@@ -309,3 +309,27 @@ def test_a_job_killing_its_own_worker_fails_with_the_signal(
     src = "def f():\n    import os\n    os.abort()\n"
     out = refused(executor, attacks, src, "the worker was killed by SIGABRT", imports=("os",))
     assert out.status == "failed" and out.result is None
+
+
+def test_without_a_network_namespace_sockets_are_still_refused(
+    tmp_path: Path,
+    attacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    loopback_server: tuple[int, list[Any]],
+) -> None:
+    """The kernel refused the namespace (as on machines without unprivileged user namespaces):
+    the outcome says so, and the audit hook and landlock still keep the job off the network."""
+    from unseen.jobs import _sandbox
+
+    monkeypatch.setattr(
+        _sandbox, "namespace_prefix", lambda: ((), "no network namespace (kernel refused)")
+    )
+    port, accepted = loopback_server
+    with ProcessExecutor(max_workers=1, work_root=tmp_path) as ex:
+        src = (
+            "def f(port):\n    import socket\n"
+            "    socket.create_connection(('127.0.0.1', port), timeout=2)\n"
+        )
+        out = refused(ex, attacks, src, "network access (socket.", imports=("socket",), port=port)
+        assert out.isolation.startswith("no network namespace (kernel refused), landlock")
+    assert accepted == []

@@ -14,7 +14,7 @@ from unseen.errors import DecodeError, UsageError
 
 from . import _sandbox
 from ._pool import Spares
-from ._spec import JobLimits, JobOutcome, JobSpec
+from ._spec import Executor, JobLimits, JobOutcome, JobSpec
 from ._worker import JOB_FILE, RESULT_FILE, STDERR_FILE, STDOUT_FILE
 
 __all__ = ["ProcessExecutor"]
@@ -242,6 +242,7 @@ class ProcessExecutor:
             raise UsageError(f"work_root {self._root!r} is not a directory: create it first")
         self._slots = threading.Semaphore(max_workers)
         self._jobs: list[_ProcessJob] = []
+        self._jobs_lock = threading.Lock()
         self._closed = False
         _, layer = _sandbox.namespace_prefix()
         _sandbox.log.info("job executor: %s; workers at most %d", layer, max_workers)
@@ -255,17 +256,21 @@ class ProcessExecutor:
             raise UsageError(f"submit() takes a JobSpec, got {type(spec).__name__}")
         _check_source(spec)
         job = _ProcessJob(spec, _payload(spec), self._slots, self._spares)
-        self._jobs = [j for j in self._jobs if not j._done.is_set()] + [job]
-        job._thread.start()
+        with self._jobs_lock:
+            if self._closed:
+                raise UsageError("this executor is closed: create a new ProcessExecutor")
+            self._jobs = [j for j in self._jobs if not j._done.is_set()] + [job]
+            job._thread.start()
         return job
 
     def close(self) -> None:
-        self._closed = True
-        for job in self._jobs:
+        with self._jobs_lock:
+            self._closed = True
+            jobs, self._jobs = self._jobs, []
+        for job in jobs:
             job.cancel()
-        for job in self._jobs:
+        for job in jobs:
             job._thread.join()
-        self._jobs = []
         self._spares.close()
 
     def __enter__(self) -> ProcessExecutor:
@@ -273,3 +278,7 @@ class ProcessExecutor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _is_an_executor(executor: ProcessExecutor) -> Executor:
+    return executor  # mypy checks that ProcessExecutor and its handles follow the protocols
