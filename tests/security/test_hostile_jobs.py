@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,6 +93,25 @@ def test_reading_the_node_data_dir_is_refused(
     # numpy's own file readers go through the same check
     src = "def f(p):\n    import numpy as np\n    return np.fromfile(p, dtype=np.uint8)\n"
     refused(executor, attacks, src, "outside the job directory", p=key)
+
+
+def test_proc_does_not_lead_out(executor: ProcessExecutor, attacks: Any) -> None:
+    """The environment of another process (the server's secrets) and / through /proc/self."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)"],
+        env={**os.environ, "UNSEEN_NODE_SECRET": SECRET},
+    )
+    try:
+        with open(f"/proc/{holder.pid}/environ", "rb") as f:
+            assert SECRET.encode() in f.read()  # the secret is there to be stolen
+        src = "def f(p):\n    return open(p, 'rb').read()\n"
+        path = f"/proc/{holder.pid}/environ"
+        refused(executor, attacks, src, "outside the job directory", p=path)
+    finally:
+        holder.kill()
+        holder.wait()
+    src = "def f():\n    return open('/proc/self/root/etc/passwd').read()\n"
+    refused(executor, attacks, src, "outside the job directory")
 
 
 def test_writing_outside_the_job_dir_is_refused(
