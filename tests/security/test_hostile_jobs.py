@@ -354,3 +354,11 @@ def test_without_a_network_namespace_sockets_are_still_refused(
         out = refused(ex, attacks, src, "network access (socket.", imports=("socket",), port=port)
         assert out.isolation.startswith("no network namespace (kernel refused), landlock")
     assert accepted == []
+
+
+def test_a_huge_exception_message_is_cut_in_the_reason(
+    executor: ProcessExecutor, attacks: Any
+) -> None:
+    src = "def f():\n    raise ValueError('x' * 1_000_000)\n"
+    out = refused(executor, attacks, src, "ValueError: xxx")
+    assert len(out.reason) < 2100 and out.reason.endswith("(1000012 characters)")

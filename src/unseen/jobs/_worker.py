@@ -39,6 +39,7 @@ JOB_FILE = "job.uns"
 RESULT_FILE = "result.uns"
 STDOUT_FILE = "stdout.txt"
 STDERR_FILE = "stderr.txt"
+REASON_CHARS = 2000  # a failure's reason is kept to this; the whole traceback is on stderr
 
 # System paths the loader and numeric libraries read (shared libraries, CPU topology).
 SYSTEM_READ = (
@@ -150,12 +151,8 @@ def main(job_dir: str) -> int:
     )
     layers.append(landlock)
     apply_limits(limits)
-    layers += [
-        "rlimits",
-        "audit hook",
-        "import allow-list",
-        "clean environment",
-    ]  # _sandbox.PYTHON_LAYERS
+    # the same names as _sandbox.PYTHON_LAYERS (not imported: the worker needs none of it)
+    layers += ["rlimits", "audit hook", "import allow-list", "clean environment"]
     guard = Guard(job_dir, [*roots, *SYSTEM_READ], allowed)
     guard.install()
     _capture(limits["output_bytes"])
@@ -171,7 +168,10 @@ def main(job_dir: str) -> int:
         sys.stderr.write("".join(traceback.format_list(user)))
         sys.stderr.write("".join(traceback.format_exception_only(type(exc), exc)))
         sys.stderr.flush()
-        outcome: dict[str, Any] = {"status": "failed", "reason": _reason(exc, limits, guard)}
+        reason = _reason(exc, limits, guard)
+        if len(reason) > REASON_CHARS:
+            reason = reason[:REASON_CHARS] + f"... ({len(reason)} characters)"
+        outcome: dict[str, Any] = {"status": "failed", "reason": reason}
     else:
         outcome = {"status": "done", "result": result}
     outcome["isolation"] = isolation
