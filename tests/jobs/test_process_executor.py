@@ -108,7 +108,7 @@ def test_jobs_run_concurrently_up_to_max_workers(tmp_path: Path) -> None:
     def spans(workers: int, jobs: int) -> list[tuple[float, float]]:
         with ProcessExecutor(max_workers=workers, work_root=tmp_path) as ex:
             handles = [
-                ex.submit(JobSpec(job_id=f"s{i}", source=_span_job(1.0), function="f"))
+                ex.submit(JobSpec(job_id=f"s{i}", source=_span_job(2.0), function="f"))
                 for i in range(jobs)
             ]
             outs = [h.wait(120) for h in handles]
