@@ -7,7 +7,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from unseen import ops
-from unseen.client._graph import Vertex, ancestry, new_id, pending
+from unseen.client._graph import Vertex, ancestry, new_id, pending, ship
 from unseen.client._mock import sample_rows, synthesize
 from unseen.client._pointer import Pointer
 from unseen.client._waiting import waiting
@@ -229,7 +229,7 @@ class Client:
         targets = {v.id for v in vertices}
         keep = sorted({v.id for v in order if v.alive()} | (targets & {v.id for v in order}))
         body = {
-            "actions": [v.action for v in order],
+            "actions": ship(order),
             "keep": keep,
             "get": [v.id for v in vertices] if get else [],
             "drop": self._drain_dropped(),

@@ -31,6 +31,7 @@ class Vertex:
         "materialized",
         "info",
         "pointer",
+        "call",
         "__weakref__",
     )
 
@@ -49,6 +50,9 @@ class Vertex:
         self.materialized = action is None
         self.info = info
         self.pointer: weakref.ReferenceType[Pointer] | None = None
+        #: for an action of a plan call: the call (``ops.PLAN_CALL``), the action's position
+        #: in the plan, and the plan's number of actions
+        self.call: tuple[ops.Action, int, int] | None = None
 
     def alive(self) -> bool:
         return self.pointer is not None and self.pointer() is not None
@@ -96,3 +100,50 @@ def ancestry(target: Vertex) -> tuple[list[Vertex], list[Vertex]]:
         for parent in reversed(vertex.parents):
             stack.append((parent, False))
     return leaves, order
+
+
+def ship(order: list[Vertex]) -> list[ops.Action]:
+    """The actions of ``order`` (parents before children) as they travel: the actions of a
+    plan call go as the one call action, naming the positions needed when not all are (the
+    node expands it to the same actions); the rest as themselves. A call goes where it can
+    run: after every action its part needs, before any that uses its results."""
+    units: dict[object, list[Vertex]] = {}
+    key_of: dict[int, object] = {}
+    for vertex in order:
+        key: object = id(vertex) if vertex.call is None else id(vertex.call[0])
+        units.setdefault(key, []).append(vertex)
+        key_of[id(vertex)] = key
+    out: list[ops.Action] = []
+    done: set[object] = set()
+
+    def emit(key: object) -> None:
+        stack: list[tuple[object, bool]] = [(key, False)]
+        while stack:
+            unit, expanded = stack.pop()
+            if unit in done:
+                continue
+            if expanded:
+                done.add(unit)
+                members = units[unit]
+                first = members[0]
+                if first.call is None:
+                    assert first.action is not None
+                    out.append(first.action)
+                else:
+                    call = first.call[0]
+                    only = sorted(v.call[1] for v in members if v.call is not None)
+                    if len(only) < first.call[2]:
+                        call = ops.Action(call.id, call.kind, call.name, call.args, {"only": only})
+                    out.append(call)
+                continue
+            stack.append((unit, True))
+            for member in units[unit]:
+                for parent in member.parents:
+                    parent_unit = key_of.get(id(parent))
+                    if parent_unit is not None and parent_unit != unit and parent_unit not in done:
+                        stack.append((parent_unit, False))
+
+    for vertex in order:
+        emit(key_of[id(vertex)])
+    return out
+

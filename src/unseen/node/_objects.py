@@ -306,6 +306,30 @@ def get(node: Node, principal: Principal, body: dict[str, Any]) -> Any:
     return node.stores.objects.value(record.id)
 
 
+def _load_plan(
+    node: Node, principal: Principal, plan_id: str, cache: dict[str, ops.PlanGraph]
+) -> ops.PlanGraph:
+    """The plan stored as object ``plan_id``: one the caller may read (a plan is the
+    scientist's own upload), so that whether it decodes tells nothing private."""
+    if plan_id not in cache:
+        record = _usable(node, principal, plan_id)
+        if not may_read(principal, record):
+            raise UsageError(f"object {plan_id!r} is not a plan of yours")
+        cache[plan_id] = ops.decode_plan(node.stores.objects.value(plan_id))
+    return cache[plan_id]
+
+
+def _plan_lines(origin: dict[str, ops.PlanGraph], ids: list[str]) -> list[str]:
+    """For an owner's review: each plan the actions ``ids`` come from, with its hash (which
+    an approval can pin) and its graph, above the actions themselves."""
+    seen: dict[int, ops.PlanGraph] = {}
+    for object_id in ids:
+        plan = origin.get(object_id)
+        if plan is not None:
+            seen.setdefault(id(plan), plan)
+    return [line for plan in seen.values() for line in ops.render_plan(plan)]
+
+
 @route("graph.run", ANYONE)
 def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
     """Run actions, keep the results asked for, and release the ones in ``get`` if allowed.
@@ -316,7 +340,10 @@ def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[st
     an operation failed can depend on private values.
     """
     node.drop_objects(principal, str_list(body, "drop"))
-    actions = field(body, "actions", (list, tuple))
+    plans: dict[str, ops.PlanGraph] = {}
+    actions, origin = ops.expand_calls(
+        field(body, "actions", (list, tuple)), lambda i: _load_plan(node, principal, i, plans)
+    )
     if len(actions) > node.limits.max_actions:
         raise OperationNotAllowed(
             f"a graph of {len(actions)} actions is over this node's limit of "
@@ -428,7 +455,8 @@ def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[st
             if i not in needed:
                 needed.add(i)
                 stack.extend(p for p in lineage[actions[i].id][2] if p in index)
-        return tuple(ops.render([actions[i] for i in sorted(needed)]))
+        lines = ops.render([actions[i] for i in sorted(needed)])
+        return tuple(_plan_lines(origin, [actions[i].id for i in sorted(needed)]) + lines)
 
     kept: dict[str, str | None] = {}
     for object_id in sorted(keep_ids):

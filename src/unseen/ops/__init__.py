@@ -27,6 +27,18 @@ from unseen.ops._families import FAMILIES, family_of, is_torch_module
 from unseen.ops._graph import Action, ActionKind, Ref, iter_refs, refs_of
 from unseen.ops._infer import infer_family
 from unseen.ops._limits import Limits
+from unseen.ops._plans import (
+    PLAN_CALL,
+    PlanGraph,
+    bind_refs,
+    call_ids,
+    decode_plan,
+    encode_plan,
+    expand_call,
+    expand_calls,
+    plan_hash,
+    render_plan,
+)
 from unseen.ops._registry import (
     functions_of,
     lookup_function,
@@ -50,9 +62,17 @@ __all__ = [
     "GradTape",
     "Limits",
     "OpSpec",
+    "PLAN_CALL",
+    "PlanGraph",
     "REASONS",
     "Ref",
     "banned_reason",
+    "bind_refs",
+    "call_ids",
+    "decode_plan",
+    "encode_plan",
+    "expand_call",
+    "expand_calls",
     "check_action",
     "execute",
     "family_of",
@@ -64,8 +84,10 @@ __all__ = [
     "lookup_method",
     "methods_of",
     "namespaces",
+    "plan_hash",
     "refs_of",
     "render",
+    "render_plan",
     "resolve_callable",
     "standin",
     "without_grad",
