@@ -146,4 +146,3 @@ def ship(order: list[Vertex]) -> list[ops.Action]:
     for vertex in order:
         emit(key_of[id(vertex)])
     return out
-

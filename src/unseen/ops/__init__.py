@@ -37,6 +37,7 @@ from unseen.ops._plans import (
     expand_call,
     expand_calls,
     plan_hash,
+    plan_hashes,
     render_plan,
 )
 from unseen.ops._registry import (
@@ -85,6 +86,7 @@ __all__ = [
     "methods_of",
     "namespaces",
     "plan_hash",
+    "plan_hashes",
     "refs_of",
     "render",
     "render_plan",

@@ -16,6 +16,7 @@ traced on the same architecture gives the same hash in every process.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,12 +37,14 @@ __all__ = [
     "expand_call",
     "expand_calls",
     "plan_hash",
+    "plan_hashes",
     "render_plan",
 ]
 
 #: The name of the action that calls a stored plan (expanded before anything is checked).
 PLAN_CALL = "unseen.plan"
 _FORMAT = "unseen.plan/1"
+_HEADER = re.compile(r"plan ([A-Za-z_][A-Za-z0-9_]*) sha256:([0-9a-f]{64})")
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ def decode_plan(value: Any) -> PlanGraph:
     name, _, inputs, actions, outputs = body
     try:
         plan = PlanGraph(
-            name=str(name),
+            name=name if type(name) is str and name.isidentifier() else "plan",
             inputs=tuple((str(i), str(n), str(d)) for i, n, d in inputs),
             actions=tuple(Action(i, k, n, tuple(a), dict(kw)) for i, k, n, a, kw in actions),
             outputs=tuple((str(r), str(i)) for r, i in outputs),
@@ -134,7 +137,9 @@ def bind_refs(value: Any, ids: dict[str, Any]) -> Any:
     if type(value) is dict:
         return {k: bind_refs(v, ids) for k, v in value.items()}
     if type(value) is slice:
-        return slice(bind_refs(value.start, ids), bind_refs(value.stop, ids), bind_refs(value.step, ids))
+        return slice(
+            bind_refs(value.start, ids), bind_refs(value.stop, ids), bind_refs(value.step, ids)
+        )
     return value
 
 
@@ -147,8 +152,7 @@ def expand_call(plan: PlanGraph, call: Action) -> list[Action]:
     bound = args[1]
     if len(bound) != len(plan.inputs) or not all(type(b) is Ref for b in bound):
         raise UsageError(
-            f"plan {plan.name!r} takes {len(plan.inputs)} inputs, and this call gives "
-            f"{len(bound)}"
+            f"plan {plan.name!r} takes {len(plan.inputs)} inputs, and this call gives {len(bound)}"
         )
     only = call.kwargs.get("only")
     if set(call.kwargs) - {"only"} or not (
@@ -198,3 +202,9 @@ def render_plan(plan: PlanGraph, digest: str | None = None) -> list[str]:
     shown = {**names, **{a.id: a.id for a in plan.actions}}
     lines += [f"  {role} = {shown.get(oid, oid)}" for role, oid in plan.outputs]
     return lines
+
+
+def plan_hashes(lines: Sequence[str]) -> list[str]:
+    """The hashes of the plans a reviewed graph (a request's ``graph``) comes from: what a
+    standing approval of a plan matches on. Only the node writes these header lines."""
+    return [m.group(2) for line in lines if (m := _HEADER.fullmatch(line)) is not None]

@@ -174,9 +174,9 @@ class Plan:
         try:
             bound = self._signature.bind(*args, **kwargs)
         except TypeError as exc:
+            names = ", ".join(self._signature.parameters)
             raise UsageError(
-                f"plan {self._name}{self._signature}: {exc}; call it as the function is "
-                "defined"
+                f"plan {self._name}({names}): {exc}; call it as the function is defined"
             ) from None
         bound.apply_defaults()
         return dict(bound.arguments)
