@@ -293,6 +293,20 @@ def test_the_node_checks_what_a_plan_call_runs(hook: Any) -> None:
         call(hospital.send(ops.encode_plan(evil)).id)
     with pytest.raises(unseen.UsageError, match="not a plan"):
         call(hospital.send(np.arange(5, dtype=np.uint8)).id)
+    # a call whose derived id names an object that exists: refused where it would be stored
+    double = ops.PlanGraph("double", (("i0", "x", "tensor"),),
+                           (ops.Action("a0", "method", "__mul__", (ops.Ref("i0"), 2), {}),),
+                           (("returns", "a0"),))  # fmt: skip
+    plan_id = hospital.send(ops.encode_plan(double)).id
+    call_id = unseen.client.new_id()
+    hospital.call("object.send", {"id": f"{call_id}n0", "value": torch.zeros(3)})
+    taken = ops.Action(call_id, "function", ops.PLAN_CALL, (plan_id, (ops.Ref(x_ptr.id),)), {})
+    with pytest.raises(unseen.UsageError, match="exists already"):
+        hospital.call("graph.run", {"actions": [taken], "keep": [f"{call_id}n0"], "get": []})
+    fresh = ops.Action(unseen.client.new_id(), "function", ops.PLAN_CALL,
+                       (plan_id, (ops.Ref(x_ptr.id),)), {})  # fmt: skip
+    reply = hospital.call("graph.run", {"actions": [fresh], "keep": [], "get": [f"{fresh.id}n0"]})
+    torch.testing.assert_close(reply["values"][0], x_ptr.get() * 2)
     ds = unseen.Dataset(name="Secret", description="private bytes")
     ds.add_asset(name="bytes", data=np.arange(5, dtype=np.uint8), mock=np.zeros(5, np.uint8))
     hospital.upload_dataset(ds)

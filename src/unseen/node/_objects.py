@@ -357,7 +357,13 @@ def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[st
     for action in actions:
         if not isinstance(action, ops.Action):
             raise UsageError("'actions' must be a list of unseen actions")
-        check_new_id(node, action.id)
+        if action.id not in origin or action.id in keep or action.id in wanted:
+            # an id a plan call derives is checked only where it is stored: one store query
+            # per action is most of a graph's cost on a SQL store, and an id that only lives
+            # in this graph can shadow nothing (a ref to it resolves to the graph's own value)
+            check_new_id(node, action.id)
+        elif not action.id.isalnum():
+            raise UsageError("object ids must be 8 to 64 letters or digits")
         if action.id in lineage:
             raise UsageError(f"the graph defines {action.id!r} twice")
         sources: set[str] = set()
