@@ -150,6 +150,18 @@ class Plan:
                 )
         self._trace: _Trace | None = None
         self._shipped: dict[int, tuple[Client, Pointer]] = {}
+        # per model pointer called with: its parameter pointers and its spec but the modes
+        self._models: dict[int, tuple[ModulePointer, list[ParameterPointer], Any]] = {}
+
+    def _model(self, mp: ModulePointer) -> tuple[list[ParameterPointer], tuple[Any, ...]]:
+        """The parameter pointers of ``mp`` and its spec (layers, shapes, modes)."""
+        known = self._models.get(id(mp))
+        if known is None or known[0] is not mp:
+            spec = _module_spec(mp)
+            known = (mp, [p for _, _, p in _entries(mp)], spec[:2])
+            self._models[id(mp)] = known
+        modes = tuple(m.training for m in mp._module.modules())
+        return known[1], (*known[2], modes)
 
     # -- what an owner reviews ------------------------------------------------------------
     @property
@@ -348,7 +360,7 @@ class Plan:
             if kind == "module":
                 if not isinstance(value, ModulePointer):
                     raise UsageError(f"plan {self._name}: {name} was a model pointer when traced")
-                if _module_spec(value) != spec:
+                if self._model(value)[1] != spec:
                     raise UsageError(
                         f"plan {self._name} was traced with another {name}: its layers, "
                         "parameter shapes or training mode (train()/eval()) differ. Make a new "
@@ -400,7 +412,7 @@ class Plan:
         for name, (kind, _) in trace.specs.items():
             value = bound[name]
             if kind == "module":
-                params[name] = [p for _, _, p in _entries(value)]
+                params[name] = self._model(value)[0]
                 originals += params[name]
             elif kind == "pointer":
                 originals.append(value)
