@@ -307,16 +307,19 @@ def test_the_node_checks_what_a_plan_call_runs(hook: Any) -> None:
                        (plan_id, (ops.Ref(x_ptr.id),)), {})  # fmt: skip
     reply = hospital.call("graph.run", {"actions": [fresh], "keep": [], "get": [f"{fresh.id}n0"]})
     torch.testing.assert_close(reply["values"][0], x_ptr.get() * 2)
-    ds = unseen.Dataset(name="Secret", description="private bytes")
-    ds.add_asset(name="bytes", data=np.arange(5, dtype=np.uint8), mock=np.zeros(5, np.uint8))
-    hospital.upload_dataset(ds)
-    ana = hospital.new_client("Ana")
-    secret = ana.search("Secret", verbose=False)[0]
-    mine = ana.send(torch.rand(3))
-    action = ops.Action(unseen.client.new_id(), "function", ops.PLAN_CALL,
-                        (secret.id, (ops.Ref(mine.id),)), {})  # fmt: skip
-    with pytest.raises(unseen.UsageError, match="not a plan of yours"):
-        ana.call("graph.run", {"actions": [action], "keep": [], "get": []})
+    # the node's action limit holds for what plan calls expand to, as they expand
+    chain = tuple(ops.Action(f"a{j}", "method", "__mul__", (ops.Ref(f"a{j - 1}" if j else "i0"), 1), {})
+                  for j in range(60))  # fmt: skip
+    long_id = hospital.send(
+        ops.encode_plan(ops.PlanGraph("long", double.inputs, chain, (("returns", "a59"),)))
+    ).id
+    hospital.node.limits = ops.Limits(max_actions=100)
+    two = [ops.Action(unseen.client.new_id(), "function", ops.PLAN_CALL,
+                      (long_id, (ops.Ref(x_ptr.id),)), {}) for _ in range(2)]  # fmt: skip
+    with pytest.raises(unseen.OperationNotAllowed, match="limit of 100 actions"):
+        hospital.call("graph.run", {"actions": two, "keep": [], "get": []})
+    reply = hospital.call("graph.run", {"actions": two[:1], "keep": [], "get": [f"{two[0].id}n59"]})
+    torch.testing.assert_close(reply["values"][0], x_ptr.get())
 
 
 def test_plan_outputs_on_private_data_follow_the_release_rule(

@@ -342,7 +342,9 @@ def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[st
     node.drop_objects(principal, str_list(body, "drop"))
     plans: dict[str, ops.PlanGraph] = {}
     actions, origin = ops.expand_calls(
-        field(body, "actions", (list, tuple)), lambda i: _load_plan(node, principal, i, plans)
+        field(body, "actions", (list, tuple)),
+        lambda i: _load_plan(node, principal, i, plans),
+        node.limits.max_actions,
     )
     if len(actions) > node.limits.max_actions:
         raise OperationNotAllowed(

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from unseen.errors import DecodeError, UsageError
+from unseen.errors import DecodeError, OperationNotAllowed, UsageError
 from unseen.ops._graph import Action, Ref, iter_refs
 from unseen.ops._render import render
 
@@ -174,10 +174,11 @@ def expand_call(plan: PlanGraph, call: Action) -> list[Action]:
 
 
 def expand_calls(
-    actions: Sequence[Any], load: Callable[[str], PlanGraph]
+    actions: Sequence[Any], load: Callable[[str], PlanGraph], max_actions: int
 ) -> tuple[list[Any], dict[str, PlanGraph]]:
     """``actions`` with every plan call expanded (``load`` gives a plan by object id), and
-    the plan each expanded action comes from, by its id."""
+    the plan each expanded action comes from, by its id. A graph that would grow past
+    ``max_actions`` is refused as it grows (a few small calls of a big plan are many actions)."""
     out: list[Any] = []
     origin: dict[str, PlanGraph] = {}
     for action in actions:
@@ -185,6 +186,11 @@ def expand_calls(
             if not action.args or type(action.args[0]) is not str:
                 raise UsageError("a plan call names its plan by id")
             plan = load(action.args[0])
+            if len(out) + len(plan.actions) > max_actions:
+                raise OperationNotAllowed(
+                    f"this graph's plan calls come to more than this node's limit of "
+                    f"{max_actions} actions: call .compute() on intermediate results"
+                )
             expanded = expand_call(plan, action)
             origin.update((a.id, plan) for a in expanded)
             out.extend(expanded)
