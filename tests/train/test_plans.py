@@ -355,3 +355,34 @@ def test_plan_outputs_on_private_data_follow_the_release_rule(
     review.accept()
     want = train_locally(model, lambda p: torch.optim.SGD(p, lr=0.5), X, y, 10)
     assert_same_weights(model_ptr.get(), want, atol=1e-5)
+
+
+def test_batchnorm_running_statistics_and_tuple_results(hook: Any) -> None:
+    torch.manual_seed(5)
+    X, y = torch.randn(16, 1, 8, 8), torch.randint(0, 3, (16,))
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(64, 3),
+    )  # fmt: skip
+    hospital = unseen.VirtualWorker(name="May Clinic")
+    x_ptr, y_ptr = hospital.send(X), hospital.send(y)
+    model_ptr = hospital.send(model)
+
+    @unseen.plan
+    def step(model: Any, x: Any, y: Any) -> Any:
+        logits = model(x)
+        loss = F.cross_entropy(logits, y)
+        loss.backward()
+        return loss, logits
+
+    opt = torch.optim.SGD(model_ptr.parameters(), lr=0.1, momentum=0.9)
+    for _ in range(5):
+        opt.zero_grad()
+        loss, logits = step(model_ptr, x_ptr, y_ptr)
+        opt.step()
+    assert "  model.1.running_mean = " in str(step.graph)  # a buffer the plan changes
+    make = lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9)  # noqa: E731
+    want = train_locally(model, make, X, y, 5)
+    assert_same_weights(model_ptr.get(), want, atol=1e-5)  # running statistics included
+    before = train_locally(model, make, X, y, 4)
+    torch.testing.assert_close(logits.get(), before(X).detach(), atol=1e-5, rtol=0)
