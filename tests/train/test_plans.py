@@ -386,3 +386,24 @@ def test_batchnorm_running_statistics_and_tuple_results(hook: Any) -> None:
     assert_same_weights(model_ptr.get(), want, atol=1e-5)  # running statistics included
     before = train_locally(model, make, X, y, 4)
     torch.testing.assert_close(logits.get(), before(X).detach(), atol=1e-5, rtol=0)
+
+
+def test_a_sub_module_as_the_model(hook: Any) -> None:
+    torch.manual_seed(1)
+    X, y = torch.randn(8, 32), torch.randn(8, 10)
+    hospital = unseen.VirtualWorker(name="May Clinic")
+    x_ptr, y_ptr = hospital.send(X), hospital.send(y)
+    model = mlp(7)
+    model_ptr = hospital.send(model)
+
+    @unseen.plan
+    def head(layer: Any, x: Any, y: Any) -> None:
+        F.mse_loss(layer(x), y).backward()
+
+    head(model_ptr[2], x_ptr, y_ptr)
+    assert "  layer.weight.grad = a" in str(head.graph)  # names within the argument
+    F.mse_loss(model[2](X), y).backward()
+    got = hospital.get_many([model_ptr[2].weight.grad, model_ptr[2].bias.grad])
+    torch.testing.assert_close(got[0], model[2].weight.grad, atol=1e-6, rtol=0)
+    torch.testing.assert_close(got[1], model[2].bias.grad, atol=1e-6, rtol=0)
+    assert model_ptr[0].weight.grad is None

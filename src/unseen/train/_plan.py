@@ -221,6 +221,7 @@ class Plan:
         call_args: dict[str, Any] = {}
         modules: dict[str, list[ParameterPointer]] = {}
         initial: dict[int, Vertex] = {}
+        shown: dict[int, str] = {}  # placeholder parameter -> its input's name
         mock_ids: list[str] = []
 
         def placeholder(vertex: Vertex, mock: Any, name: str, description: str) -> None:
@@ -247,6 +248,7 @@ class Plan:
                                 f"{kind} {_dtype(real.dtype)} {tuple(real.shape)}")  # fmt: skip
                     tensors[id(tensor)] = holder
                     initial[id(holder)] = vertex
+                    shown[id(holder)] = f"{name}.{entry}"
                     params.append(holder)
                 modules[name] = params
                 call_args[name] = ModulePointer(client, value._module, tensors, value._prefix)
@@ -282,10 +284,10 @@ class Plan:
             for k, holder in enumerate(params):
                 if holder._vertex is not initial[id(holder)]:
                     updates.append(("value", name, k, len(outputs)))
-                    outputs.append((f"{name}.{holder.name}", holder._vertex))
+                    outputs.append((shown[id(holder)], holder._vertex))
                 if holder.grad is not None:
                     updates.append(("grad", name, k, len(outputs)))
-                    outputs.append((f"{name}.{holder.name}.grad", holder.grad._vertex))
+                    outputs.append((f"{shown[id(holder)]}.grad", holder.grad._vertex))
         if not outputs:
             raise UsageError(
                 f"plan {self._name} returns nothing and changes nothing: return the pointers "
