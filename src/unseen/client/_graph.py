@@ -107,6 +107,8 @@ def ship(order: list[Vertex]) -> list[ops.Action]:
     plan call go as the one call action, naming the positions needed when not all are (the
     node expands it to the same actions); the rest as themselves. A call goes where it can
     run: after every action its part needs, before any that uses its results."""
+    if all(v.call is None for v in order):
+        return [v.action for v in order if v.action is not None]
     units: dict[object, list[Vertex]] = {}
     key_of: dict[int, object] = {}
     for vertex in order:
