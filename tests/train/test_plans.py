@@ -407,3 +407,31 @@ def test_a_sub_module_as_the_model(hook: Any) -> None:
     torch.testing.assert_close(got[0], model[2].weight.grad, atol=1e-6, rtol=0)
     torch.testing.assert_close(got[1], model[2].bias.grad, atol=1e-6, rtol=0)
     assert model_ptr[0].weight.grad is None
+
+
+def test_part_of_a_call_first_then_the_rest(hook: Any) -> None:
+    """A result of a call fetched alone ships only the actions it needs (the call names
+    their positions); the rest ships later."""
+    torch.manual_seed(2)
+    X, y = torch.randn(8, 64), torch.randint(0, 10, (8,))
+    hospital = unseen.VirtualWorker(name="May Clinic")
+    x_ptr, y_ptr = hospital.send(X), hospital.send(y)
+    model = mlp(8)
+    model_ptr = hospital.send(model)
+
+    @unseen.plan
+    def step(model: Any, x: Any, y: Any) -> Any:
+        F.cross_entropy(model(x), y).backward()
+        return x.mean(0)
+
+    calls = Calls(hospital)
+    means = step(model_ptr, x_ptr, y_ptr)
+    torch.testing.assert_close(means.get(), X.mean(0), atol=1e-6, rtol=0)
+    line = next(line for line in step.graph if ".mean(" in line)  # "  a0 = x.mean(0)"
+    position = int(line.split("=")[0].strip()[1:])
+    assert [a.kwargs for a in calls.bodies[-1]["actions"]] == [{"only": [position]}]
+    F.cross_entropy(model(X), y).backward()
+    got = model_ptr[0].weight.grad.get()
+    torch.testing.assert_close(got, model[0].weight.grad, atol=1e-6, rtol=0)
+    rest = calls.bodies[-1]["actions"][0].kwargs["only"]
+    assert position not in rest and rest == sorted(rest)
