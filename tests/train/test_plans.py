@@ -435,3 +435,41 @@ def test_part_of_a_call_first_then_the_rest(hook: Any) -> None:
     torch.testing.assert_close(got, model[0].weight.grad, atol=1e-6, rtol=0)
     rest = calls.bodies[-1]["actions"][0].kwargs["only"]
     assert position not in rest and rest == sorted(rest)
+
+
+def test_fetching_the_loss_each_step_keeps_the_gradients_right(
+    hook: Any, digits: tuple[torch.Tensor, torch.Tensor]
+) -> None:
+    """PySyft's habit, print(loss.get()) in the loop, eagerly and with a plan: the loss is
+    computed (and kept) before its gradient ships, so the node computes it again with the
+    gradient rather than differentiate a stored value (which gave zeros, or an error)."""
+    X, y = digits
+    X, y = X[:200], y[:200]
+    hospital = unseen.VirtualWorker(hook, id="May Clinic")
+    x_ptr, y_ptr = X.send(hospital), y.send(hospital)
+    model = mlp(9)
+    make = lambda p: torch.optim.SGD(p, lr=0.5)  # noqa: E731
+    train_step = _plan()
+    for use_plan in (False, True):
+        model_ptr = model.send(hospital)
+        opt = make(model_ptr.parameters())
+        losses = []
+        for _ in range(5):
+            opt.zero_grad()
+            if use_plan:
+                loss = train_step(model_ptr, x_ptr, y_ptr)
+            else:
+                loss = F.cross_entropy(model_ptr(x_ptr), y_ptr)
+                loss.backward()
+            losses.append(float(loss.get()))
+            opt.step()
+        assert_same_weights(model_ptr.get(), train_locally(model, make, X, y, 5), atol=1e-5)
+        assert losses[-1] < losses[0]
+    # an intermediate on the gradient's path, fetched first
+    model_ptr = model.send(hospital)
+    hidden = model_ptr[0](x_ptr)
+    F.cross_entropy(model_ptr[2](F.relu(hidden)), y_ptr).backward()
+    torch.testing.assert_close(hidden.get(), model[0](X).detach(), atol=1e-6, rtol=0)
+    F.cross_entropy(model(X), y).backward()
+    got = model_ptr[0].weight.grad.get()
+    torch.testing.assert_close(got, model[0].weight.grad, atol=1e-6, rtol=0)
