@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from unseen.duet import join_duet, launch_duet
     from unseen.network import launch_network
     from unseen.server import launch_domain
-    from unseen.train import ModulePointer, TorchHook
+    from unseen.train import ModulePointer, Plan, TorchHook, plan
 
     np: Namespace
     torch: Namespace
@@ -61,6 +61,8 @@ _LAZY = {
     "SearchResults": "unseen.client",
     "TorchHook": "unseen.train",
     "ModulePointer": "unseen.train",
+    "Plan": "unseen.train",
+    "plan": "unseen.train",
     "ParameterPointer": "unseen.client",
     "VirtualWorker": "unseen.client",
     "share": "unseen.client",
@@ -90,6 +92,7 @@ __all__ = [
     "OperationNotAllowed",
     "ParameterPointer",
     "PermissionDenied",
+    "Plan",
     "Pointer",
     "ProtocolError",
     "RemoteError",
@@ -113,6 +116,7 @@ __all__ = [
     "login",
     "np",
     "pd",
+    "plan",
     "share",
     "torch",
 ]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from unseen.client._client import Client
 from unseen.client._dataset import Asset, Dataset
+from unseen.client._graph import Vertex, new_id
 from unseen.client._hook import TorchHook
 from unseen.client._login import GridClient, login
 from unseen.client._mpc import share
@@ -43,9 +44,11 @@ __all__ = [
     "SearchResults",
     "StoreView",
     "TorchHook",
+    "Vertex",
     "VirtualWorker",
     "connect_network",
     "login",
+    "new_id",
     "normalize_url",
     "np",
     "pd",

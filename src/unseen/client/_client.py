@@ -7,7 +7,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from unseen import ops
-from unseen.client._graph import Vertex, ancestry, new_id, pending
+from unseen.client._graph import Vertex, ancestry, new_id, pending, regrow, ship
 from unseen.client._mock import sample_rows, synthesize
 from unseen.client._pointer import Pointer
 from unseen.client._waiting import waiting
@@ -233,11 +233,12 @@ class Client:
     def _run(self, pointers: list[Pointer], get: bool) -> list[Any]:
         """Ship everything the pointers need in one message; return their values if asked."""
         vertices = [p._vertex for p in pointers]
-        order = pending(vertices)
+        # a gradient through values computed in an earlier run computes them again
+        order, shipped = regrow(vertices, pending(vertices))
         targets = {v.id for v in vertices}
         keep = sorted({v.id for v in order if v.alive()} | (targets & {v.id for v in order}))
         request = GraphRunRequest(
-            actions=[v.action for v in order],
+            actions=ship(shipped),
             keep=keep,
             get=[v.id for v in vertices] if get else [],
             drop=self._drain_dropped(),

@@ -114,6 +114,14 @@ class Request:
         return list(self._view.graph)
 
     @property
+    def plan_hashes(self) -> list[str]:
+        """The sha256 of each plan (``unseen.plan``) the value was computed by, from the
+        graph the node wrote: what an approval of a plan pins."""
+        from unseen import ops
+
+        return ops.plan_hashes(self._view.graph)
+
+    @property
     def tags(self) -> list[str]:
         return list(self._view.tags)
 

@@ -337,6 +337,30 @@ def get(node: Node, principal: Principal, request: ObjectIdRequest) -> Any:
     return node.stores.objects.value(record.id)
 
 
+def _load_plan(
+    node: Node, principal: Principal, plan_id: str, cache: dict[str, ops.PlanGraph]
+) -> ops.PlanGraph:
+    """The plan stored as object ``plan_id``: one the caller may read (a plan is the
+    scientist's own upload), so that whether it decodes tells nothing private."""
+    if plan_id not in cache:
+        record = _usable(node, principal, plan_id)
+        if not may_read(principal, record):
+            raise UsageError(f"object {plan_id!r} is not a plan of yours")
+        cache[plan_id] = ops.decode_plan(node.stores.objects.value(plan_id))
+    return cache[plan_id]
+
+
+def _plan_lines(origin: dict[str, ops.PlanGraph], ids: list[str]) -> list[str]:
+    """For an owner's review: each plan the actions ``ids`` come from, with its hash (which
+    an approval can pin) and its graph, above the actions themselves."""
+    seen: dict[int, ops.PlanGraph] = {}
+    for object_id in ids:
+        plan = origin.get(object_id)
+        if plan is not None:
+            seen.setdefault(id(plan), plan)
+    return [line for plan in seen.values() for line in ops.render_plan(plan)]
+
+
 @typed_route(GRAPH_RUN, ANYONE)
 def run_graph(node: Node, principal: Principal, request: GraphRunRequest) -> GraphRunReply:
     """Run actions, keep the results asked for, and release the ones in ``get`` if allowed.
@@ -347,7 +371,10 @@ def run_graph(node: Node, principal: Principal, request: GraphRunRequest) -> Gra
     an operation failed can depend on private values.
     """
     node.drop_objects(principal, request.drop)
-    actions = request.actions
+    plans: dict[str, ops.PlanGraph] = {}
+    actions, origin = ops.expand_calls(
+        request.actions, lambda i: _load_plan(node, principal, i, plans), node.limits.max_actions
+    )
     if len(actions) > node.limits.max_actions:
         raise OperationNotAllowed(
             f"a graph of {len(actions)} actions is over this node's limit of "
@@ -360,8 +387,15 @@ def run_graph(node: Node, principal: Principal, request: GraphRunRequest) -> Gra
     lineage: dict[str, tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]] = {}
     if not all(isinstance(action, ops.Action) for action in actions):
         raise UsageError("'actions' must be a list of unseen actions")
-    check_new_ids(node, [action.id for action in actions])
+    # An id a plan call derives is checked against the store only where it is stored: an id
+    # that only lives in this graph can shadow nothing (a ref to it resolves to the graph's
+    # own value). The others are looked up in one query (one per action was most of a
+    # graph's cost on a SQL store).
+    stored = [a.id for a in actions if a.id not in origin or a.id in keep or a.id in wanted]
+    check_new_ids(node, stored)
     for action in actions:
+        if action.id in origin and not action.id.isalnum():
+            raise UsageError("object ids must be 8 to 64 letters or digits")
         if action.id in lineage:
             raise UsageError(f"the graph defines {action.id!r} twice")
         sources: set[str] = set()
@@ -459,7 +493,8 @@ def run_graph(node: Node, principal: Principal, request: GraphRunRequest) -> Gra
             if i not in needed:
                 needed.add(i)
                 stack.extend(p for p in lineage[actions[i].id][2] if p in index)
-        return tuple(ops.render([actions[i] for i in sorted(needed)]))
+        lines = ops.render([actions[i] for i in sorted(needed)])
+        return tuple(_plan_lines(origin, [actions[i].id for i in sorted(needed)]) + lines)
 
     kept: dict[str, str | None] = {}
     for object_id in sorted(keep_ids):

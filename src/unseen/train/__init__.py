@@ -4,7 +4,8 @@
 :class:`ModulePointer`; ``loss.backward()`` on a pointer records the gradients
 (``unseen.ParameterPointer.grad``); :class:`SGD`, :class:`Adam` and :class:`AdamW` (also
 reached as ``torch.optim.*`` under the hook) record the updates. All of it is one lazy graph,
-shipped at ``.get()`` / ``.compute()``. See docs/training.md.
+shipped at ``.get()`` / ``.compute()``. :func:`plan` traces a function once into a graph
+that a node stores and runs by id. See docs/training.md.
 """
 
 from __future__ import annotations
@@ -12,5 +13,17 @@ from __future__ import annotations
 from unseen.train._hook import TorchHook
 from unseen.train._module import ModulePointer, send_module
 from unseen.train._optim import SGD, Adam, AdamW, Optimizer
+from unseen.train._plan import Plan, PlanView, plan
 
-__all__ = ["Adam", "AdamW", "ModulePointer", "Optimizer", "SGD", "TorchHook", "send_module"]
+__all__ = [
+    "Adam",
+    "AdamW",
+    "ModulePointer",
+    "Optimizer",
+    "Plan",
+    "PlanView",
+    "SGD",
+    "TorchHook",
+    "plan",
+    "send_module",
+]

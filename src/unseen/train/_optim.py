@@ -74,6 +74,7 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients (``.grad`` becomes None, as with torch's default)."""
+        self._check_trace()
         for group in self.param_groups:
             for param in group["params"]:
                 param.grad = None
@@ -84,11 +85,17 @@ class Optimizer:
             raise UsageError(
                 "step(closure) is not available on a node: call loss.backward() before step()"
             )
+        self._check_trace()
         for group in self.param_groups:
             for param in group["params"]:
                 if param.grad is not None:
                     state = self.state.setdefault(param, {})
                     param._rebind(self._update(param, param.grad, state, group))
+
+    def _check_trace(self) -> None:
+        from unseen.train._plan import check_optimizer_in_trace
+
+        check_optimizer_in_trace([p for g in self.param_groups for p in g["params"]])
 
     def _update(
         self, param: Pointer, grad: Pointer, state: dict[str, Any], group: dict[str, Any]
