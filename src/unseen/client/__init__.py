@@ -9,6 +9,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from unseen.client._client import Client
+from unseen.client._code import CodeFunction, CodeRequests, CodeReview, Job, function
 from unseen.client._dataset import Asset, Dataset
 from unseen.client._hook import TorchHook
 from unseen.client._login import GridClient, login
@@ -30,9 +31,13 @@ _LAZY = {
 __all__ = [
     "Asset",
     "Client",
+    "CodeFunction",
+    "CodeRequests",
+    "CodeReview",
     "Dataset",
     "DatasetList",
     "GridClient",
+    "Job",
     "Namespace",
     "NotAllowedAttribute",
     "ParameterPointer",
@@ -45,6 +50,7 @@ __all__ = [
     "TorchHook",
     "VirtualWorker",
     "connect_network",
+    "function",
     "login",
     "normalize_url",
     "np",

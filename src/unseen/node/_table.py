@@ -15,6 +15,7 @@ from types import ModuleType
 from unseen.errors import UsageError
 from unseen.messages import KINDS
 from unseen.node import (
+    _code,
     _datasets,
     _dp,
     _info,
@@ -32,6 +33,7 @@ __all__ = ["HANDLER_MODULES", "build_routes", "build_table"]
 
 #: every module whose functions handle a message kind of the node
 HANDLER_MODULES: tuple[ModuleType, ...] = (
+    _code,
     _datasets,
     _dp,
     _info,
