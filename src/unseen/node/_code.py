@@ -56,6 +56,7 @@ from unseen.messages.code import (
     code_hash,
 )
 from unseen.messages.requests import RequestView
+from unseen.node._meta import public_meta
 from unseen.node._policy import CODE_OUTPUT, check_release, check_use, may_read
 from unseen.node._principal import ADMINS, MEMBERS, Principal
 from unseen.node._routes import typed_route
@@ -334,7 +335,8 @@ def _finish(
             id=uuid.uuid4().hex, family=ops.family_of(outcome.result), creator=job.requester,
             sources=sources, parents=parents, recipe=recipe,
             readers=frozenset({job.requester}),  # the approved output, released once
-            public_meta={CODE_OUTPUT: job.id},
+            # shown only to who may read it (object_view): the output it releases
+            public_meta={**public_meta(outcome.result), CODE_OUTPUT: job.id},
         )  # fmt: skip
         node.stores.objects.put(result, outcome.result)
         job.result_id = result.id
