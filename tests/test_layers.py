@@ -22,6 +22,8 @@ LAYERS: list[set[str]] = [
     {"unseen.messages"},
     {"unseen.store"},
     {"unseen.dp"},
+    # Code-request jobs: the isolated worker and its executor (docs/code.md, "Isolation").
+    {"unseen.jobs"},
     {"unseen.node"},
     {"unseen.transport"},
     {"unseen.client"},
