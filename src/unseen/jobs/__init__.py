@@ -9,8 +9,16 @@ never pickle. The isolation model and its limits: docs/code.md, "Isolation".
 
 from __future__ import annotations
 
-from ._executor import ProcessExecutor
+import importlib as _importlib
+from typing import TYPE_CHECKING
+
 from ._spec import DEFAULT_IMPORTS, Executor, JobHandle, JobLimits, JobOutcome, JobSpec
+
+if TYPE_CHECKING:
+    from ._executor import ProcessExecutor
+
+# The worker imports this package too: the executor (subprocess, threading) loads on first use.
+_LAZY = {"ProcessExecutor": "unseen.jobs._executor"}
 
 __all__ = [
     "DEFAULT_IMPORTS",
@@ -21,3 +29,12 @@ __all__ = [
     "JobSpec",
     "ProcessExecutor",
 ]
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'unseen.jobs' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -201,7 +201,12 @@ def _death_reason(code: int, cpu: float, limits: JobLimits, common: dict[str, An
             return f"CPU time limit ({limits.cpu_seconds:g} s) exceeded"
         if -code == signal.SIGXFSZ:
             return f"file size limit ({limits.file_bytes} bytes) exceeded"
-        return f"the worker was killed by {name} (memory limit {limits.describe_memory()})"
+        if -code in (signal.SIGSEGV, signal.SIGBUS):
+            return (
+                f"the worker was killed by {name} (a native library crashed; near the memory "
+                f"limit of {limits.describe_memory()}?)"
+            )
+        return f"the worker was killed by {name}"
     last = [line for line in str(common["stderr"]).splitlines() if line.strip()][-1:]
     detail = f": {last[0]}" if last else ""
     return f"the worker exited with status {code} before reporting an outcome{detail}"

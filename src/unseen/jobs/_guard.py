@@ -14,7 +14,7 @@ from __future__ import annotations
 import builtins
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from types import FrameType
 from typing import Any
 
@@ -146,7 +146,7 @@ _WRITE_EVENTS = {
     "shutil.rmtree": 0,
 }
 _READ_EVENTS = {"os.listdir": 0, "os.scandir": 0, "os.listxattr": 0, "glob.glob": 0}
-_CTYPES_IMPORT_ONLY = ("ctypes.dlopen", "ctypes.dlsym", "ctypes.dlsym/handle")
+_CTYPES_IMPORT_ONLY = ("ctypes.dlopen", "ctypes.dlsym/handle")
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
@@ -161,6 +161,9 @@ class Guard:
 
     def __init__(self, job_dir: str, read_roots: Iterable[str], allowed: Iterable[str]) -> None:
         self.job_dir = os.path.realpath(job_dir)
+        self.package_roots = tuple(
+            os.path.realpath(p) for p in sys.path if p.endswith(("site-packages", "dist-packages"))
+        )
         self.read_roots = tuple(sorted({os.path.realpath(r) for r in read_roots if r}))
         self.allowed = frozenset(allowed)
         self.armed = False
@@ -196,6 +199,21 @@ class Guard:
             self._check_path(args[_READ_EVENTS[event]], write=False, event=event)
         elif event in _CTYPES_IMPORT_ONLY and not _importing(sys._getframe(1)):
             raise self._refuse(f"loading native code outside an import ({event})")
+        elif event == "ctypes.dlsym" and not _importing(sys._getframe(1)):
+            self._check_symbol(args[0] if args else None)
+
+    def _check_symbol(self, library: Any) -> None:
+        """Outside an import, a symbol may come only from a package's own native library.
+
+        opendp looks up its functions lazily; libc (``CDLL(None)``, ``ctypes.pythonapi``) or a
+        library by bare name would give the job ``system`` and friends.
+        """
+        name = getattr(library, "_name", None)
+        if isinstance(name, str) and os.path.isabs(name):
+            full = os.path.realpath(name)
+            if any(_inside(full, root) for root in self.package_roots):
+                return
+        raise self._refuse(f"looking up native code in {name!r} outside an import (ctypes.dlsym)")
 
     def _check_open(self, args: tuple[Any, ...]) -> None:
         path, mode, flags = (tuple(args) + (None, None, None))[:3]
@@ -233,6 +251,3 @@ def read_roots_of_interpreter(extra: Iterable[str] = ()) -> list[str]:
     roots += [p for p in sys.path if p and os.path.isabs(p)]
     roots += list(extra)
     return roots
-
-
-Hook = Callable[[str, tuple[Any, ...]], None]
