@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from code_support import X, X_MOCK, Clinic
+from code_support import X_MOCK, Clinic, X
 
 import unseen
 from unseen.messages.code import CODE_REQUEST, CodeInput, CodeRequestRequest

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from code_support import ANA, X, X_MOCK, Clinic
+from code_support import ANA, X_MOCK, Clinic, X
 from server_support import ServerProcess
 
 import unseen
