@@ -117,3 +117,28 @@ def test_cancel_stops_a_running_job(clinic: Clinic) -> None:
     assert "cancelled by Ana" in job.view.reason
     with pytest.raises(unseen.UsageError, match="nothing to cancel"):
         job.cancel()
+
+
+def test_two_reads_at_once_get_one_release(clinic: Clinic) -> None:
+    import threading
+
+    job = clinic.ana.code.run(approved(clinic)).wait(60)
+    result_id = job.view.result_id
+    got: list[object] = []
+    refused: list[Exception] = []
+    start = threading.Barrier(4)
+
+    def read() -> None:
+        start.wait()
+        try:
+            got.append(clinic.ana.call("object.get", {"id": result_id}))
+        except unseen.CannotRequestPrivateData as exc:
+            refused.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 1 and len(refused) == 3
+    assert np.allclose(np.asarray(got[0]), X.sum(axis=0))

@@ -97,3 +97,22 @@ class _none:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+def test_closing_the_node_stops_its_jobs_and_says_so() -> None:
+    clinic = unseen.VirtualWorker(name="Clinic")
+    upload(clinic)
+    ana = clinic.new_client("Ana")
+
+    @unseen.function(data=ana.search("#diabetes", verbose=False)[0])
+    def forever(data):  # type: ignore[no-untyped-def]
+        while True:
+            pass
+
+    ana.code.request(forever)
+    clinic.requests[0].accept()
+    job = ana.code.run(forever)
+    assert job.status == "running"
+    clinic.close()
+    stored = clinic.node.stores.jobs.get(job.id)
+    assert (stored.status, stored.reason) == ("failed", "the node stopped while it ran")
