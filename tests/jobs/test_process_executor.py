@@ -108,7 +108,7 @@ def test_jobs_run_concurrently_up_to_max_workers(tmp_path: Path) -> None:
     def spans(workers: int, jobs: int) -> list[tuple[float, float]]:
         with ProcessExecutor(max_workers=workers, work_root=tmp_path) as ex:
             handles = [
-                ex.submit(JobSpec(job_id=f"s{i}", source=_span_job(1.0), function="f"))
+                ex.submit(JobSpec(job_id=f"s{i}", source=_span_job(2.0), function="f"))
                 for i in range(jobs)
             ]
             outs = [h.wait(120) for h in handles]
@@ -184,3 +184,35 @@ def test_default_imports_are_the_issue_list_and_leave_out_the_ways_out() -> None
         assert name in DEFAULT_IMPORTS
     for name in ("os", "sys", "io", "subprocess", "socket", "ctypes", "importlib", "pathlib"):
         assert name not in DEFAULT_IMPORTS
+
+
+def test_without_a_spare_each_worker_boots_on_demand(tmp_path: Path) -> None:
+    with ProcessExecutor(max_workers=1, work_root=tmp_path, spare_workers=0) as ex:
+        assert list(tmp_path.iterdir()) == []  # nothing started before a job
+        handle = ex.submit(JobSpec(job_id="cold", source="def f():\n    return 7\n", function="f"))
+        out = handle.wait(60)
+        assert out is not None and (out.status, out.result, out.reason) == ("done", 7, "")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_spare_that_died_waiting_is_replaced(tmp_path: Path) -> None:
+    with ProcessExecutor(max_workers=1, work_root=tmp_path) as ex:
+        spare = ex._spares._ready[0]
+        spare.proc.kill()
+        spare.proc.wait()
+        out = ex.submit(JobSpec(job_id="after", source="def f():\n    return 'ok'\n", function="f"))
+        result = out.wait(60)
+        assert result is not None and (result.status, result.result) == ("done", "ok"), result
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_spare_whose_parent_went_away_removes_its_directory(tmp_path: Path) -> None:
+    from unseen.jobs._pool import start
+
+    worker = start(str(tmp_path))
+    assert Path(worker.path).is_dir()
+    assert worker.proc.stdin is not None
+    worker.proc.stdin.close()  # as when the server exits: EOF instead of "go"
+    assert worker.proc.wait(60) == 0
+    worker.close_files()
+    assert not Path(worker.path).exists()

@@ -90,6 +90,8 @@ print('job dir', open(os.path.join(job, 'ok.txt')).read())
 for what, action in [
     ('read secret', lambda: open(secret).read()),
     ('read passwd', lambda: open('/etc/passwd').read()),
+    ('read parent environ', lambda: open(f'/proc/{os.getppid()}/environ', 'rb').read()),
+    ('read via proc root', lambda: open('/proc/self/root/etc/passwd').read()),
     ('write outside', lambda: open(secret + '.planted-' + sys.argv[5], 'w')),
     ('connect', lambda: socket.create_connection(('127.0.0.1', port), timeout=3)),
     ('signal parent', lambda: os.kill(os.getppid(), 0)),
@@ -121,7 +123,14 @@ def test_landlock_alone_closes_files_tcp_and_signals(
     lines = done.stdout.splitlines()
     assert lines[0].startswith(f"landlock ABI {abi}"), (done.stdout, done.stderr)
     assert "job dir fine" in lines
-    for what in ("read secret", "read passwd", "write outside"):
+    assert "read parent environ ALLOWED" in control.stdout
+    for what in (
+        "read secret",
+        "read passwd",
+        "read parent environ",
+        "read via proc root",
+        "write outside",
+    ):
         assert f"{what} refused 13" in lines, done.stdout  # EACCES
     if abi >= 4:
         assert "connect refused 13" in lines, done.stdout

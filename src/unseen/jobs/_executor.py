@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import os
 import signal
-import subprocess
 import threading
 import time
 from typing import Any
@@ -14,7 +13,8 @@ from unseen import serde
 from unseen.errors import DecodeError, UsageError
 
 from . import _sandbox
-from ._spec import JobLimits, JobOutcome, JobSpec
+from ._pool import Spares
+from ._spec import Executor, JobLimits, JobOutcome, JobSpec
 from ._worker import JOB_FILE, RESULT_FILE, STDERR_FILE, STDOUT_FILE
 
 __all__ = ["ProcessExecutor"]
@@ -48,7 +48,7 @@ def _payload(spec: JobSpec) -> bytes | bytearray:
             "processes": limits.processes,
             "output_bytes": limits.output_bytes,
         },
-        "namespace": "network namespace" if _sandbox.namespace_prefix()[0] else "",
+        "namespace": _sandbox.namespace_prefix()[1],
         "read_roots": [_sandbox.SRC_ROOT],
     }
     try:
@@ -71,13 +71,13 @@ class _ProcessJob:
     """The handle of one job run by a :class:`ProcessExecutor`."""
 
     def __init__(
-        self, spec: JobSpec, payload: bytes | bytearray, slots: threading.Semaphore, root: Any
+        self, spec: JobSpec, payload: bytes | bytearray, slots: threading.Semaphore, spares: Spares
     ):
         self.job_id = spec.job_id
         self._spec = spec
         self._payload = payload
         self._slots = slots
-        self._root = root
+        self._spares = spares
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._outcome: JobOutcome | None = None
@@ -122,47 +122,39 @@ class _ProcessJob:
 
     def _execute(self) -> JobOutcome:
         limits = self._spec.limits
-        path = _sandbox.job_dir(self._root, self.job_id)
+        worker = self._spares.take()
+        path, proc = worker.path, worker.proc
         try:
             with open(os.path.join(path, JOB_FILE), "wb") as f:
                 f.write(self._payload)
             self._payload = bytearray()
-            with (
-                open(os.path.join(path, STDOUT_FILE), "wb") as out,
-                open(os.path.join(path, STDERR_FILE), "wb") as err,
-            ):
+            with self._lock:
+                if self._stopped_for == "cancel":
+                    worker.discard()
+                    return JobOutcome(status="cancelled", reason="cancelled before it started")
+                self._pid = proc.pid
                 started = time.monotonic()
-                with self._lock:
-                    if self._stopped_for == "cancel":
-                        return JobOutcome(status="cancelled", reason="cancelled before it started")
-                    proc = subprocess.Popen(
-                        _sandbox.worker_command(path),
-                        cwd=path,
-                        env=_sandbox.worker_env(path),
-                        stdin=subprocess.DEVNULL,
-                        stdout=out,
-                        stderr=err,
-                        close_fds=True,
-                        start_new_session=True,
-                    )
-                    self._pid = proc.pid
-                timer = threading.Timer(limits.wall_seconds, self._stop, args=("deadline",))
-                timer.daemon = True
-                timer.start()
-                _, status, usage = os.wait4(proc.pid, 0)
-                timer.cancel()
-                wall = time.monotonic() - started
-                with self._lock:
-                    proc.returncode = os.waitstatus_to_exitcode(status)
-                    self._pid = None
-                    try:  # whatever the job left running in its session goes too
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
+                worker.go()  # a worker that died waiting ends below with its exit status
+            self._spares.refill()
+            timer = threading.Timer(limits.wall_seconds, self._stop, args=("deadline",))
+            timer.daemon = True
+            timer.start()
+            _, status, usage = os.wait4(proc.pid, 0)
+            timer.cancel()
+            wall = time.monotonic() - started
+            with self._lock:
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                self._pid = None
+                try:  # whatever the job left running in its session goes too
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            worker.close_files()
             cpu = usage.ru_utime + usage.ru_stime
             report = _read_result(os.path.join(path, RESULT_FILE))
             return self._outcome_of(proc.returncode, report, cpu, wall, path)
         finally:
+            worker.close_files()
             _sandbox.remove(path)
 
     def _outcome_of(
@@ -177,7 +169,7 @@ class _ProcessJob:
             "wall_seconds": wall,
         }
         isolation = str(report.get("isolation", "")) if report else ""
-        common["isolation"] = isolation or _sandbox.namespace_prefix()[1]
+        common["isolation"] = isolation or _sandbox.expected_layers()
         if self._stopped_for == "cancel":
             return JobOutcome(status="cancelled", reason="cancelled while running", **common)
         if self._stopped_for == "deadline":
@@ -228,21 +220,34 @@ class ProcessExecutor:
 
     ``work_root`` is where the jobs' private directories go (the system temp by default); each
     is created 0700 and removed when its job ends. Jobs past ``max_workers`` wait in order.
+    ``spare_workers=1`` keeps one worker booted and waiting (it has read no job), so that a job
+    starts without the interpreter's and numpy's start-up; 0 starts each worker on demand.
     Use as a context manager, or call :meth:`close`: it cancels the jobs not yet ended.
     """
 
-    def __init__(self, max_workers: int = 2, work_root: str | os.PathLike[str] | None = None):
+    def __init__(
+        self,
+        max_workers: int = 2,
+        work_root: str | os.PathLike[str] | None = None,
+        *,
+        spare_workers: int = 1,
+    ):
         if type(max_workers) is not int or max_workers < 1:
             raise UsageError(f"max_workers must be a positive int, got {max_workers!r}")
+        if spare_workers not in (0, 1):
+            raise UsageError(f"spare_workers must be 0 or 1, got {spare_workers!r}")
         self.max_workers = max_workers
         self._root = None if work_root is None else os.fspath(work_root)
         if self._root is not None and not os.path.isdir(self._root):
             raise UsageError(f"work_root {self._root!r} is not a directory: create it first")
         self._slots = threading.Semaphore(max_workers)
         self._jobs: list[_ProcessJob] = []
+        self._jobs_lock = threading.Lock()
         self._closed = False
         _, layer = _sandbox.namespace_prefix()
         _sandbox.log.info("job executor: %s; workers at most %d", layer, max_workers)
+        self._spares = Spares(self._root, keep=spare_workers)
+        self._spares.refill()
 
     def submit(self, spec: JobSpec) -> _ProcessJob:
         if self._closed:
@@ -250,21 +255,30 @@ class ProcessExecutor:
         if not isinstance(spec, JobSpec):
             raise UsageError(f"submit() takes a JobSpec, got {type(spec).__name__}")
         _check_source(spec)
-        job = _ProcessJob(spec, _payload(spec), self._slots, self._root)
-        self._jobs = [j for j in self._jobs if not j._done.is_set()] + [job]
-        job._thread.start()
+        job = _ProcessJob(spec, _payload(spec), self._slots, self._spares)
+        with self._jobs_lock:
+            if self._closed:
+                raise UsageError("this executor is closed: create a new ProcessExecutor")
+            self._jobs = [j for j in self._jobs if not j._done.is_set()] + [job]
+            job._thread.start()
         return job
 
     def close(self) -> None:
-        self._closed = True
-        for job in self._jobs:
+        with self._jobs_lock:
+            self._closed = True
+            jobs, self._jobs = self._jobs, []
+        for job in jobs:
             job.cancel()
-        for job in self._jobs:
+        for job in jobs:
             job._thread.join()
-        self._jobs = []
+        self._spares.close()
 
     def __enter__(self) -> ProcessExecutor:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _is_an_executor(executor: ProcessExecutor) -> Executor:
+    return executor  # mypy checks that ProcessExecutor and its handles follow the protocols

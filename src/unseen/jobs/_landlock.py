@@ -15,7 +15,7 @@ import os
 import platform
 from collections.abc import Iterable
 
-__all__ = ["restrict_filesystem", "landlock_abi"]
+__all__ = ["restrict_filesystem", "landlock_abi", "describe"]
 
 # syscall numbers: landlock arrived after the tables were unified, the same on x86_64/aarch64
 _CREATE, _ADD_RULE, _RESTRICT = 444, 445, 446
@@ -93,7 +93,16 @@ def restrict_filesystem(
             return f"no landlock (restrict_self failed: {os.strerror(ctypes.get_errno())})"
     finally:
         os.close(ruleset)
-    parts = ["files"] + (["TCP"] if net else []) + (["signals"] if scoped else [])
+    return describe(abi, restrict_network)
+
+
+def describe(abi: int, restrict_network: bool = True) -> str:
+    """The layer's name for a kernel with landlock ``abi`` (what :func:`restrict_filesystem`
+    returns when it applies)."""
+    if abi < 1:
+        return "no landlock (kernel without it)"
+    parts = ["files"] + (["TCP"] if restrict_network and abi >= 4 else [])
+    parts += ["signals"] if abi >= 6 else []
     return f"landlock ABI {abi} ({', '.join(parts)})"
 
 

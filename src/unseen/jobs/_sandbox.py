@@ -20,7 +20,16 @@ import subprocess
 import sys
 import tempfile
 
-__all__ = ["SRC_ROOT", "BOOT", "namespace_prefix", "worker_command", "worker_env", "job_dir"]
+__all__ = [
+    "SRC_ROOT",
+    "BOOT",
+    "PYTHON_LAYERS",
+    "namespace_prefix",
+    "expected_layers",
+    "worker_command",
+    "worker_env",
+    "job_dir",
+]
 
 log = logging.getLogger("unseen.jobs")
 
@@ -54,6 +63,21 @@ def namespace_prefix() -> tuple[tuple[str, ...], str]:
         why = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["refused"]
         return (), f"no network namespace (kernel refused: {why[0]})"
     return (exe, "--user", "--net", "--"), "network namespace"
+
+
+@functools.cache
+def expected_layers() -> str:
+    """The layers a worker on this machine applies, as the parent knows them (for an outcome
+    whose worker died before reporting its own)."""
+    from ._landlock import describe, landlock_abi
+
+    _, namespace = namespace_prefix()
+    layers = [namespace, describe(landlock_abi()), *PYTHON_LAYERS]
+    return ", ".join(layers)
+
+
+# The layers every worker applies after the kernel's (the worker reports them in this order).
+PYTHON_LAYERS = ("rlimits", "audit hook", "import allow-list", "clean environment")
 
 
 def worker_command(job_path: str) -> list[str]:

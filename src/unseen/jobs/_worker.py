@@ -1,7 +1,8 @@
 """The job worker: a fresh interpreter that runs one job's function and writes its outcome.
 
 Started by :class:`~unseen.jobs.ProcessExecutor` as ``python -I -c <boot> SRC JOB_DIR`` in a
-clean environment, its cwd the job's private directory. Order matters: read the job (serde),
+clean environment, its cwd the job's private directory; it boots, then waits for ``go`` on its
+stdin (the parent keeps one such spare ready, see _pool.py). Order matters: read the job (serde),
 set the rlimits, close the filesystem with landlock, install the import guard and the audit
 hook, cap stdout/stderr, and only then compile and call the job's code. The outcome goes to
 ``result.uns`` in the job directory, again through serde; nothing is pickled.
@@ -14,6 +15,7 @@ import errno
 import io
 import os
 import resource
+import shutil
 import sys
 import time
 import traceback
@@ -37,6 +39,7 @@ JOB_FILE = "job.uns"
 RESULT_FILE = "result.uns"
 STDOUT_FILE = "stdout.txt"
 STDERR_FILE = "stderr.txt"
+REASON_CHARS = 2000  # a failure's reason is kept to this; the whole traceback is on stderr
 
 # System paths the loader and numeric libraries read (shared libraries, CPU topology).
 SYSTEM_READ = (
@@ -134,17 +137,21 @@ def _write(job_dir: str, outcome: dict[str, Any]) -> None:
 
 
 def main(job_dir: str) -> int:
+    if sys.stdin.buffer.readline() != b"go\n":  # a spare whose executor went away
+        shutil.rmtree(job_dir, ignore_errors=True)
+        return 0
     with open(os.path.join(job_dir, JOB_FILE), "rb") as f:
         job = serde.decode(bytearray(f.read()))
     limits = job["limits"]
     allowed = tuple(job["allowed_imports"])
-    layers = [job["namespace"]] if job["namespace"] else []
+    layers = [job["namespace"]]
     roots = read_roots_of_interpreter(job["read_roots"])
     landlock = restrict_filesystem(
         read=[*roots, *SYSTEM_READ], write=[job_dir], restrict_network=True
     )
     layers.append(landlock)
     apply_limits(limits)
+    # the same names as _sandbox.PYTHON_LAYERS (not imported: the worker needs none of it)
     layers += ["rlimits", "audit hook", "import allow-list", "clean environment"]
     guard = Guard(job_dir, [*roots, *SYSTEM_READ], allowed)
     guard.install()
@@ -161,7 +168,10 @@ def main(job_dir: str) -> int:
         sys.stderr.write("".join(traceback.format_list(user)))
         sys.stderr.write("".join(traceback.format_exception_only(type(exc), exc)))
         sys.stderr.flush()
-        outcome: dict[str, Any] = {"status": "failed", "reason": _reason(exc, limits, guard)}
+        reason = _reason(exc, limits, guard)
+        if len(reason) > REASON_CHARS:
+            reason = reason[:REASON_CHARS] + f"... ({len(reason)} characters)"
+        outcome: dict[str, Any] = {"status": "failed", "reason": reason}
     else:
         outcome = {"status": "done", "result": result}
     outcome["isolation"] = isolation
