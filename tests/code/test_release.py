@@ -37,10 +37,41 @@ def test_the_result_is_released_once(clinic: Clinic) -> None:
     assert np.allclose(clinic.owner.code.job(job.id).result.get(), X.sum(axis=0))  # the owner
 
 
-def test_a_new_job_gives_a_new_release(clinic: Clinic) -> None:
+def test_an_approval_runs_once(clinic: Clinic) -> None:
     fn = approved(clinic)
-    for _ in range(2):
-        assert np.allclose(clinic.ana.code.run(fn).wait(60).result.get(), X.sum(axis=0))
+    first = clinic.ana.code.run(fn).wait(60)
+    with pytest.raises(unseen.PermissionDenied, match="an approval runs once"):
+        clinic.ana.code.run(fn)  # a noised function run again and again would average out
+    again = clinic.ana.code.request(fn, reason="once more")
+    assert again.status == "pending" and again.id != first.view.request_id
+    [r for r in clinic.owner.requests if r.id == again.id][0].accept()
+    assert np.allclose(clinic.ana.code.run(fn).wait(60).result.get(), X.sum(axis=0))
+
+
+def test_a_failed_or_cancelled_run_leaves_the_approval_unused(clinic: Clinic) -> None:
+    @unseen.function(data=clinic.data)
+    def forever(data):  # type: ignore[no-untyped-def]
+        while True:
+            pass
+
+    clinic.ana.code.request(forever)
+    clinic.owner.requests[0].accept()
+    clinic.ana.code.run(forever).cancel().wait(30)
+    second = clinic.ana.code.run(forever)  # nothing was released: it may run again
+    assert second.status == "running"
+    second.cancel()
+
+
+def test_unapproved_code_never_runs_on_private_data_without_a_mock(clinic: Clinic) -> None:
+    own = clinic.ana.send(np.arange(4.0))  # no mock
+
+    @unseen.function(data=own)
+    def double(data):  # type: ignore[no-untyped-def]
+        return data * 2
+
+    assert clinic.ana.code.request(double).status == "accepted"  # her own: the rule accepts
+    with pytest.raises(unseen.UsageError, match="no mock"):
+        clinic.owner.requests[0].run_on_mock()
 
 
 def test_logs_are_refused_until_the_owner_releases_them(clinic: Clinic) -> None:

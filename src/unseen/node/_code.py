@@ -147,8 +147,11 @@ def request_code(node: Node, principal: Principal, request: CodeRequestRequest) 
     earlier = _code_requests(node, principal.user_id, request.function)
     for existing in earlier:
         assert existing.code is not None
-        if existing.code["hash"] == request.hash and existing.status != "denied":
-            return request_view(existing)  # the same submission again
+        if existing.code["hash"] == request.hash and (
+            existing.status == "pending"
+            or (existing.status == "accepted" and _used(node, existing) is None)
+        ):
+            return request_view(existing)  # the same submission again, not run yet
     labels = _labels(node)
     inputs = [
         {"name": i.name, "object_id": i.object_id, "label": labels.get(i.object_id, i.label)}
@@ -205,9 +208,12 @@ def _mock_of(node: Node, principal: Principal, object_id: str) -> Any:
         mock = node.stores.objects.get(record.mock_id)
         check_release(principal, mock)  # public: no sources
         return node.stores.objects.value(mock.id)
-    if may_read(principal, record):  # no mock, but the caller may see the value itself
+    if not record.sources:  # public: it is its own mock
         return node.stores.objects.value(object_id)
-    raise UsageError(f"the input {object_id!r} has no mock to run on")
+    raise UsageError(
+        f"the input {object_id!r} has no mock to run on (unapproved code never runs on "
+        "private data): add a mock to the asset, or review the code without a mock run"
+    )
 
 
 @typed_route(CODE_MOCK, ADMINS)
@@ -237,17 +243,34 @@ def _code_request(node: Node, principal: Principal, request_id: str) -> RequestR
     return record
 
 
+def _used(node: Node, record: RequestRecord) -> JobRecord | None:
+    """The job that used an approval: one running or done (an approval runs once)."""
+    for job in node.stores.jobs.list():
+        if job.request_id == record.id and job.status in ("running", "done"):
+            return job
+    return None
+
+
 def _approved(node: Node, principal: Principal, hash_: str) -> RequestRecord:
+    """The caller's accepted, unused code request for exactly this hash, or a clear error."""
     mine = [
         r for r in _code_requests(node, principal.user_id) if r.code and r.code["hash"] == hash_
     ]
+    used = None
     for record in mine:
         if record.status == "accepted":
-            return record
+            used = _used(node, record)
+            if used is None:
+                return record
     if any(r.status == "pending" for r in mine):
         raise PermissionDenied(
             "the code request for this function is still pending: wait for the owner's "
             "decision (client.requests)"
+        )
+    if used is not None:
+        raise PermissionDenied(
+            f"the approval of this function was used by job {used.id[:8]} ({used.status}): an "
+            "approval runs once; ask again with client.code.request(fn, reason=...)"
         )
     if mine:
         why = mine[-1].deny_reason
@@ -258,9 +281,17 @@ def _approved(node: Node, principal: Principal, hash_: str) -> RequestRecord:
     )
 
 
+#: held from the check that an approval is unused to the job's row that uses it
+_RUN_LOCK = threading.Lock()
+
+
 @typed_route(JOB_RUN, MEMBERS)
 def run(node: Node, principal: Principal, request: JobRunRequest) -> JobView:
-    record = _approved(node, principal, request.hash)
+    with _RUN_LOCK:
+        return _start(node, principal, _approved(node, principal, request.hash))
+
+
+def _start(node: Node, principal: Principal, record: RequestRecord) -> JobView:
     assert record.code is not None
     values: dict[str, Any] = {}
     sources: set[str] = set()
