@@ -149,6 +149,7 @@ def test_close_cancels_what_is_left(tmp_path: Path) -> None:
     [
         ({"source": "def f(:\n", "function": "f"}, "does not parse"),
         ({"source": "def g():\n    pass\n", "function": "f"}, "no top-level function 'f'"),
+        ({"source": "async def f():\n    pass\n", "function": "f"}, "async def"),
         (
             {"source": "def f(x):\n    pass\n", "function": "f", "inputs": {"x": object()}},
             "cannot be sent",

@@ -25,10 +25,11 @@ def _check_source(spec: JobSpec) -> None:
         tree = ast.parse(spec.source)
     except SyntaxError as e:
         raise UsageError(f"job {spec.job_id}: the source does not parse: {e}") from None
-    if not any(
-        isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == spec.function
-        for n in tree.body
-    ):
+    if any(isinstance(n, ast.AsyncFunctionDef) and n.name == spec.function for n in tree.body):
+        raise UsageError(
+            f"job {spec.job_id}: {spec.function!r} is an async def: a job runs a plain def"
+        )
+    if not any(isinstance(n, ast.FunctionDef) and n.name == spec.function for n in tree.body):
         raise UsageError(
             f"job {spec.job_id}: the source defines no top-level function {spec.function!r}"
         )
