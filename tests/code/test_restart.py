@@ -116,3 +116,29 @@ def test_closing_the_node_stops_its_jobs_and_says_so() -> None:
     clinic.close()
     stored = clinic.node.stores.jobs.get(job.id)
     assert (stored.status, stored.reason) == ("failed", "the node stopped while it ran")
+
+
+class RefusingExecutor:
+    """An executor that takes no job (one closed, or out of workers)."""
+
+    def submit(self, spec: object) -> object:
+        raise unseen.UsageError("this executor is closed")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_job_the_executor_refuses_is_failed_not_left_running() -> None:
+    node = Node("Clinic", executor=RefusingExecutor())  # type: ignore[arg-type]
+    owner = unseen.Client(unseen.transport.InProcConnection(node, node.add_user("o", "owner")))
+    upload(owner)
+    ana = unseen.Client(
+        unseen.transport.InProcConnection(node, node.add_user("Ana", "data_scientist"))
+    )
+    fn = declare(ana.search("#diabetes", verbose=False)[0], 0)
+    ana.code.request(fn)
+    owner.requests[0].accept()
+    with pytest.raises(unseen.UsageError, match="closed"):
+        ana.code.run(fn)
+    [job] = node.stores.jobs.list()
+    assert (job.status, job.reason) == ("failed", "the executor refused the job: UsageError")

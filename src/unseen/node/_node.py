@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from unseen import ops
 from unseen.errors import NotFound, PermissionDenied, RemoteError, UnseenError, UsageError
 from unseen.messages import Message, Reply, setup
-from unseen.node import _code, _dp, _mpc_trust, _objects, _quotas, _requests
+from unseen.node import _dp, _jobs, _mpc_trust, _objects, _quotas, _requests
 from unseen.node._auth import Authenticator
 from unseen.node._principal import Principal, Role
 from unseen.node._routes import Route
@@ -95,7 +95,7 @@ class Node:
         #: held while a release spends a one-time grant (unseen.node._policy.spend_grant)
         self.release_lock = threading.Lock()
         _requests.repair_grants(self)
-        _code.fail_interrupted(self)
+        _jobs.fail_interrupted(self)
         _dp.init_delta(self, dp_delta)
 
     @property
