@@ -22,7 +22,7 @@ import numpy as np
 
 from _common import best_of, line
 from unseen.jobs import JobSpec, ProcessExecutor
-from unseen.jobs._sandbox import namespace_prefix
+from unseen.jobs._sandbox import expected_layers
 
 FIRST_LINE = "def f(**inputs):\n    import time\n    return time.time()\n"
 MEAN = "def f(x):\n    return float(x.mean())\n"
@@ -58,7 +58,7 @@ def main() -> None:
             assert done is not None and done.result == float(x.mean()), done
 
         trip = best_of(round_trip, args.repeat)
-    print(f"isolation: {namespace_prefix()[1]}")
+    print(f"isolation: {expected_layers()}")
     target = "issue target <= 300 ms"
     print(line("job start to first line, no spare worker", cold, bare, "python -c pass", target))
     print(line("job start to first line", empty, bare, "python -c pass", target))

@@ -217,3 +217,50 @@ def test_a_spare_whose_parent_went_away_removes_its_directory(tmp_path: Path) ->
     assert worker.proc.wait(60) == 0
     worker.close_files()
     assert not Path(worker.path).exists()
+
+
+SERVER = """
+import sys, time
+from unseen.jobs import JobSpec, ProcessExecutor
+ex = ProcessExecutor(max_workers=1, work_root=sys.argv[1])
+src = "def f():\\n    import time\\n    time.sleep(300)\\n"
+handle = ex.submit(JobSpec(job_id="orphan", source=src, function="f"))
+while handle._pid is None or not ex._spares._ready:  # the job started, a new spare behind it
+    time.sleep(0.05)
+print(handle._pid, ex._spares._ready[0].proc.pid, flush=True)
+time.sleep(300)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_end_when_the_server_dies(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(tmp_path)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert server.stdout is not None
+    worker, spare = (int(p) for p in server.stdout.readline().split())
+    assert _alive(worker) and _alive(spare)
+    server.kill()  # SIGKILL: no close(), no cleanup of any kind
+    server.wait()
+    deadline = time.monotonic() + 30
+    try:
+        while (_alive(worker) or _alive(spare)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(worker), "the running job outlived its server"
+        assert not _alive(spare), "the spare outlived its server"
+    finally:
+        for pid in (worker, spare):
+            if _alive(pid):
+                os.kill(pid, 9)

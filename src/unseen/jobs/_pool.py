@@ -35,15 +35,20 @@ class Worker:
     def go(self) -> bool:
         """Tell the worker its job is in place; False if it died while waiting."""
         stdin = self.proc.stdin
-        try:
+        try:  # left open: the worker ends when it closes (the server died)
             assert stdin is not None
             stdin.write(GO)
-            stdin.close()
+            stdin.flush()
         except (BrokenPipeError, OSError, ValueError):
             return False
         return True
 
     def close_files(self) -> None:
+        if self.proc.stdin is not None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass  # the worker is gone and the pipe broken
         self.out.close()
         self.err.close()
 
@@ -53,8 +58,6 @@ class Worker:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
         self.proc.wait()
         self.close_files()
         _sandbox.remove(self.path)

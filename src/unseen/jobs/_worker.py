@@ -17,6 +17,7 @@ import os
 import resource
 import shutil
 import sys
+import threading
 import time
 import traceback
 from typing import Any
@@ -131,6 +132,14 @@ def _reason(exc: BaseException, limits: dict[str, Any], guard: Guard) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _die_with_parent() -> None:
+    """End the worker when its stdin closes: the parent keeps it open until the job ends, so
+    EOF means the server died, and a job must not run on with nobody to stop it."""
+    while os.read(0, 4096):  # the fd, not sys.stdin: its lock would stop the exit
+        pass
+    os._exit(1)
+
+
 def _write(job_dir: str, outcome: dict[str, Any]) -> None:
     with open(os.path.join(job_dir, RESULT_FILE), "wb") as f:
         f.write(serde.encode(outcome))
@@ -140,6 +149,7 @@ def main(job_dir: str) -> int:
     if sys.stdin.buffer.readline() != b"go\n":  # a spare whose executor went away
         shutil.rmtree(job_dir, ignore_errors=True)
         return 0
+    threading.Thread(target=_die_with_parent, daemon=True).start()
     with open(os.path.join(job_dir, JOB_FILE), "rb") as f:
         job = serde.decode(bytearray(f.read()))
     limits = job["limits"]
