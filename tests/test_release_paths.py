@@ -55,6 +55,7 @@ READ_PATHS: dict[str, tuple[str, ...]] = {
     "dp.get": ("dp.get exact",),
     "mpc.input": ("mpc reveal",),  # the input's value leaves only by a reveal
     "mpc.request": ("mpc.request auto-accept",),
+    "job.logs": ("job.logs",),  # the approved code output is read through object.get
 }
 
 #: read paths known to answer without asking the rule, each with its test; the guard fails
@@ -101,6 +102,17 @@ NOT_READ_PATHS: dict[str, str] = {
     "network.leave": "admins only",
     "network.list": "admins only: networks joined",
     "quota.settings": "admins only: the per-user quotas",
+    "code.request": "a request view of the caller's own submission; accepted by the rule only "
+    "when the caller may read every input (a status, no value)",
+    "code.mock": "admins only: the function's value on the inputs' mocks (check_release on "
+    "each mock: public objects)",
+    "job.run": "starts a job of the caller's accepted code request; replies with its job view",
+    "job.list": "job views: status and timing; the value and logs are objects read through "
+    "the rule (docs/code.md, 'What a job shows')",
+    "job.get": "the same job view as job.list",
+    "job.wait": "the same job view as job.list, once the job ended",
+    "job.cancel": "stops the caller's job; its job view",
+    "job.release_logs": "admins only: a grant",
     # the network node keeps no data
     "registry.list": "registrations",
     "registry.decide": "registrations",
@@ -150,6 +162,7 @@ class World:
     accepted: str  # Ana's request for ``derived``, accepted by the release rule
     mpc: Any  # a shared tensor of Ana's own upload, across three nodes
     standin: str  # the object of Ana's MPC request for it (derived: it has parents and meta)
+    job: str  # a job of Ana's code on her own upload (auto-accepted), done
 
 
 def run(ana: unseen.Client, actions: list[ops.Action], keep: list[str], get: list[str]) -> Any:
@@ -174,8 +187,17 @@ def world() -> Iterator[World]:
     crypto = unseen.VirtualWorker(name="crypto")
     shared = ana.send(np.arange(3.0)).share(*parties, crypto_provider=crypto)
     standin = shared.request(name="mine").requests[0].object_id
-    yield World(node, ana, own, double.id, asset, accepted["id"], shared, standin)
+
+    @unseen.function(data=ana.store[own])
+    def total(data):  # type: ignore[no-untyped-def]
+        print(data.sum())
+        return data.sum()
+
+    assert ana.code.request(total).status == "accepted"  # her own data: the rule accepts
+    job = ana.code.run(total).wait(60)
+    yield World(node, ana, own, double.id, asset, accepted["id"], shared, standin, job.id)
     close_sessions()
+    node.close()
 
 
 # -- the probes: each returns what the path yields, or None when it yields nothing ----------
@@ -220,6 +242,7 @@ PROBES: dict[str, Probe] = {
     )["value"],
     "mpc reveal": lambda w: w.mpc.get(),
     "mpc.request auto-accept": _mpc_request,
+    "job.logs": lambda w: w.ana.call("job.logs", {"id": w.job})["stdout"],
 }
 
 #: what each probe yields under the real rule (numpy/torch oracles)
@@ -237,6 +260,7 @@ ORACLES: dict[str, Callable[[Any], bool]] = {
     "dp.get exact": lambda v: np.array_equal(v, SECRET),
     "mpc reveal": lambda v: torch.allclose(v, torch.arange(3.0, dtype=v.dtype)),
     "mpc.request auto-accept": lambda v: v == "accepted",
+    "job.logs": lambda v: v.strip() == str(SECRET.sum()),
 }
 
 

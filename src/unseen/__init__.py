@@ -32,8 +32,10 @@ from unseen.errors import (
 if TYPE_CHECKING:
     from unseen.client import (
         Client,
+        CodeFunction,
         Dataset,
         GridClient,
+        Job,
         Namespace,
         ParameterPointer,
         Pointer,
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
         SearchResults,
         VirtualWorker,
         connect_network,
+        function,
         login,
         share,
     )
@@ -55,6 +58,9 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "Client": "unseen.client",
+    "CodeFunction": "unseen.client",
+    "Job": "unseen.client",
+    "function": "unseen.client",
     "Dataset": "unseen.client",
     "Pointer": "unseen.client",
     "Request": "unseen.client",
@@ -84,9 +90,11 @@ __all__ = [
     "BudgetExhausted",
     "CannotRequestPrivateData",
     "Client",
+    "CodeFunction",
     "Dataset",
     "DecodeError",
     "GridClient",
+    "Job",
     "ModulePointer",
     "NotFound",
     "OperationNotAllowed",
@@ -109,6 +117,7 @@ __all__ = [
     "UsageError",
     "VirtualWorker",
     "connect_network",
+    "function",
     "join_duet",
     "launch_duet",
     "launch_domain",

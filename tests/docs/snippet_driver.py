@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import linecache
 import sys
 import traceback
 
@@ -23,6 +24,9 @@ def main() -> None:
         with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
             try:
                 code = compile(block["code"], block["where"], "exec")
+                # as a notebook does: a cell's source is readable (inspect.getsource)
+                lines = block["code"].splitlines(keepends=True)
+                linecache.cache[block["where"]] = (len(block["code"]), None, lines, block["where"])
                 exec(code, namespace)  # noqa: S102 - the documentation's own code blocks
             except BaseException:  # report every failure of a block, SystemExit included
                 ok, error = False, traceback.format_exc()

@@ -18,6 +18,7 @@ from server_support import ServerProcess
 
 import unseen
 from unseen.messages import KINDS, Message, encode_message
+from unseen.messages.code import CodeInput, code_hash
 from unseen.node import ROLES, build_routes
 
 ROUTES = build_routes()  # the node's route table
@@ -50,6 +51,13 @@ def world(server: ServerProcess, owner: unseen.Client) -> Iterator[dict[str, Any
 def bodies(world: dict[str, Any], owner: unseen.Client) -> dict[str, Callable[[], dict[str, Any]]]:
     """A valid body per kind (fresh where a call would consume it)."""
     asset, own, request = world["asset"], world["own"], world["request"]
+
+    def code_request() -> dict[str, Any]:
+        source = "def f(data):\n    return data\n"
+        inputs = [CodeInput(name="data", object_id=asset)]
+        hash_ = code_hash("f", source, inputs, "value")
+        return {"function": "f", "source": source, "inputs": [{"name": "data", "object_id": asset}],
+                "hash": hash_}  # fmt: skip
 
     def throwaway_user() -> dict[str, Any]:
         email = f"tmp-{uuid.uuid4().hex[:8]}@matrix.org"
@@ -112,6 +120,16 @@ def bodies(world: dict[str, Any], owner: unseen.Client) -> dict[str, Callable[[]
         "network.list": dict,
         "quota.settings": lambda: {"max_waiting": 32},
         "quota.usage": dict,
+        "code.request": code_request,
+        # unknown ids and hashes: the handler's own NotFound or PermissionDenied
+        "code.mock": lambda: {"request_id": "no-such-request"},
+        "job.run": lambda: {"hash": "0" * 64},
+        "job.list": dict,
+        "job.get": lambda: {"id": "no-such-job"},
+        "job.wait": lambda: {"id": "no-such-job", "timeout": 0},
+        "job.logs": lambda: {"id": "no-such-job"},
+        "job.cancel": lambda: {"id": "no-such-job"},
+        "job.release_logs": lambda: {"id": "no-such-job"},
     }
 
 

@@ -22,7 +22,14 @@ from store_support import (
 
 from unseen import serde
 from unseen.errors import BudgetExhausted, NotFound, UsageError
-from unseen.store import AssetRecord, AuditRecord, LedgerConflict, ObjectRecord, RequestRecord
+from unseen.store import (
+    AssetRecord,
+    AuditRecord,
+    JobRecord,
+    LedgerConflict,
+    ObjectRecord,
+    RequestRecord,
+)
 
 
 def by_id(records: list[Any]) -> list[Any]:
@@ -202,6 +209,65 @@ def test_request_list(stores: Any) -> None:
     for r in records:
         stores.requests.add(r)
     assert by_id(stores.requests.list()) == by_id(records)
+
+
+def test_a_code_request_keeps_its_submission(stores: Any) -> None:
+    code = {
+        "function": "corr",
+        "source": "def corr(data):\n    return data.T\n",
+        "inputs": [{"name": "data", "object_id": "o1", "label": "Diabetes/data"}],
+        "output": "value",
+        "hash": "ab" * 32,
+    }
+    record = a_request(1, object_id="", code=code)
+    stores.requests.add(record)
+    assert stores.requests.get(record.id) == record
+    assert stores.requests.get(record.id).code == code
+
+
+# -- jobs -------------------------------------------------------------------------------------
+
+
+def a_job(i: int, **changes: Any) -> JobRecord:
+    job = JobRecord(
+        id=f"job{i}",
+        requester=f"user{i}",
+        request_id=f"req{i}",
+        function="corr",
+        code_hash=f"{i:064x}",
+        created_at=1000.0 + i,
+    )
+    return dataclasses.replace(job, **changes)
+
+
+def test_job_round_trip_update_and_list(stores: Any) -> None:
+    jobs = [a_job(i, created_at=50.0 - i) for i in range(3)]
+    for job in jobs:
+        stores.jobs.add(job)
+    assert stores.jobs.get("job1") == jobs[1]
+    finished = dataclasses.replace(
+        jobs[1],
+        status="done",
+        result_id="r1",
+        logs_id="l1",
+        cpu_seconds=0.25,
+        wall_seconds=1.5,
+        finished_at=2000.0,
+    )
+    stores.jobs.update(finished)
+    assert stores.jobs.get("job1") == finished
+    assert stores.jobs.list() == [jobs[2], finished, jobs[0]]  # oldest first
+
+
+def test_job_errors(stores: Any) -> None:
+    stores.jobs.add(a_job(1))
+    with pytest.raises(UsageError):
+        stores.jobs.add(a_job(1, function="other"))
+    assert stores.jobs.get("job1") == a_job(1)
+    with pytest.raises(NotFound):
+        stores.jobs.get("nope")
+    with pytest.raises(NotFound):
+        stores.jobs.update(a_job(2))
 
 
 # -- handlers ---------------------------------------------------------------------------------
@@ -595,6 +661,7 @@ def test_every_backend_has_every_interface_method(stores: Any) -> None:
     for name, proto in [
         ("objects", _interfaces.ObjectStore),
         ("requests", _interfaces.RequestStore),
+        ("jobs", _interfaces.JobStore),
         ("handlers", _interfaces.HandlerStore),
         ("datasets", _interfaces.DatasetStore),
         ("users", _interfaces.UserStore),

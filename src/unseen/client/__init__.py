@@ -9,6 +9,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from unseen.client._client import Client
+from unseen.client._code import CodeFunction, CodeRequests, CodeReview, Job, function
 from unseen.client._dataset import Asset, Dataset
 from unseen.client._graph import Vertex, new_id
 from unseen.client._hook import TorchHook
@@ -31,9 +32,13 @@ _LAZY = {
 __all__ = [
     "Asset",
     "Client",
+    "CodeFunction",
+    "CodeRequests",
+    "CodeReview",
     "Dataset",
     "DatasetList",
     "GridClient",
+    "Job",
     "Namespace",
     "NotAllowedAttribute",
     "ParameterPointer",
@@ -47,6 +52,7 @@ __all__ = [
     "Vertex",
     "VirtualWorker",
     "connect_network",
+    "function",
     "login",
     "new_id",
     "normalize_url",

@@ -60,6 +60,7 @@ from unseen.messages.requests import (
 from unseen.messages.users import USER_ME, UserMeRequest, UserView
 
 if TYPE_CHECKING:
+    from unseen.client._code import CodeRequests
     from unseen.client._dataset import Dataset
     from unseen.client._mpc_trust import MPCTrust
     from unseen.client._users import UserList
@@ -421,6 +422,15 @@ class Client:
         from unseen.client._users import UserList
 
         return UserList(self)
+
+    @property
+    def code(self) -> CodeRequests:
+        """Code requests: ``.request(fn, reason=...)`` submits a function declared with
+        ``@unseen.function(...)``, ``.run(fn)`` starts a job once it is approved, ``.jobs``
+        lists jobs. See docs/code.md."""
+        from unseen.client._code import CodeRequests
+
+        return CodeRequests(self)
 
     @property
     def mpc(self) -> MPCTrust:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 from unseen.errors import NotFound, RequestTimeout, UsageError
+from unseen.messages.code import CODE_MOCK, CodeMockRequest
 from unseen.messages.datasets import AssetView, DatasetView
 from unseen.messages.objects import OBJECT_INFO, ObjectIdRequest
 from unseen.messages.requests import (
@@ -183,9 +184,22 @@ class Request:
         )
 
     @property
-    def code(self) -> str:
-        """The operations that produced the value, for the owner to review."""
+    def code(self) -> Any:
+        """A code request's submission for review (:class:`unseen.client.CodeReview`:
+        source, inputs, hash, diff against earlier versions); for a request to release a
+        value, the operations that produced it (a str)."""
+        if self._view.code is not None:
+            from unseen.client._code import CodeReview
+
+            return CodeReview(self._view.code)
         return "\n".join(self._view.graph)
+
+    def run_on_mock(self) -> Any:
+        """Run a code request's function on the mocks of its inputs (owners and admins): in
+        the node's job executor, isolated like a job; returns its value (public: mocks in)."""
+        if self._view.code is None:
+            raise UsageError("only a code request has a function to run on the mocks")
+        return self._client.ask(CODE_MOCK, CodeMockRequest(request_id=self.id))
 
 
 _REQUEST_COLUMNS = ["Request Name", "Reason", "Requester", "Status", "Request ID"]

@@ -56,5 +56,10 @@ class VirtualWorker(Client):
             if record.id not in kept:
                 self.node.stores.objects.delete(record.id)
 
+    def close(self) -> None:
+        """Close this session and the node's job executor (jobs running now are stopped)."""
+        super().close()
+        self.node.close()
+
     def __repr__(self) -> str:
         return f"<VirtualWorker {self.id!r}>"

@@ -16,6 +16,7 @@ from typing import Any
 
 from unseen import serde
 from unseen.errors import DecodeError, UnseenError, UsageError, error_from_wire, error_to_wire
+from unseen.messages import code as _code
 from unseen.messages import datasets as _datasets
 from unseen.messages import dp as _dp
 from unseen.messages import info as _info
@@ -106,6 +107,15 @@ KINDS: dict[str, str] = {
     "network.list": "the networks this domain has joined, with their status",
     "quota.settings": "per-user quotas and fair-scheduling limits (owners and admins change them)",
     "quota.usage": "the caller's own use: graphs running and waiting, CPU seconds, stored bytes",
+    "code.request": "submit a function and its declared inputs for the owner's review",
+    "code.mock": "run a code request's function on its inputs' mocks (owners and admins)",
+    "job.run": "run an approved function on its inputs' private values, as a job",
+    "job.list": "jobs (all for owners, one's own for others)",
+    "job.get": "a job's status",
+    "job.wait": "block until a job ends, or a timeout",
+    "job.logs": "a job's stdout, stderr and failure, once the owner released them",
+    "job.cancel": "stop a running job",
+    "job.release_logs": "release a job's logs to the scientist who ran it (owners and admins)",
 }
 
 #: Every kind's typed request and reply (docs/architecture.md, "Typed messages"): each kind of
@@ -123,6 +133,7 @@ TYPED: dict[str, Kind[Any, Any]] = {
         *_requests.TYPED_KINDS,
         *_datasets.TYPED_KINDS,
         *_objects.TYPED_KINDS,
+        *_code.TYPED_KINDS,
     )
 }
 

@@ -9,6 +9,8 @@ from typing import Any
 from unseen.messages._typed import Kind
 
 __all__ = [
+    "CodeInput",
+    "CodeView",
     "RequestView",
     "HandlerView",
     "RequestCreateRequest",
@@ -32,10 +34,37 @@ __all__ = [
 
 
 @dataclass(frozen=True, kw_only=True)
+class CodeInput:
+    """A declared input of a code request: the function's parameter ``name``, the node's
+    ``object_id`` it is bound to, and a ``label`` for people (``"Diabetes/data"``)."""
+
+    name: str
+    object_id: str
+    label: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CodeView:
+    """What a code request asks to run: the function's ``source`` (its ``def``, dedented,
+    without the decorator), its declared ``inputs`` and ``output``, and ``hash``: sha256 of
+    all of them (:func:`unseen.messages.code.code_hash`), to which an approval is pinned.
+    ``diff`` is a unified diff against the same scientist's previous request for a function
+    of the same name ("" for the first)."""
+
+    function: str
+    source: str
+    inputs: list[CodeInput]
+    output: str
+    hash: str
+    diff: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class RequestView:
     """A request to release one object as the node shows it: ``requester`` is the user id
     (``requester_name`` their name), ``status`` is ``"pending"``, ``"accepted"`` or
-    ``"denied"``, ``graph`` the recipe of the value for the owner to review."""
+    ``"denied"``, ``graph`` the recipe of the value for the owner to review. A code request
+    (``code`` set) asks to run a function instead (:mod:`unseen.messages.code`)."""
 
     id: str
     object_id: str
@@ -50,6 +79,7 @@ class RequestView:
     decided_by: str = ""
     created_at: float
     decided_at: float | None  # None while pending; on the wire as None too (protocol 1.0)
+    code: CodeView | None = None  # a code request's submission; its object_id is ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,16 +7,20 @@ import logging
 import threading
 import time
 import uuid
+from typing import TYPE_CHECKING, Any
 
 from unseen import ops
 from unseen.errors import NotFound, PermissionDenied, RemoteError, UnseenError, UsageError
 from unseen.messages import Message, Reply, setup
-from unseen.node import _dp, _mpc_trust, _objects, _quotas, _requests
+from unseen.node import _dp, _jobs, _mpc_trust, _objects, _quotas, _requests
 from unseen.node._auth import Authenticator
 from unseen.node._principal import Principal, Role
 from unseen.node._routes import Route
 from unseen.node._table import build_routes
 from unseen.store import AuditRecord, Stores, UserRecord
+
+if TYPE_CHECKING:
+    from unseen.jobs import Executor, JobLimits
 
 log = logging.getLogger("unseen.node")
 
@@ -43,6 +47,8 @@ class Node:
         public_key: str = "",
         signing_seed: bytes | None = None,
         quotas: _quotas.QuotaSettings | None = None,
+        executor: Executor | None = None,
+        job_limits: JobLimits | None = None,
     ) -> None:
         """``dp_delta`` is the node-wide DP delta. It is kept in the node's settings store:
         the value given here is stored on the node's first start (``1e-6`` when None); later
@@ -51,7 +57,9 @@ class Node:
         file); without it the node keeps one in its settings store, made on its first start.
         ``public_key``, when given, must be that key's public key. ``quotas``: the per-user
         quotas to start with (None: the defaults with the owner's stored changes; see
-        :mod:`unseen.node._quotas`)."""
+        :mod:`unseen.node._quotas`). ``executor`` runs approved code as jobs (default: a
+        :class:`unseen.jobs.ProcessExecutor`, made on first use and closed by :meth:`close`),
+        each under ``job_limits`` (default: :class:`unseen.jobs.JobLimits`)."""
         if not isinstance(name, str) or not name.strip():
             raise UsageError("a node needs a non-empty name")
         if dp_delta is not None:
@@ -76,8 +84,49 @@ class Node:
         self.uploads = _objects.Uploads()  # values streamed ahead of their message
         # per-user turns and quotas
         self.scheduler = _quotas.Scheduler(quotas or _quotas.load(self))
+        self._executor = executor
+        self._executor_lock = threading.Lock()
+        self._job_limits = job_limits
+        #: job id -> the executor's handle of a job running now, and the thread that waits
+        #: for its end
+        self.job_handles: dict[str, Any] = {}
+        self.job_watchers: dict[str, threading.Thread] = {}
+        self.closing = False
+        #: held while a release spends a one-time grant (unseen.node._policy.spend_grant)
+        self.release_lock = threading.Lock()
         _requests.repair_grants(self)
+        _jobs.fail_interrupted(self)
         _dp.init_delta(self, dp_delta)
+
+    @property
+    def executor(self) -> Executor:
+        """Where approved code runs: the one given, or a process pool made on first use."""
+        with self._executor_lock:
+            if self._executor is None:
+                from unseen import jobs
+
+                self._executor = jobs.ProcessExecutor()
+            return self._executor
+
+    @property
+    def job_limits(self) -> JobLimits:
+        if self._job_limits is None:
+            from unseen import jobs
+
+            self._job_limits = jobs.JobLimits()
+        return self._job_limits
+
+    def close(self) -> None:
+        """Stop the jobs running now and close the executor (idempotent): each job stopped
+        is marked failed, "the node stopped while it ran" (one that could not be marked is
+        marked on the next start)."""
+        self.closing = True
+        with self._executor_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.close()
+        for watcher in list(self.job_watchers.values()):
+            watcher.join(5.0)  # each records its job's end before the stores close
 
     def route_table(self) -> dict[str, Route]:
         """The route table of this kind of node (a network node answers other kinds)."""

@@ -39,7 +39,14 @@ from unseen.messages.objects import (
     ObjectView,
 )
 from unseen.node._meta import public_meta
-from unseen.node._policy import Lineage, check_release, check_use, may_read
+from unseen.node._policy import (
+    CODE_OUTPUT,
+    Lineage,
+    check_release,
+    check_use,
+    may_read,
+    spend_grant,
+)
 from unseen.node._principal import ANYONE, MEMBERS, Principal
 from unseen.node._routes import typed_route
 from unseen.store import ObjectRecord
@@ -328,13 +335,29 @@ def drop(node: Node, principal: Principal, request: ObjectDropRequest) -> int:
     return node.drop_objects(principal, request.ids)
 
 
+def release_value(
+    node: Node, principal: Principal, record: ObjectRecord, *, audit: bool = True
+) -> Any:
+    """The stored value of ``record`` if the release rule lets it go to the caller; a grant
+    for one release is spent here (``_policy.spend_grant``), under a lock, so that two reads
+    at once cannot both use it."""
+    check_release(principal, record)
+    if CODE_OUTPUT in record.public_meta:
+        with node.release_lock:
+            record = node.stores.objects.get(record.id)  # as it is now: spent meanwhile?
+            check_release(principal, record)
+            spent = spend_grant(principal, record)
+            if spent is not None:
+                node.stores.objects.update(spent)
+    if audit:  # what derives from others' data must survive a power loss; one's own may not
+        durable = bool(record.sources - {principal.user_id})
+        node.audit(principal, "release", record.id, durable=durable)
+    return node.stores.objects.value(record.id)
+
+
 @typed_route(OBJECT_GET, ANYONE)
 def get(node: Node, principal: Principal, request: ObjectIdRequest) -> Any:
-    record = _usable(node, principal, request.id)
-    check_release(principal, record)
-    # a release of what derives from others' data must survive a power loss; one's own may not
-    node.audit(principal, "release", record.id, durable=bool(record.sources - {principal.user_id}))
-    return node.stores.objects.value(record.id)
+    return release_value(node, principal, _usable(node, principal, request.id))
 
 
 def _load_plan(
@@ -523,6 +546,6 @@ def run_graph(node: Node, principal: Principal, request: GraphRunRequest) -> Gra
         if object_id in lineage:  # readable (checked above), so computed in the first part
             values.append(results[object_id])  # the release rule passed on its lineage above
             continue
-        check_release(principal, node.stores.objects.get(object_id))
-        values.append(node.stores.objects.value(object_id))
+        record = node.stores.objects.get(object_id)
+        values.append(release_value(node, principal, record, audit=False))
     return GraphRunReply(kept=kept, values=values)

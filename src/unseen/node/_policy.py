@@ -3,7 +3,8 @@
 A value leaves the node only through a release (DESIGN.md section 2). Here that means
 :func:`may_read` says yes: the caller administers the node, or every source of the
 object's lineage is the caller's own data (public objects have no sources), or the owner
-accepted a request of the caller's for this object. Every read path asks it, directly or
+accepted a request of the caller's for this object (an approved code request's output is
+granted to its requester for one release: :func:`spend_grant`). Every read path asks it, directly or
 through :func:`check_release`: a stored object, a graph's result before it is stored
 (:class:`Lineage`), a failure's detail, an MPC input and reveal, the exact path of ``dp.get``.
 Differential privacy and MPC releases plug in beside it, never around it.
@@ -12,7 +13,7 @@ Differential privacy and MPC releases plug in beside it, never around it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from unseen.errors import CannotRequestPrivateData, NotFound, RemoteError
@@ -38,6 +39,22 @@ class Lineage:
 
     sources: frozenset[str]
     readers: frozenset[str] = frozenset()
+
+
+#: ``public_meta`` key of the output of an approved code request (its value: the job's id):
+#: its requester holds a read grant that one release spends
+CODE_OUTPUT = "code_output"
+
+
+def spend_grant(principal: Principal, record: ObjectRecord) -> ObjectRecord | None:
+    """The record to store after releasing it to the caller, when the release spent a grant:
+    an approved code output is released once to its requester (a second read needs a new job
+    or a request to the owner). None when nothing was spent (the caller reads it anyway)."""
+    if CODE_OUTPUT not in record.public_meta or principal.user_id not in record.readers:
+        return None
+    if principal.is_admin or record.sources <= {principal.user_id}:
+        return None
+    return replace(record, readers=record.readers - {principal.user_id})
 
 
 def may_use(principal: Principal, record: ObjectRecord) -> bool:

@@ -20,6 +20,8 @@ from unseen.messages.requests import (
     REQUEST_LIST,
     REQUEST_RESULT,
     REQUEST_WAIT,
+    CodeInput,
+    CodeView,
     HandlerAddRequest,
     HandlerListRequest,
     HandlerRemoveRequest,
@@ -31,7 +33,8 @@ from unseen.messages.requests import (
     RequestView,
     RequestWaitRequest,
 )
-from unseen.node._policy import check_release, check_use, may_read
+from unseen.node._objects import release_value
+from unseen.node._policy import check_use, may_read
 from unseen.node._principal import ADMINS, ANYONE, Principal
 from unseen.node._routes import typed_route
 from unseen.store import HandlerRecord, RequestRecord
@@ -57,6 +60,18 @@ def request_view(record: RequestRecord) -> RequestView:
         decided_by=record.decided_by,
         created_at=record.created_at,
         decided_at=record.decided_at,
+        code=None if record.code is None else code_view(record.code),
+    )
+
+
+def code_view(code: dict[str, Any]) -> CodeView:
+    return CodeView(
+        function=code["function"],
+        source=code["source"],
+        inputs=[CodeInput(**i) for i in code["inputs"]],
+        output=code["output"],
+        hash=code["hash"],
+        diff=code.get("diff", ""),
     )
 
 
@@ -80,7 +95,8 @@ def _own_request(node: Node, principal: Principal, request_id: str) -> RequestRe
 
 def _matches(handler: HandlerRecord, request: RequestRecord) -> bool:
     return (
-        (handler.name is None or handler.name == request.name)
+        request.code is None  # code is read by a person: no handler approves it
+        and (handler.name is None or handler.name == request.name)
         and (
             handler.requester is None
             or handler.requester in (request.requester, request.requester_name)
@@ -112,6 +128,8 @@ def decide(
 
 
 def _grant(node: Node, record: RequestRecord) -> None:
+    if record.code is not None:  # approves running its hash (unseen.node._code): no object
+        return
     obj = node.stores.objects.get(record.object_id)
     if record.requester not in obj.readers:
         obj.readers = obj.readers | {record.requester}
@@ -205,10 +223,12 @@ def result(node: Node, principal: Principal, request: RequestResultRequest) -> A
         raise RequestDenied(f"the data owner denied request {record.name!r}{why}")
     if record.status == "pending":
         raise UsageError(f"request {record.name!r} is still pending: wait for the owner's decision")
-    obj = node.stores.objects.get(record.object_id)
-    check_release(principal, obj)
-    node.audit(principal, "release", obj.id)
-    return node.stores.objects.value(obj.id)
+    if record.code is not None:
+        raise UsageError(
+            f"request {record.name!r} approves code, it holds no value: run it with "
+            "client.code.run(fn); the job's .result is the value"
+        )
+    return release_value(node, principal, node.stores.objects.get(record.object_id))
 
 
 @typed_route(HANDLER_ADD, ADMINS)

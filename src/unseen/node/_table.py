@@ -15,9 +15,11 @@ from types import ModuleType
 from unseen.errors import UsageError
 from unseen.messages import KINDS
 from unseen.node import (
+    _code,
     _datasets,
     _dp,
     _info,
+    _jobs,
     _mpc,
     _mpc_trust,
     _network,
@@ -32,9 +34,11 @@ __all__ = ["HANDLER_MODULES", "build_routes", "build_table"]
 
 #: every module whose functions handle a message kind of the node
 HANDLER_MODULES: tuple[ModuleType, ...] = (
+    _code,
     _datasets,
     _dp,
     _info,
+    _jobs,
     _mpc,
     _mpc_trust,
     _network,

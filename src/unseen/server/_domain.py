@@ -47,6 +47,7 @@ class Domain:
     notes: list[str] = field(default_factory=list)
 
     def close(self) -> None:
+        self.node.close()  # stops jobs first: their ends are kept in the stores
         self.node.notify_decision()
         self.node.uploads.clear()
         self.stores.close()

@@ -16,6 +16,7 @@ from unseen.store._records import (
     AuditRecord,
     DatasetRecord,
     HandlerRecord,
+    JobRecord,
     LedgerConflict,
     LedgerRecord,
     ObjectRecord,
@@ -217,6 +218,23 @@ class MemoryRequestStore(_Table[RequestRecord]):
 
     def list(self) -> list[RequestRecord]:
         return self._list()
+
+
+class MemoryJobStore(_Table[JobRecord]):
+    def __init__(self) -> None:
+        super().__init__("job")
+
+    def add(self, record: JobRecord) -> None:
+        self._add(record.id, record)
+
+    def get(self, job_id: str) -> JobRecord:
+        return self._get(job_id)
+
+    def update(self, record: JobRecord) -> None:
+        self._update(record.id, record)
+
+    def list(self) -> list[JobRecord]:
+        return sorted(self._list(), key=lambda r: (r.created_at, r.id))
 
 
 class MemoryHandlerStore(_Table[HandlerRecord]):
@@ -454,6 +472,7 @@ class Stores:
 
     objects: Any = field(default_factory=MemoryObjectStore)
     requests: Any = field(default_factory=MemoryRequestStore)
+    jobs: Any = field(default_factory=MemoryJobStore)
     handlers: Any = field(default_factory=MemoryHandlerStore)
     datasets: Any = field(default_factory=MemoryDatasetStore)
     users: Any = field(default_factory=MemoryUserStore)

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from unseen.errors import UnseenError, UsageError
 
 RequestStatus = Literal["pending", "accepted", "denied"]
+JobStatus = Literal["running", "done", "failed", "cancelled"]
 
 #: a budget charge fits if ``spent + amount <= budget + BUDGET_RTOL * budget``: the slack only
 #: absorbs float rounding (ten charges of 0.1 fill a budget of 1.0 exactly)
@@ -75,6 +76,34 @@ class RequestRecord:
     decided_by: str = ""
     created_at: float = field(default_factory=now)
     decided_at: float | None = None
+    #: a code request's submission (None for a request to release an object, whose
+    #: ``object_id`` it then leaves empty): ``function``, ``source``, ``inputs`` (a list of
+    #: ``{"name", "object_id", "label"}``), ``output`` and ``hash``; an accepted one approves
+    #: running exactly that hash
+    code: dict[str, Any] | None = None
+
+
+@dataclass
+class JobRecord:
+    """One run of an approved code request on the node's executor. ``result_id`` is the
+    object holding the function's value, ``logs_id`` the one holding its stdout, stderr and
+    the executor's reason (both derived from the inputs: read only through the release
+    rule); ``reason`` is the node's own, public account of an end it caused (a restart,
+    a cancel)."""
+
+    id: str
+    requester: str
+    request_id: str
+    function: str
+    code_hash: str
+    status: JobStatus = "running"
+    reason: str = ""
+    result_id: str | None = None
+    logs_id: str | None = None
+    cpu_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    created_at: float = field(default_factory=now)
+    finished_at: float | None = None
 
 
 @dataclass

@@ -30,6 +30,7 @@ from unseen.store._sql_objects import RecoveryReport, SQLObjectStore, fill_sizes
 from unseen.store._sql_records import (
     SQLDatasetStore,
     SQLHandlerStore,
+    SQLJobStore,
     SQLRequestStore,
     SQLUserStore,
 )
@@ -39,11 +40,12 @@ __all__ = ["SQLStores", "open_stores"]
 
 
 class SQLStores(Stores):
-    """The nine stores over one SQL engine and one blob directory. Close it when done (or
+    """The ten stores over one SQL engine and one blob directory. Close it when done (or
     use it as a context manager): that disposes the engine and unlocks the data directory."""
 
     objects: SQLObjectStore
     requests: SQLRequestStore
+    jobs: SQLJobStore
     handlers: SQLHandlerStore
     datasets: SQLDatasetStore
     users: SQLUserStore
@@ -56,6 +58,7 @@ class SQLStores(Stores):
         super().__init__(
             objects=SQLObjectStore(engine, blobs),
             requests=SQLRequestStore(engine),
+            jobs=SQLJobStore(engine),
             handlers=SQLHandlerStore(engine),
             datasets=SQLDatasetStore(engine),
             users=SQLUserStore(engine),

@@ -16,14 +16,21 @@ from unseen.store._records import (
     BUDGET_RTOL,
     DatasetRecord,
     HandlerRecord,
+    JobRecord,
     RequestRecord,
     UserRecord,
     check_charge,
 )
-from unseen.store._sql_schema import datasets, handlers, requests, to_record, to_row, users
+from unseen.store._sql_schema import datasets, handlers, jobs, requests, to_record, to_row, users
 from unseen.store._sql_tables import SQLTable, unwrapped
 
-__all__ = ["SQLDatasetStore", "SQLHandlerStore", "SQLRequestStore", "SQLUserStore"]
+__all__ = [
+    "SQLDatasetStore",
+    "SQLHandlerStore",
+    "SQLJobStore",
+    "SQLRequestStore",
+    "SQLUserStore",
+]
 
 
 class SQLRequestStore(SQLTable[RequestRecord]):
@@ -48,6 +55,23 @@ class SQLRequestStore(SQLTable[RequestRecord]):
         return [to_record(RequestRecord, row._mapping) for row in rows]
 
     def list(self) -> list[RequestRecord]:
+        return self._list()
+
+
+class SQLJobStore(SQLTable[JobRecord]):
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine, jobs, JobRecord, "job")
+
+    def add(self, record: JobRecord) -> None:
+        self._add(record)
+
+    def get(self, job_id: str) -> JobRecord:
+        return self._get(job_id)
+
+    def update(self, record: JobRecord) -> None:
+        self._update(record)
+
+    def list(self) -> list[JobRecord]:
         return self._list()
 
 

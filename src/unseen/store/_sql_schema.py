@@ -3,7 +3,7 @@
 (The ``audit`` table adds a ``seq`` column, its key: the order in which entries were added.
 ``settings`` holds one row per key. ``object_values`` holds the encoded values of small
 objects, keyed by object id, in place of a blob file. ``revoked_tokens`` holds the ids of
-tokens logged out before their expiry.)
+tokens logged out before their expiry. ``jobs`` holds the runs of approved code requests.)
 
 Column names are the record's field names, so that a row converts to its record with
 ``Record(**row)`` (see :func:`to_row` and :func:`to_record`). Containers are JSON columns of the
@@ -41,6 +41,7 @@ __all__ = [
     "objects",
     "object_values",
     "requests",
+    "jobs",
     "handlers",
     "datasets",
     "users",
@@ -114,6 +115,25 @@ requests = Table(
     Column("decided_by", String, nullable=False),
     _created_at(),
     Column("decided_at", Double, nullable=True),
+    Column("code", Tagged, nullable=True),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    _id(),
+    Column("requester", String, nullable=False, index=True),
+    Column("request_id", String, nullable=False),
+    Column("function", String, nullable=False),
+    Column("code_hash", String, nullable=False),
+    Column("status", String, nullable=False, index=True),
+    Column("reason", Text, nullable=False),
+    Column("result_id", String, nullable=True),
+    Column("logs_id", String, nullable=True),
+    Column("cpu_seconds", Double, nullable=False),
+    Column("wall_seconds", Double, nullable=False),
+    _created_at(),
+    Column("finished_at", Double, nullable=True),
 )
 
 handlers = Table(
