@@ -62,9 +62,15 @@ def _kind_literals(source: str) -> set[str]:
     }
 
 
-def test_the_client_calls_typed_kinds_only_through_their_types() -> None:
-    client_dir = Path(unseen.__file__).parent / "client"
-    raw = {p.name: _kind_literals(p.read_text()) for p in client_dir.glob("*.py")}
+#: the packages that call a node (the node's own side, its tables and transports name kinds)
+CALLERS = ("client", "train", "duet", "cli", "jobs")
+
+
+def test_the_callers_use_typed_kinds_only_through_their_types() -> None:
+    root = Path(unseen.__file__).parent
+    files = [p for package in CALLERS for p in (root / package).rglob("*.py")]
+    assert len(files) > 20
+    raw = {str(p.relative_to(root)): _kind_literals(p.read_text()) for p in files}
     assert {name: kinds for name, kinds in raw.items() if kinds} == {}
     # the check catches a planted raw call
     assert _kind_literals('client.call("user.me")["email"]') == {"user.me"}

@@ -43,6 +43,7 @@ from unseen.messages.code import (
     JobWaitRequest,
     code_hash,
 )
+from unseen.messages.objects import OBJECT_INFO, ObjectIdRequest
 
 if TYPE_CHECKING:
     from unseen.client._client import Client
@@ -276,7 +277,7 @@ class Job:
                 "released them: job.logs()"
             )
         return self._client._pointer_from_info(
-            self._client.call("object.info", {"id": view.result_id})
+            self._client.ask(OBJECT_INFO, ObjectIdRequest(id=view.result_id))
         )
 
     def logs(self) -> JobLogs:
