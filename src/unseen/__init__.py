@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from unseen.duet import join_duet, launch_duet
     from unseen.network import launch_network
     from unseen.server import launch_domain
-    from unseen.train import ModulePointer, TorchHook
+    from unseen.train import DPSGD, ModulePointer, TorchHook
 
     np: Namespace
     torch: Namespace
@@ -61,6 +61,7 @@ _LAZY = {
     "SearchResults": "unseen.client",
     "TorchHook": "unseen.train",
     "ModulePointer": "unseen.train",
+    "DPSGD": "unseen.train",
     "ParameterPointer": "unseen.client",
     "VirtualWorker": "unseen.client",
     "share": "unseen.client",
@@ -84,6 +85,7 @@ __all__ = [
     "Client",
     "Dataset",
     "DecodeError",
+    "DPSGD",
     "GridClient",
     "ModulePointer",
     "NotFound",

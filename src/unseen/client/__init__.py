@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from unseen.client._client import Client
 from unseen.client._dataset import Asset, Dataset
+from unseen.client._graph import Vertex
 from unseen.client._hook import TorchHook
 from unseen.client._login import GridClient, login
 from unseen.client._mpc import share
@@ -17,6 +18,7 @@ from unseen.client._namespaces import Namespace, RemoteFunction, np, pd, torch
 from unseen.client._params import ParameterPointer
 from unseen.client._pointer import NotAllowedAttribute, Pointer
 from unseen.client._views import DatasetList, Request, RequestList, SearchResults, StoreView
+from unseen.client._waiting import waiting
 from unseen.client._worker import VirtualWorker
 
 if TYPE_CHECKING:
@@ -43,6 +45,7 @@ __all__ = [
     "SearchResults",
     "StoreView",
     "TorchHook",
+    "Vertex",
     "VirtualWorker",
     "connect_network",
     "login",
@@ -51,6 +54,7 @@ __all__ = [
     "pd",
     "share",
     "torch",
+    "waiting",
 ]
 
 

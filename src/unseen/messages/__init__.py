@@ -23,6 +23,7 @@ from unseen.messages import mpc as _mpc
 from unseen.messages import network as _network
 from unseen.messages import quotas as _quotas
 from unseen.messages import requests as _requests
+from unseen.messages import training as _training
 from unseen.messages import users as _users
 from unseen.messages._typed import UNSET, Kind, from_wire, to_wire
 
@@ -105,6 +106,7 @@ KINDS: dict[str, str] = {
     "network.list": "the networks this domain has joined, with their status",
     "quota.settings": "per-user quotas and fair-scheduling limits (owners and admins change them)",
     "quota.usage": "the caller's own use: graphs running and waiting, CPU seconds, stored bytes",
+    "train.fit": "train a model of standard layers on the node, optionally with DP-SGD charged to the ledger",
 }
 
 #: The kinds converted to typed requests and replies so far (docs/architecture.md, "Typed
@@ -121,6 +123,7 @@ TYPED: dict[str, Kind[Any, Any]] = {
         *_mpc.TYPED_KINDS,
         *_requests.TYPED_KINDS,
         *_datasets.TYPED_KINDS,
+        *_training.TYPED_KINDS,
     )
 }
 

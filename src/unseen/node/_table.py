@@ -24,6 +24,7 @@ from unseen.node import (
     _objects,
     _quotas,
     _requests,
+    _training,
     _users,
 )
 from unseen.node._routes import Route, route_of
@@ -41,6 +42,7 @@ HANDLER_MODULES: tuple[ModuleType, ...] = (
     _objects,
     _quotas,
     _requests,
+    _training,
     _users,
 )
 

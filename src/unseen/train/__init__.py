@@ -4,13 +4,26 @@
 :class:`ModulePointer`; ``loss.backward()`` on a pointer records the gradients
 (``unseen.ParameterPointer.grad``); :class:`SGD`, :class:`Adam` and :class:`AdamW` (also
 reached as ``torch.optim.*`` under the hook) record the updates. All of it is one lazy graph,
-shipped at ``.get()`` / ``.compute()``. See docs/training.md.
+shipped at ``.get()`` / ``.compute()``. ``model_ptr.fit(...)`` trains in one message
+(:mod:`unseen.train._fit`), with DP-SGD when given ``dp=DPSGD(...)``. See docs/training.md.
 """
 
 from __future__ import annotations
 
+from unseen.train._fit import DPSGD, FitHistory, describe
 from unseen.train._hook import TorchHook
 from unseen.train._module import ModulePointer, send_module
 from unseen.train._optim import SGD, Adam, AdamW, Optimizer
 
-__all__ = ["Adam", "AdamW", "ModulePointer", "Optimizer", "SGD", "TorchHook", "send_module"]
+__all__ = [
+    "DPSGD",
+    "Adam",
+    "AdamW",
+    "FitHistory",
+    "ModulePointer",
+    "Optimizer",
+    "SGD",
+    "TorchHook",
+    "describe",
+    "send_module",
+]
