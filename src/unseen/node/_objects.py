@@ -420,15 +420,21 @@ def run_graph(node: Node, principal: Principal, body: dict[str, Any]) -> dict[st
     index = {a.id: i for i, a in enumerate(actions)}
 
     def recipe(object_id: str) -> tuple[str, ...]:
-        """The rendered actions this object derives from, for an owner's review."""
+        """The rendered actions this object derives from, for an owner's review, after the
+        recipes of the stored inputs they read (a fit's settings, say)."""
         needed: set[int] = set()
         stack = [object_id]
+        earlier: dict[str, None] = {}
         while stack:
             i = index[stack.pop()]
             if i not in needed:
                 needed.add(i)
-                stack.extend(p for p in lineage[actions[i].id][2] if p in index)
-        return tuple(ops.render([actions[i] for i in sorted(needed)]))
+                for p in lineage[actions[i].id][2]:
+                    if p in index:
+                        stack.append(p)
+                    elif p in inputs:
+                        earlier.update(dict.fromkeys(inputs[p].recipe))
+        return (*earlier, *ops.render([actions[i] for i in sorted(needed)]))
 
     kept: dict[str, str | None] = {}
     for object_id in sorted(keep_ids):

@@ -69,7 +69,9 @@ def build(description: Any, depth: int = 0, where: str = "the model") -> Any:
             raise UsageError(f"{where}: a Sequential needs its 'children'")
         module = torch.nn.Sequential()
         for item in children:
-            if not (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)):
+            if not (
+                isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)
+            ):
                 raise UsageError(f"{where}: each child is a [name, layer] pair")
             name, child = item
             if not name.isidentifier() and not name.isdigit():
@@ -206,7 +208,6 @@ def batch_order(rows: int, batch_size: int, epoch: int, seed: int) -> list[Any]:
 def _train_plain(module: Any, data: Any, target: Any, request: FitRequest, seed: int,
                  deadline: float) -> list[tuple[int, float]]:  # fmt: skip
     """The plain loop; (steps, mean loss) per epoch."""
-    import torch
 
     loss_fn = _loss_fn(request.loss)
     optimizer = _optimizer(request.optimizer, module.parameters(), request.lr)
@@ -291,7 +292,7 @@ def _public_rows(node: Node, records: list[ObjectRecord], principal: Principal,
     (one row per privacy unit), and every input must have that many rows."""
     rows: set[int] = set()
     datasets: list[str] = []
-    for record, value in zip(records, values, strict=True):
+    for record in records:
         if may_read(principal, record):
             continue
         found = _asset_of(node, record)
@@ -385,16 +386,16 @@ def fit(node: Node, principal: Principal, request: FitRequest) -> FitReply:
         )  # fmt: skip
         cost = dataclasses.replace(plan.cost, query=_describe(request, plan))
         uid = principal.user_id
-        record = svc.accountant.charge(uid, lambda: float(node.stores.users.get(uid).budget), cost)
+        entry = svc.accountant.charge(uid, lambda: float(node.stores.users.get(uid).budget), cost)
         try:  # the users table mirrors the ledger's spend, as for DP queries
-            node.stores.users.charge_budget(uid, record.charge, limit_check=False)
+            node.stores.users.charge_budget(uid, entry.charge, limit_check=False)
         except Exception:
             log.exception("could not mirror a DP-SGD charge into the users table")
         node.audit(principal, "dp.release", ",".join(datasets) or "-")
         charge = FitCharge(
             epsilon=plan.epsilon, delta=plan.delta, noise_multiplier=plan.noise_multiplier,
             sample_rate=plan.sample_rate, steps=plan.steps, max_grad_norm=spec.max_grad_norm,
-            charged=record.charge, spent=record.spent,
+            charged=entry.charge, spent=entry.spent,
         )  # fmt: skip
         sources = param_sources  # a DP release: the data leaves no lineage to the weights
     readable = may_read(principal, Lineage(sources))
@@ -410,7 +411,9 @@ def fit(node: Node, principal: Principal, request: FitRequest) -> FitReply:
                 epochs = _train_plain(module, data, target, request, seed, deadline)
     except Exception as exc:
         if readable and plan is None:
-            raise RemoteError(f"train.fit failed on the node: {type(exc).__name__}: {exc}") from None
+            raise RemoteError(
+                f"train.fit failed on the node: {type(exc).__name__}: {exc}"
+            ) from None
         log.info("fit of %s failed: %s: %s", principal.user_id, type(exc).__name__, exc)
         failure = f"{type(exc).__name__}: {exc}"
     state = {k: v.detach().clone().contiguous() for k, v in module.state_dict().items()}

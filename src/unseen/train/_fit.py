@@ -145,7 +145,9 @@ def _interactive() -> bool:
 
 def _id_of(value: Any, what: str) -> str:
     if not isinstance(value, Pointer):
-        raise UsageError(f"fit takes pointers to the {what} on the node, not {type(value).__name__}")
+        raise UsageError(
+            f"fit takes pointers to the {what} on the node, not {type(value).__name__}"
+        )
     if value.family not in ("tensor", "value"):
         raise UsageError(
             f"fit's {what} must be a torch tensor, and this pointer is a {value.family}: "
@@ -161,7 +163,7 @@ def _check_options(loss: str, optimizer: str, lr: Any, epochs: Any, batch_size: 
         raise UsageError(f"loss must be one of {', '.join(LOSSES)}, not {loss!r}")
     if optimizer not in OPTIMIZERS:
         raise UsageError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {optimizer!r}")
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0:
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not float(lr) > 0:
         raise UsageError(f"lr must be a number > 0, got {lr!r}")
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -210,7 +212,9 @@ def fit(
         seed=seed,
         dp=None
         if dp is None
-        else DPSGDSpec(epsilon=float(dp.epsilon), delta=dp.delta, max_grad_norm=float(dp.max_grad_norm)),
+        else DPSGDSpec(
+            epsilon=float(dp.epsilon), delta=dp.delta, max_grad_norm=float(dp.max_grad_norm)
+        ),
         drop=client._drain_dropped(),
     )
     bar = None

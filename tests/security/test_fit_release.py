@@ -1,0 +1,80 @@
+"""The release rule for model_ptr.fit: weights and losses of a fit on private data without DP
+stay on the node (a request releases the weights); a DP-SGD fit's weights are released."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import torch
+
+import unseen
+
+
+@pytest.fixture
+def hook() -> Iterator[Any]:
+    hook = unseen.TorchHook(torch)
+    yield hook
+    hook.unhook()
+
+
+def _setup(hook: Any) -> tuple[Any, Any, Any, Any, Any]:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    X = torch.tensor(bunch.data / 16, dtype=torch.float32)
+    y = torch.tensor(bunch.target)
+    worker = unseen.VirtualWorker(hook, id="clinic")
+    ds = unseen.Dataset(name="Digits", description="digits", tags=["#digits"])
+    ds.add_asset(name="images", data=X, mock=torch.rand(50, 64), public_rows=len(X))
+    ds.add_asset(name="labels", data=y, mock=torch.randint(0, 10, (50,)), public_rows=len(X))
+    worker.upload_dataset(ds)
+    worker.dp_settings(delta=1e-5)
+    ana = worker.new_client("Ana")
+    worker.users.update(ana.user_id, budget=5.0)
+    return worker, ana, X, y, ana.search("#digits", verbose=False)
+
+
+def test_a_fit_on_private_data_releases_nothing_without_the_owner(hook: Any) -> None:
+    worker, ana, X, y, (images, labels) = _setup(hook)
+    torch.manual_seed(0)
+    model_ptr = torch.nn.Sequential(torch.nn.Linear(64, 10)).send(ana)
+    history = model_ptr.fit(images, labels, lr=0.5, epochs=2, batch_size=64, seed=1)
+    # the losses and the steps (the private row count) are not in the history
+    assert not history.loss_released and history.losses is None
+    assert all(e.loss is None and e.steps is None for e in history)
+    assert "not released" in repr(history)
+    with pytest.raises(unseen.CannotRequestPrivateData, match="request_block=True"):
+        model_ptr.get()
+    for param in model_ptr.parameters():  # nor one parameter, by its own pointer
+        with pytest.raises(unseen.CannotRequestPrivateData):
+            param.get()
+    # the owner reviews what produced the weights: the fit and its settings
+    request = model_ptr.request(name="linear", reason="digits")
+    pending = worker.requests[0]
+    assert any("train.fit(" in line and "epochs=2" in line for line in pending.graph)
+    pending.accept()
+    assert request is not None
+    trained = model_ptr.get()
+    assert (trained(X).argmax(1) == y).float().mean().item() > 0.8
+
+
+def test_a_dpsgd_fit_is_released_and_composes_with_released_weights(hook: Any) -> None:
+    worker, ana, X, y, (images, labels) = _setup(hook)
+    model_ptr = torch.nn.Sequential(torch.nn.Linear(64, 10)).send(ana)
+    model_ptr.fit(images, labels, lr=0.5, epochs=1, batch_size=64, seed=1)
+    with pytest.raises(unseen.CannotRequestPrivateData):
+        model_ptr.get()
+    # a DP-SGD fit from weights derived (without DP) from the data is not released...
+    model_ptr.fit(images, labels, lr=0.5, epochs=1, batch_size=64,
+                  dp=unseen.DPSGD(epsilon=1.0))  # fmt: skip
+    with pytest.raises(unseen.CannotRequestPrivateData):
+        model_ptr.get()
+    # ...until the owner released those weights: then they are Ana's, and so is a DP fit's
+    model_ptr.request(name="w", reason="r")
+    worker.requests[-1].accept()
+    model_ptr.get()
+    model_ptr.fit(images, labels, lr=0.5, epochs=1, batch_size=64,
+                  dp=unseen.DPSGD(epsilon=1.0))  # fmt: skip
+    assert isinstance(model_ptr.get(), torch.nn.Sequential)
