@@ -138,3 +138,29 @@ def test_undeclared_data_is_refused_before_any_charge(hook: Any, digits: Any,
     with pytest.raises(unseen.UsageError, match=message):
         model_ptr.fit(images, labels, epochs=1, dp=unseen.DPSGD(epsilon=EPS))
     assert ana.budget == 10.0
+
+
+def test_layers_opacus_cannot_train_are_refused_before_the_charge(hook: Any, digits: Any) -> None:
+    X, y = digits
+    _, ana = hospital(hook, X, y)
+    images, labels = ana.search("#digits", verbose=False)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.BatchNorm1d(16),
+                                torch.nn.Linear(16, 10))  # fmt: skip
+    model_ptr = model.send(ana)
+    with pytest.raises(unseen.UsageError, match="DP-SGD cannot train this model: .*BatchNorm"):
+        model_ptr.fit(images, labels, epochs=1, dp=unseen.DPSGD(epsilon=EPS))
+    assert ana.budget == 10.0 and len(list(ana.releases)) == 0
+
+
+def test_the_ledger_replays_dpsgd_charges(hook: Any, digits: Any) -> None:
+    X, y = digits
+    worker, ana = hospital(hook, X, y)
+    images, labels = ana.search("#digits", verbose=False)
+    model_ptr = mlp().send(ana)
+    (labels > 4).sum().get(epsilon=0.3)
+    model_ptr.fit(images, labels, epochs=1, batch_size=BATCH, dp=unseen.DPSGD(epsilon=1.0))
+    model_ptr.fit(images, labels, epochs=1, batch_size=BATCH, dp=unseen.DPSGD(epsilon=1.0))
+    entries = worker.node.stores.ledger.entries(ana.user_id)
+    replayed = unseen.dp.replay(entries, DELTA)
+    assert [round(s, 12) for _, s in replayed] == [round(e.spent, 12) for e in entries]
+    assert ana.budget == pytest.approx(10.0 - entries[-1].spent)

@@ -330,6 +330,19 @@ def _check_unit(asset: AssetRecord) -> None:
         )
 
 
+def _check_opacus(module: Any) -> None:
+    """Before any charge: Opacus must compute per-example gradients of every layer."""
+    from opacus.validators import ModuleValidator
+
+    errors = ModuleValidator.validate(module, strict=False)
+    if errors:
+        raise UsageError(
+            "DP-SGD cannot train this model: "
+            + "; ".join(str(e) for e in errors[:3])
+            + " (Opacus needs per-example gradients; e.g. use GroupNorm or LayerNorm)"
+        )
+
+
 def _describe(request: FitRequest, dp_plan: dp.SGDPlan | None) -> str:
     text = (
         f"train.fit(loss={request.loss}, optimizer={request.optimizer}, lr={request.lr:g}, "
@@ -380,6 +393,7 @@ def fit(node: Node, principal: Principal, request: FitRequest) -> FitReply:
                 "DP-SGD protects data you may not read; on your own data fit without dp="
             )
         rows, datasets = _public_rows(node, inputs, principal, [data, target])
+        _check_opacus(module)
         plan = dp.plan_sgd(
             epsilon=epsilon, delta=delta, batch_size=request.batch_size, public_rows=rows,
             epochs=request.epochs, datasets=datasets, query="",
