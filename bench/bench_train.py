@@ -6,7 +6,8 @@ local torch, in the same run. Both run with one torch thread (OMP_NUM_THREADS=1:
 Run: python bench/bench_train.py. Prints the ratio, and where the remote time goes: recording
 the steps here, and the node's run (one graph.run message). Then one DP-SGD epoch of
 ``model_ptr.fit`` on the digits as a private dataset (one train.fit message, its ledger charge
-included) against Opacus' own PrivacyEngine run locally with the same settings.
+included) against Opacus' own PrivacyEngine run locally with the same settings (the search
+for the noise multiplier, the same on both sides, printed apart).
 """
 
 from __future__ import annotations
@@ -78,7 +79,10 @@ def main() -> None:
 def dpsgd_epoch(hook: unseen.TorchHook, model: torch.nn.Module, X: torch.Tensor,
                 y: torch.Tensor) -> None:  # fmt: skip
     """One DP-SGD epoch (epsilon 3, delta 1e-5, clip 1, batch 64, lr 0.5) through
-    ``model_ptr.fit`` on a VirtualWorker, against Opacus' PrivacyEngine locally."""
+    ``model_ptr.fit`` on a VirtualWorker, against Opacus' PrivacyEngine locally with the
+    noise multiplier the fit used. The search for the noise multiplier (the accountant's,
+    the same on both sides, a pure function of public parameters that the node caches) is
+    timed apart: the first fit pays it."""
     import warnings
 
     from opacus import PrivacyEngine
@@ -95,29 +99,34 @@ def dpsgd_epoch(hook: unseen.TorchHook, model: torch.nn.Module, X: torch.Tensor,
     model_ptr = model.send(ana)
     settings = unseen.DPSGD(epsilon=3.0, delta=1e-5, max_grad_norm=1.0)
 
-    def remote() -> None:
-        model_ptr.fit(images, labels, lr=0.5, epochs=1, batch_size=64, dp=settings)
+    def remote() -> unseen.train.FitHistory:
+        return model_ptr.fit(images, labels, lr=0.5, epochs=1, batch_size=64, dp=settings)
+
+    start = time.perf_counter()
+    history = remote()  # the first fit: the noise multiplier's search included
+    t_first = time.perf_counter() - start
+    assert history.dp is not None
+    sigma = history.dp.noise_multiplier
 
     def local() -> None:
         net = copy.deepcopy(model)
         loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=64)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            module, opt, loader = PrivacyEngine(accountant="rdp").make_private_with_epsilon(
+            module, opt, loader = PrivacyEngine(accountant="rdp").make_private(
                 module=net, optimizer=torch.optim.SGD(net.parameters(), lr=0.5),
-                data_loader=loader, target_epsilon=3.0, target_delta=1e-5, epochs=1,
-                max_grad_norm=1.0,
+                data_loader=loader, noise_multiplier=sigma, max_grad_norm=1.0,
             )  # fmt: skip
             for xb, yb in loader:
                 opt.zero_grad()
                 F.cross_entropy(module(xb), yb).backward()
                 opt.step()
 
-    remote(), local()  # imports and first-call costs
+    local()
     t_local, t_remote = best_of(local), best_of(remote)
     print(line("one DP-SGD epoch on digits via model_ptr.fit, VirtualWorker", t_remote, t_local,
-               "Opacus locally (same settings, accountant included)",
-               "issue 14 target <= 1.3"))  # fmt: skip
+               "Opacus' PrivacyEngine locally", "issue 14 target <= 1.3"))  # fmt: skip
+    print(f"  the first fit, with the search for the noise multiplier: {t_first * 1e3:.0f} ms")
 
 
 def over_a_domain(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, t_local: float) -> None:

@@ -78,3 +78,50 @@ def test_a_dpsgd_fit_is_released_and_composes_with_released_weights(hook: Any) -
     model_ptr.fit(images, labels, lr=0.5, epochs=1, batch_size=64,
                   dp=unseen.DPSGD(epsilon=1.0))  # fmt: skip
     assert isinstance(model_ptr.get(), torch.nn.Sequential)
+
+
+def test_a_failed_fit_on_private_data_answers_as_a_success(hook: Any) -> None:
+    """Labels out of range fail cross_entropy on the node: the reply is the same as for a
+    fit that worked (whether it failed is private), and get() tells nothing more."""
+    worker, ana, X, y, (images, labels) = _setup(hook)
+    model_ptr = torch.nn.Sequential(torch.nn.Linear(64, 3)).send(ana)  # 3 classes < 10
+    history = model_ptr.fit(images, labels, lr=0.5, epochs=2, batch_size=64, seed=1)
+    assert [(e.epoch, e.steps, e.loss) for e in history] == [(1, None, None), (2, None, None)]
+    model_ptr.request(name="w", reason="r")
+    worker.requests[-1].accept()
+    with pytest.raises(unseen.RemoteError, match="details withheld") as caught:
+        model_ptr.get()
+    assert "out of bounds" not in str(caught.value) and "Target" not in str(caught.value)
+
+
+def _raw_fit(ana: Any, model_ptr: Any, data: Any, target: Any, **changes: Any) -> Any:
+    from unseen.messages.training import TRAIN_FIT, DPSGDSpec, FitRequest
+    from unseen.train import describe
+
+    entries = model_ptr._entries()
+    fields: dict[str, Any] = dict(
+        architecture=describe(model_ptr._module), names=[n for n, _ in entries],
+        parameters=[p.id for _, p in entries], data=data.id, target=target.id,
+        loss="cross_entropy", optimizer="sgd", lr=0.1, epochs=1, batch_size=64,
+        dp=DPSGDSpec(epsilon=1.0, max_grad_norm=1.0),
+    )  # fmt: skip
+    fields.update(changes)
+    return ana.ask(TRAIN_FIT, FitRequest(**fields))
+
+
+def test_the_node_refuses_what_the_client_would_not_send(hook: Any) -> None:
+    """Planted past the client's checks: a seed with DP (predictable noise), a delta above
+    the node's, data computed from private data (its row count is not public)."""
+    worker, ana, X, y, (images, labels) = _setup(hook)
+    model_ptr = torch.nn.Sequential(torch.nn.Linear(64, 10)).send(ana)
+    with pytest.raises(unseen.UsageError, match="leave seed out"):
+        _raw_fit(ana, model_ptr, images, labels, seed=5)
+    from unseen.messages.training import DPSGDSpec
+
+    with pytest.raises(unseen.UsageError, match="above this node's delta"):
+        _raw_fit(ana, model_ptr, images, labels,
+                 dp=DPSGDSpec(epsilon=1.0, delta=1e-3, max_grad_norm=1.0))  # fmt: skip
+    doubled = (images * 1.0).compute()
+    with pytest.raises(unseen.UsageError, match="trains on dataset assets directly"):
+        _raw_fit(ana, model_ptr, doubled, labels)
+    assert ana.budget == 5.0 and len(list(ana.releases)) == 0

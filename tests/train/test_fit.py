@@ -130,3 +130,18 @@ def test_a_huge_batch_is_refused_not_an_oom(hook: Any, digits: Any) -> None:
     model_ptr = mlp().send(worker)
     with pytest.raises(unseen.OperationNotAllowed, match="use a smaller batch_size"):
         model_ptr.fit(X.send(worker), y.send(worker), batch_size=1024)
+
+
+def test_a_fit_shows_its_epochs(hook: Any, digits: Any, monkeypatch: pytest.MonkeyPatch,
+                                capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    X, y = digits
+    worker = unseen.VirtualWorker(hook, id="bar")
+    model_ptr = mlp().send(worker)
+    monkeypatch.setenv("UNSEEN_PROGRESS", "1")
+    model_ptr.fit(X.send(worker), y.send(worker), epochs=3, batch_size=256, seed=0)
+    err = capsys.readouterr().err
+    assert "fit on 'bar'" in err or "fit on bar" in err
+    assert "3/3" in err and "loss=" in err  # your own data: the loss shows
+    monkeypatch.setenv("UNSEEN_PROGRESS", "0")
+    model_ptr.fit(X.send(worker), y.send(worker), epochs=1, batch_size=256, seed=0)
+    assert "fit on" not in capsys.readouterr().err

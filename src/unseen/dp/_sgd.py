@@ -5,13 +5,15 @@ Poisson-subsampled Gaussian's parameters, so its RDP curve composes with the que
 
 from __future__ import annotations
 
+import functools
+import warnings
 from dataclasses import dataclass
 
 from unseen.dp._ledger import Charge
 from unseen.dp._odometer import rdp_epsilon, subsampled_gaussian
 from unseen.errors import UsageError
 
-__all__ = ["SGDPlan", "plan_sgd"]
+__all__ = ["SGDPlan", "noise_multiplier", "plan_sgd"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,30 @@ class SGDPlan:
     epsilon: float
     delta: float
     cost: Charge
+
+
+@functools.lru_cache(maxsize=64)
+def noise_multiplier(epsilon: float, delta: float, sample_rate: float, steps: int) -> float:
+    """The smallest noise multiplier (to Opacus' tolerance) at which Opacus' RDP accountant
+    gives at most ``epsilon`` at ``delta`` for ``steps`` steps at ``sample_rate``; a pure
+    function of public parameters, so a fit repeated with the same ones reuses it."""
+    from opacus.accountants.utils import get_noise_multiplier
+
+    try:
+        with warnings.catch_warnings():  # Opacus' notes on its own orders: ours are wider
+            warnings.simplefilter("ignore", UserWarning)
+            return float(
+                get_noise_multiplier(
+                    target_epsilon=epsilon, target_delta=delta, sample_rate=sample_rate,
+                    steps=steps, accountant="rdp",
+                )
+            )  # fmt: skip
+    except ValueError as exc:  # Opacus: no noise multiplier reaches so small an epsilon
+        raise UsageError(
+            f"no noise multiplier reaches epsilon={epsilon:g} at delta={delta:g} for "
+            f"{steps} steps at sample rate {sample_rate:.4g}: ask for a larger epsilon, "
+            f"fewer epochs or a smaller batch ({exc})"
+        ) from None
 
 
 def plan_sgd(
@@ -48,25 +74,7 @@ def plan_sgd(
     sample_rate = batch_size / public_rows
     steps_per_epoch = max(1, int(1 / sample_rate))
     steps = epochs * steps_per_epoch
-    import warnings
-
-    from opacus.accountants.utils import get_noise_multiplier
-
-    try:
-        with warnings.catch_warnings():  # Opacus' notes on its own orders: ours are wider
-            warnings.simplefilter("ignore", UserWarning)
-            sigma = float(
-                get_noise_multiplier(
-                    target_epsilon=epsilon, target_delta=delta, sample_rate=sample_rate,
-                    steps=steps, accountant="rdp",
-                )
-            )  # fmt: skip
-    except ValueError as exc:  # Opacus: no noise multiplier reaches so small an epsilon
-        raise UsageError(
-            f"no noise multiplier reaches epsilon={epsilon:g} at delta={delta:g} for "
-            f"{steps} steps at sample rate {sample_rate:.4g}: ask for a larger epsilon, "
-            f"fewer epochs or a smaller batch ({exc})"
-        ) from None
+    sigma = noise_multiplier(epsilon, delta, sample_rate, steps)
     spent = rdp_epsilon(subsampled_gaussian(sample_rate, sigma, steps), delta)
     cost = Charge(
         epsilon=spent,
