@@ -125,3 +125,26 @@ def test_the_node_refuses_what_the_client_would_not_send(hook: Any) -> None:
     with pytest.raises(unseen.UsageError, match="trains on dataset assets directly"):
         _raw_fit(ana, model_ptr, doubled, labels)
     assert ana.budget == 5.0 and len(list(ana.releases)) == 0
+
+
+def test_a_fit_on_failed_weights_does_not_tell_that_they_failed(hook: Any) -> None:
+    """Weights whose fit failed on private data train again without an error: the second
+    fit's reply is the same as the first's, and its weights fail only at a release."""
+    worker, ana, X, y, (images, labels) = _setup(hook)
+    failing = torch.nn.Sequential(torch.nn.Linear(64, 3)).send(ana)
+    failing.fit(images, labels, lr=0.5, epochs=1, batch_size=64, seed=1)  # fails: 10 classes
+    working = torch.nn.Sequential(torch.nn.Linear(64, 10)).send(ana)
+    working.fit(images, labels, lr=0.5, epochs=1, batch_size=64, seed=1)
+    replies = [
+        [(e.epoch, e.steps, e.loss) for e in m.fit(images, labels, epochs=1, seed=2)]
+        for m in (failing, working)
+    ]
+    assert replies[0] == replies[1]
+    # a private value that is not a tensor fails the results too, rather than answering
+    not_a_tensor = (images > 0.5).sum().compute()  # derived from the private images
+    assert len(working.fit(images, not_a_tensor, epochs=1, seed=2)) == 1
+    for model_ptr in (failing, working):
+        model_ptr.request(name="w", reason="r")
+        worker.requests[-1].accept()
+        with pytest.raises(unseen.RemoteError, match="details withheld"):
+            model_ptr.get()

@@ -97,17 +97,6 @@ def build(description: Any, depth: int = 0, where: str = "the model") -> Any:
         raise UsageError(f"{where}: torch.nn.{kind}({clean}) failed: {exc}") from None
 
 
-def _tensor(value: Any, what: str) -> Any:
-    import torch
-
-    if not isinstance(value, torch.Tensor):
-        raise UsageError(
-            f"the {what} of a fit must be a torch tensor, not {type(value).__name__}: convert "
-            "it on the node first, e.g. unseen.torch.as_tensor(ptr, dtype=torch.float32)"
-        )
-    return value
-
-
 def _check(request: FitRequest, limits: Any) -> None:
     if request.loss not in LOSSES:
         raise UsageError(f"loss must be one of {', '.join(LOSSES)}, not {request.loss!r}")
@@ -130,7 +119,23 @@ def _check(request: FitRequest, limits: Any) -> None:
         )
 
 
-def _load(node: Node, principal: Principal, module: Any, request: FitRequest) -> list[ObjectRecord]:
+def _public(principal: Principal, record: ObjectRecord) -> bool:
+    """May a check on this object's value be answered? Yes for what the caller may read and
+    for dataset assets (their shape is public metadata); a check on anything else is private:
+    it fails the fit's results instead, as a failed graph does (docs/security.md)."""
+    return may_read(principal, record) or record.dataset is not None
+
+
+def _hidden(principal: Principal, record: ObjectRecord, message: str, failures: list[str]) -> None:
+    """Refuse now (a public check), or note a private failure of the fit."""
+    if _public(principal, record):
+        raise UsageError(message)
+    failures.append(f"UsageError: {message}")
+
+
+def _load(
+    node: Node, principal: Principal, module: Any, request: FitRequest, failures: list[str]
+) -> list[ObjectRecord]:
     """Load the parameter objects into ``module``; their records, in the request's order."""
     import torch
 
@@ -144,32 +149,58 @@ def _load(node: Node, principal: Principal, module: Any, request: FitRequest) ->
     loaded = {}
     for name, object_id in zip(request.names, request.parameters, strict=True):
         record = _usable(node, principal, object_id)
-        if record.error is not None:
-            check_release(principal, record)  # one's own failure: its detail; else refused
-        value = _tensor(node.stores.objects.value(object_id), f"parameter {name}")
-        if tuple(value.shape) != tuple(state[name].shape):
-            raise UsageError(
-                f"parameter {name} has shape {tuple(value.shape)}, the architecture wants "
-                f"{tuple(state[name].shape)}"
-            )
-        loaded[name] = value.to(state[name].dtype)
         records.append(record)
+        value = node.stores.objects.value(object_id)
+        want = tuple(state[name].shape)
+        if record.error is not None:
+            if may_read(principal, Lineage(record.sources)):
+                check_release(principal, record)  # one's own failure, with its detail
+            failures.append(record.error)
+        elif not isinstance(value, torch.Tensor) or tuple(value.shape) != want:
+            _hidden(principal, record, f"parameter {name} is not a tensor of shape {want}",
+                    failures)  # fmt: skip
+        else:
+            loaded[name] = value.to(state[name].dtype)
+            continue
+        loaded[name] = torch.zeros_like(state[name])
     with torch.no_grad():
         module.load_state_dict(loaded, strict=True)
     return records
 
 
 def _inputs(
-    node: Node, principal: Principal, request: FitRequest
+    node: Node, principal: Principal, request: FitRequest, failures: list[str]
 ) -> tuple[list[ObjectRecord], Any, Any]:
-    data_record = _usable(node, principal, request.data)
-    target_record = _usable(node, principal, request.target)
-    for record in (data_record, target_record):
+    """The data and target records and values (None for a value a private check failed)."""
+    import torch
+
+    records, values = [], []
+    for what, object_id in (("data", request.data), ("target", request.target)):
+        record = _usable(node, principal, object_id)
+        records.append(record)
+        value = node.stores.objects.value(object_id)
         if record.error is not None:
-            check_release(principal, record)
-    data = _tensor(node.stores.objects.value(request.data), "data")
-    target = _tensor(node.stores.objects.value(request.target), "target")
-    return [data_record, target_record], data, target
+            if may_read(principal, Lineage(record.sources)):
+                check_release(principal, record)
+            failures.append(record.error)
+            value = None
+        elif not isinstance(value, torch.Tensor):
+            message = (
+                f"the {what} of a fit must be a torch tensor: convert it on the node first, "
+                "e.g. unseen.torch.as_tensor(ptr, dtype=torch.float32)"
+            )
+            _hidden(principal, record, message, failures)
+            value = None
+        values.append(value)
+    data, target = values
+    if data is not None and target is not None and (
+        data.ndim == 0 or target.ndim == 0 or data.shape[0] != target.shape[0]
+    ):
+        message = "data and target must have rows, and the same number of them"
+        if all(_public(principal, r) for r in records):
+            raise UsageError(message)
+        failures.append(f"UsageError: {message}")
+    return records, data, target
 
 
 def _loss_fn(name: str) -> Any:
@@ -330,6 +361,10 @@ def _check_unit(asset: AssetRecord) -> None:
         )
 
 
+class _Skipped(Exception):
+    """A fit not run: a private check failed before it."""
+
+
 def _check_opacus(module: Any) -> None:
     """Before any charge: Opacus must compute per-example gradients of every layer."""
     from opacus.validators import ModuleValidator
@@ -366,7 +401,8 @@ def fit(node: Node, principal: Principal, request: FitRequest) -> FitReply:
     node.drop_objects(principal, request.drop)
     _check(request, node.limits)
     module = build(request.architecture)
-    records = _load(node, principal, module, request)
+    failures: list[str] = []  # private checks that failed: the fit's results fail
+    records = _load(node, principal, module, request, failures)
     count = sum(p.numel() for p in module.parameters())
     if request.batch_size * max(count, 1) > node.limits.max_elements:
         raise OperationNotAllowed(
@@ -374,9 +410,7 @@ def fit(node: Node, principal: Principal, request: FitRequest) -> FitReply:
             f"node's limit of {node.limits.max_elements} elements (per-example gradients): "
             "use a smaller batch_size"
         )
-    inputs, data, target = _inputs(node, principal, request)
-    if len(data) != len(target):
-        raise UsageError("data and target must have the same number of rows")
+    inputs, data, target = _inputs(node, principal, request, failures)
     param_sources = frozenset().union(*(r.sources for r in records))
     sources = param_sources.union(*(r.sources for r in inputs))
     plan: dp.SGDPlan | None = None
@@ -415,14 +449,18 @@ def fit(node: Node, principal: Principal, request: FitRequest) -> FitReply:
     readable = may_read(principal, Lineage(sources))
     seed = request.seed if request.seed is not None else secrets.randbits(62)
     deadline = time.monotonic() + node.limits.max_seconds
-    failure: str | None = None
+    failure: str | None = failures[0] if failures else None
     epochs: list[tuple[int, float]] = []
     try:
+        if failure is not None:  # a private check failed: nothing to train on
+            raise _Skipped(failure)
         with torch.enable_grad():
             if plan is not None:
                 epochs = _train_dp(module, data, target, request, plan, deadline)
             else:
                 epochs = _train_plain(module, data, target, request, seed, deadline)
+    except _Skipped:
+        pass
     except Exception as exc:
         if readable and plan is None:
             raise RemoteError(
@@ -431,6 +469,8 @@ def fit(node: Node, principal: Principal, request: FitRequest) -> FitReply:
         log.info("fit of %s failed: %s: %s", principal.user_id, type(exc).__name__, exc)
         failure = f"{type(exc).__name__}: {exc}"
     state = {k: v.detach().clone().contiguous() for k, v in module.state_dict().items()}
+    if failure is not None:  # a failed result holds a stand-in, never a partial training
+        state = {k: torch.zeros_like(v) for k, v in state.items()}
     recipe = (_describe(request, plan),)
     new_ids = []
     for name, old in zip(request.names, records, strict=True):
