@@ -11,6 +11,7 @@ import torch
 from train_support import mlp
 
 import unseen
+from unseen import dp
 
 EPS, DELTA, EPOCHS, BATCH, LR = 3.0, 1e-5, 5, 64, 0.5
 
@@ -161,6 +162,25 @@ def test_the_ledger_replays_dpsgd_charges(hook: Any, digits: Any) -> None:
     model_ptr.fit(images, labels, epochs=1, batch_size=BATCH, dp=unseen.DPSGD(epsilon=1.0))
     model_ptr.fit(images, labels, epochs=1, batch_size=BATCH, dp=unseen.DPSGD(epsilon=1.0))
     entries = worker.node.stores.ledger.entries(ana.user_id)
-    replayed = unseen.dp.replay(entries, DELTA)
+    replayed = dp.replay(entries, DELTA)
     assert [round(s, 12) for _, s in replayed] == [round(e.spent, 12) for e in entries]
     assert ana.budget == pytest.approx(10.0 - entries[-1].spent)
+
+
+def test_a_dpsgd_entry_survives_the_sql_ledger(tmp_path: Any) -> None:
+    """The four-part component of a DP-SGD entry comes back from SQLite as it went in, and
+    the odometer replayed from it gives the same spend."""
+    from unseen.store import LedgerRecord, open_stores
+
+    plan = dp.plan_sgd(epsilon=2.0, delta=DELTA, batch_size=BATCH, public_rows=1797,
+                              epochs=2, datasets=("Digits",), query="fit")  # fmt: skip
+    record = LedgerRecord(id="e0", user_id="ana", seq=0, epsilon=plan.epsilon, delta=DELTA,
+                          mechanism="dp-sgd", components=list(plan.cost.components),
+                          charge=plan.epsilon, spent=plan.epsilon)  # fmt: skip
+    with open_stores(None, tmp_path, fsync=False) as stores:
+        stores.ledger.append(record)
+    with open_stores(None, tmp_path, fsync=False) as stores:  # another start of the node
+        (back,) = stores.ledger.entries("ana")
+    assert back.components == list(plan.cost.components)
+    assert isinstance(back.components[0], tuple) and back.components[0][3] == 2 * 28
+    assert dp.replay([back], DELTA)[0][1] == pytest.approx(plan.epsilon, rel=1e-12)

@@ -193,8 +193,10 @@ def _inputs(
             value = None
         values.append(value)
     data, target = values
-    if data is not None and target is not None and (
-        data.ndim == 0 or target.ndim == 0 or data.shape[0] != target.shape[0]
+    if (
+        data is not None
+        and target is not None
+        and (data.ndim == 0 or target.ndim == 0 or data.shape[0] != target.shape[0])
     ):
         message = "data and target must have rows, and the same number of them"
         if all(_public(principal, r) for r in records):
