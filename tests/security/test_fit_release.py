@@ -148,3 +148,16 @@ def test_a_fit_on_failed_weights_does_not_tell_that_they_failed(hook: Any) -> No
         worker.requests[-1].accept()
         with pytest.raises(unseen.RemoteError, match="details withheld"):
             model_ptr.get()
+
+
+def test_a_failed_dpsgd_fit_keeps_its_detail_and_its_charge(hook: Any) -> None:
+    """DP-SGD weights are the caller's, so a failure on the private data must not carry
+    its detail into them; the charge stands (whether it failed is private too)."""
+    worker, ana, X, y, (images, labels) = _setup(hook)
+    model_ptr = torch.nn.Sequential(torch.nn.Linear(64, 3)).send(ana)  # 3 classes < 10
+    history = model_ptr.fit(images, labels, epochs=1, batch_size=64,
+                            dp=unseen.DPSGD(epsilon=1.0))  # fmt: skip
+    assert history.dp is not None and ana.budget == pytest.approx(5.0 - history.dp.charged)
+    with pytest.raises(unseen.RemoteError, match="details withheld") as caught:
+        model_ptr.get()
+    assert "out of bounds" not in str(caught.value) and "IndexError" not in str(caught.value)

@@ -468,8 +468,13 @@ def fit(node: Node, principal: Principal, request: FitRequest) -> FitReply:
             raise RemoteError(
                 f"train.fit failed on the node: {type(exc).__name__}: {exc}"
             ) from None
-        log.info("fit of %s failed: %s: %s", principal.user_id, type(exc).__name__, exc)
+        log.warning("fit of %s failed: %s: %s", principal.user_id, type(exc).__name__, exc)
         failure = f"{type(exc).__name__}: {exc}"
+        if plan is not None:  # DP weights are the caller's: the detail stays in the log
+            failure = (
+                "DP-SGD failed on the data (details withheld: the data are private; the "
+                "charge stands, since whether it failed is private too)"
+            )
     state = {k: v.detach().clone().contiguous() for k, v in module.state_dict().items()}
     if failure is not None:  # a failed result holds a stand-in, never a partial training
         state = {k: torch.zeros_like(v) for k, v in state.items()}
