@@ -56,6 +56,7 @@ READ_PATHS: dict[str, tuple[str, ...]] = {
     "mpc.input": ("mpc reveal",),  # the input's value leaves only by a reveal
     "mpc.request": ("mpc.request auto-accept",),
     "job.logs": ("job.logs",),  # the approved code output is read through object.get
+    "train.fit": ("train.fit losses",),
 }
 
 #: read paths known to answer without asking the rule, each with its test; the guard fails
@@ -213,6 +214,21 @@ def _detail(w: World) -> Any:
     return reply["kept"][bad.id]  # the family of a failed result is "failed": derived too
 
 
+def _fit_losses(w: World) -> Any:
+    """A fit of a one-layer model on Ana's own tensors: its losses are hers to see."""
+    from unseen.messages.training import TRAIN_FIT, FitRequest
+
+    x = w.ana.send(torch.tensor(SECRET, dtype=torch.float32).reshape(6, 1)).id
+    weight, bias = w.ana.send(torch.ones(1, 1)).id, w.ana.send(torch.zeros(1)).id
+    linear = {"in_features": 1, "out_features": 1, "bias": True}
+    reply = w.ana.ask(TRAIN_FIT, FitRequest(
+        architecture={"type": "Sequential", "children": [["0", {"type": "Linear", "args": linear}]]},
+        names=["0.weight", "0.bias"], parameters=[weight, bias], data=x, target=x, loss="mse",
+        optimizer="sgd", lr=1e-3, epochs=1, batch_size=6, seed=0,
+    ))  # fmt: skip
+    return reply.history[0].loss
+
+
 def _mpc_request(w: World) -> Any:
     status = w.mpc.request(name=nid()).requests[0].status  # as created, no refresh
     return status if status == "accepted" else None
@@ -243,6 +259,7 @@ PROBES: dict[str, Probe] = {
     "mpc reveal": lambda w: w.mpc.get(),
     "mpc.request auto-accept": _mpc_request,
     "job.logs": lambda w: w.ana.call("job.logs", {"id": w.job})["stdout"],
+    "train.fit losses": _fit_losses,
 }
 
 #: what each probe yields under the real rule (numpy/torch oracles)
@@ -261,6 +278,8 @@ ORACLES: dict[str, Callable[[Any], bool]] = {
     "mpc reveal": lambda v: torch.allclose(v, torch.arange(3.0, dtype=v.dtype)),
     "mpc.request auto-accept": lambda v: v == "accepted",
     "job.logs": lambda v: v.strip() == str(SECRET.sum()),
+    # one batch of all six rows from weight 1, bias 0: the loss is 0 (x predicts x)
+    "train.fit losses": lambda v: v == 0.0,
 }
 
 

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from unseen.duet import join_duet, launch_duet
     from unseen.network import launch_network
     from unseen.server import launch_domain
-    from unseen.train import ModulePointer, Plan, TorchHook, plan
+    from unseen.train import DPSGD, ModulePointer, Plan, TorchHook, plan
 
     np: Namespace
     torch: Namespace
@@ -69,6 +69,7 @@ _LAZY = {
     "ModulePointer": "unseen.train",
     "Plan": "unseen.train",
     "plan": "unseen.train",
+    "DPSGD": "unseen.train",
     "ParameterPointer": "unseen.client",
     "VirtualWorker": "unseen.client",
     "share": "unseen.client",
@@ -93,6 +94,7 @@ __all__ = [
     "CodeFunction",
     "Dataset",
     "DecodeError",
+    "DPSGD",
     "GridClient",
     "Job",
     "ModulePointer",

@@ -19,6 +19,7 @@ from unseen.client._namespaces import Namespace, RemoteFunction, np, pd, torch
 from unseen.client._params import ParameterPointer
 from unseen.client._pointer import NotAllowedAttribute, Pointer
 from unseen.client._views import DatasetList, Request, RequestList, SearchResults, StoreView
+from unseen.client._waiting import waiting
 from unseen.client._worker import VirtualWorker
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ __all__ = [
     "pd",
     "share",
     "torch",
+    "waiting",
 ]
 
 

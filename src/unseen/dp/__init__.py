@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from unseen.dp._ledger import Accountant, Charge, replay
 from unseen.dp._meta import MAX_ROWS, asset_dp_fields, source_table
-from unseen.dp._odometer import ORDERS, Odometer, curve, rdp_epsilon
+from unseen.dp._odometer import ORDERS, Odometer, curve, rdp_epsilon, subsampled_gaussian
 from unseen.dp._plan import rho_of
 from unseen.dp._release import (
     MAX_EPSILON,
@@ -27,6 +27,7 @@ from unseen.dp._release import (
     not_releasable,
     prepare,
 )
+from unseen.dp._sgd import SGDPlan, plan_sgd
 from unseen.dp._shape import ShapeMismatch, check_executed, shape_of, shape_ok
 from unseen.dp._values import Col, Const, Grouped, Table
 from unseen.dp._view import DPTable, table
@@ -44,6 +45,7 @@ __all__ = [
     "Grouped",
     "Odometer",
     "Release",
+    "SGDPlan",
     "ShapeMismatch",
     "Table",
     "answer",
@@ -52,6 +54,7 @@ __all__ = [
     "check_parameters",
     "curve",
     "not_releasable",
+    "plan_sgd",
     "prepare",
     "rdp_epsilon",
     "replay",
@@ -59,6 +62,7 @@ __all__ = [
     "shape_of",
     "shape_ok",
     "source_table",
+    "subsampled_gaussian",
     "DPTable",
     "table",
 ]

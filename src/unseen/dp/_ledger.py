@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from unseen.dp._odometer import Odometer
+from unseen.dp._odometer import Component, Odometer
 from unseen.errors import BudgetExhausted
 from unseen.store import BUDGET_RTOL, LedgerConflict, LedgerRecord
 
@@ -26,7 +26,7 @@ class Charge:
     epsilon: float
     delta: float
     mechanism: str
-    components: tuple[tuple[str, float], ...]
+    components: tuple[Component, ...]
     datasets: tuple[str, ...]
     query: str
 

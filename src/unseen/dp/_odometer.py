@@ -10,18 +10,24 @@ It keeps two valid accountings and shows the tighter one:
 
 A release's components are ``("laplace", epsilon)`` (its exact RDP curve, Mironov 2017),
 ``("gaussian", rho)`` (RDP ``alpha * rho``) and ``("pure", epsilon)`` (any epsilon-DP
-mechanism: RDP at most ``min(epsilon, alpha * epsilon**2 / 2)``, Bun and Steinke 2016).
+mechanism: RDP at most ``min(epsilon, alpha * epsilon**2 / 2)``, Bun and Steinke 2016), and
+``("subsampled_gaussian", sample_rate, noise_multiplier, steps)`` (DP-SGD: the Poisson-subsampled
+Gaussian mechanism composed ``steps`` times, its RDP curve from dp-accounting's accountant).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["ORDERS", "Odometer", "curve", "rdp_epsilon"]
+__all__ = ["ORDERS", "Component", "Odometer", "curve", "rdp_epsilon", "subsampled_gaussian"]
+
+#: One mechanism of a release: ``(kind, parameter)``, or DP-SGD's four-part form.
+Component = tuple[str, float] | tuple[str, float, float, int]
 
 #: dp-accounting's default RDP orders.
 ORDERS = np.array(
@@ -36,11 +42,29 @@ def _laplace(epsilon: float) -> np.ndarray:
     return epsilon + np.log1p((a - 1) * np.expm1(epsilon * (1 - 2 * a)) / (2 * a - 1)) / (a - 1)
 
 
-def curve(components: Sequence[tuple[str, float]]) -> np.ndarray:
+@functools.lru_cache(maxsize=256)
+def subsampled_gaussian(sample_rate: float, noise_multiplier: float, steps: int) -> np.ndarray:
+    """The RDP curve, at :data:`ORDERS`, of ``steps`` Poisson-subsampled Gaussian steps
+    (DP-SGD), from dp-accounting's RDP accountant (read-only: it is cached)."""
+    from dp_accounting import GaussianDpEvent, PoissonSampledDpEvent, SelfComposedDpEvent
+    from dp_accounting.rdp import RdpAccountant
+
+    accountant = RdpAccountant(orders=[float(a) for a in ORDERS])
+    event = PoissonSampledDpEvent(sample_rate, GaussianDpEvent(noise_multiplier))
+    accountant.compose(SelfComposedDpEvent(event, int(steps)))
+    out = np.array(accountant.rdp, dtype=np.float64)
+    out.flags.writeable = False
+    return out
+
+
+def curve(components: Sequence[Component]) -> np.ndarray:
     """The RDP curve of one release (the sum of its components' curves)."""
     total = np.zeros_like(ORDERS)
-    for kind, value in components:
-        if kind == "laplace":
+    for component in components:
+        kind, value = component[0], float(component[1])
+        if kind == "subsampled_gaussian" and len(component) == 4:
+            total += subsampled_gaussian(value, float(component[2]), int(component[3]))
+        elif kind == "laplace":
             total += _laplace(value)
         elif kind == "gaussian":
             total += ORDERS * value
@@ -73,9 +97,7 @@ class Odometer:
     rdp: np.ndarray = field(default_factory=lambda: np.zeros_like(ORDERS))
     count: int = 0
 
-    def plus(
-        self, epsilon: float, delta: float, components: Sequence[tuple[str, float]]
-    ) -> Odometer:
+    def plus(self, epsilon: float, delta: float, components: Sequence[Component]) -> Odometer:
         if not components:
             return Odometer(self.epsilon, self.delta, self.rdp, self.count + 1)
         return Odometer(

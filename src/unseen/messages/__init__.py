@@ -25,6 +25,7 @@ from unseen.messages import network as _network
 from unseen.messages import objects as _objects
 from unseen.messages import quotas as _quotas
 from unseen.messages import requests as _requests
+from unseen.messages import training as _training
 from unseen.messages import users as _users
 from unseen.messages._typed import UNSET, Kind, from_wire, to_wire
 
@@ -116,6 +117,7 @@ KINDS: dict[str, str] = {
     "job.logs": "a job's stdout, stderr and failure, once the owner released them",
     "job.cancel": "stop a running job",
     "job.release_logs": "release a job's logs to the scientist who ran it (owners and admins)",
+    "train.fit": "train a model of standard layers on the node, optionally with DP-SGD charged to the ledger",
 }
 
 #: Every kind's typed request and reply (docs/architecture.md, "Typed messages"): each kind of
@@ -134,6 +136,7 @@ TYPED: dict[str, Kind[Any, Any]] = {
         *_datasets.TYPED_KINDS,
         *_objects.TYPED_KINDS,
         *_code.TYPED_KINDS,
+        *_training.TYPED_KINDS,
     )
 }
 

@@ -508,16 +508,23 @@ def run_graph(node: Node, principal: Principal, request: GraphRunRequest) -> Gra
     index = {a.id: i for i, a in enumerate(actions)}
 
     def recipe(object_id: str) -> tuple[str, ...]:
-        """The rendered actions this object derives from, for an owner's review."""
+        """The rendered actions this object derives from, for an owner's review, after the
+        recipes of the stored inputs they read (a fit's settings, say)."""
         needed: set[int] = set()
         stack = [object_id]
+        earlier: dict[str, None] = {}
         while stack:
             i = index[stack.pop()]
             if i not in needed:
                 needed.add(i)
-                stack.extend(p for p in lineage[actions[i].id][2] if p in index)
+                for p in lineage[actions[i].id][2]:
+                    if p in index:
+                        stack.append(p)
+                    elif p in inputs:
+                        earlier.update(dict.fromkeys(inputs[p].recipe))
         lines = ops.render([actions[i] for i in sorted(needed)])
-        return tuple(_plan_lines(origin, [actions[i].id for i in sorted(needed)]) + lines)
+        plans = _plan_lines(origin, [actions[i].id for i in sorted(needed)])
+        return (*earlier, *plans, *lines)
 
     kept: dict[str, str | None] = {}
     for object_id in sorted(keep_ids):

@@ -51,9 +51,9 @@ if TYPE_CHECKING:
     from unseen.node._node import Node
 
 #: message kinds that run graphs: they wait for a turn in the scheduler
-SCHEDULED_KINDS = frozenset({"graph.run", "dp.get"})
+SCHEDULED_KINDS = frozenset({"graph.run", "dp.get", "train.fit"})
 #: message kinds that store values a user creates: refused once over the stored-bytes quota
-STORING_KINDS = frozenset({"graph.run", "object.send"})
+STORING_KINDS = frozenset({"graph.run", "object.send", "train.fit"})
 SETTINGS_KEY = "quotas"
 WINDOW_S = 60.0
 GIB = 1 << 30

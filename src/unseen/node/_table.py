@@ -26,6 +26,7 @@ from unseen.node import (
     _objects,
     _quotas,
     _requests,
+    _training,
     _users,
 )
 from unseen.node._routes import Route, route_of
@@ -45,6 +46,7 @@ HANDLER_MODULES: tuple[ModuleType, ...] = (
     _objects,
     _quotas,
     _requests,
+    _training,
     _users,
 )
 

@@ -186,7 +186,7 @@ class LedgerRecord:
     epsilon: float
     delta: float
     mechanism: str
-    components: list[tuple[str, float]]
+    components: list[tuple[str, float] | tuple[str, float, float, int]]
     charge: float
     spent: float
     datasets: tuple[str, ...] = ()

@@ -5,25 +5,30 @@
 (``unseen.ParameterPointer.grad``); :class:`SGD`, :class:`Adam` and :class:`AdamW` (also
 reached as ``torch.optim.*`` under the hook) record the updates. All of it is one lazy graph,
 shipped at ``.get()`` / ``.compute()``. :func:`plan` traces a function once into a graph
-that a node stores and runs by id. See docs/training.md.
+that a node stores and runs by id; ``model_ptr.fit(...)`` trains in one message
+(:mod:`unseen.train._fit`), with DP-SGD when given ``dp=DPSGD(...)``. See docs/training.md.
 """
 
 from __future__ import annotations
 
+from unseen.train._fit import DPSGD, FitHistory, describe
 from unseen.train._hook import TorchHook
 from unseen.train._module import ModulePointer, send_module
 from unseen.train._optim import SGD, Adam, AdamW, Optimizer
 from unseen.train._plan import Plan, PlanView, plan
 
 __all__ = [
+    "DPSGD",
     "Adam",
     "AdamW",
+    "FitHistory",
     "ModulePointer",
     "Optimizer",
     "Plan",
     "PlanView",
     "SGD",
     "TorchHook",
+    "describe",
     "plan",
     "send_module",
 ]

@@ -101,6 +101,7 @@ class ModulePointer:
         object.__setattr__(self, "_tensors", tensors)
         object.__setattr__(self, "_prefix", prefix)
         object.__setattr__(self, "_children_cache", {})
+        object.__setattr__(self, "_withheld", False)  # a fit left weights you may not read
 
     # -- the module's structure ---------------------------------------------------------
     @property
@@ -261,6 +262,46 @@ class ModulePointer:
         object.__setattr__(self, "_joined", (key, flat))
         return flat
 
+    def fit(
+        self,
+        data: Any,
+        target: Any,
+        *,
+        loss: str = "cross_entropy",
+        optimizer: str = "sgd",
+        lr: float = 0.01,
+        epochs: int = 1,
+        batch_size: int = 32,
+        dp: Any = None,
+        seed: int | None = None,
+    ) -> Any:
+        """Train this model on ``data`` and ``target`` (pointers to tensors) on the node, in
+        one message: ``loss`` (cross_entropy, mse, nll, bce_with_logits), ``optimizer``
+        (sgd, adam, adamw) with ``lr``, ``epochs`` of ``batch_size`` rows. Without ``dp`` the
+        batch order comes from ``seed`` (the same as the loop of docs/training.md run
+        locally); ``dp=unseen.DPSGD(epsilon=..., delta=..., max_grad_norm=...)`` trains with
+        DP-SGD, charged to your privacy budget first. Returns a
+        :class:`unseen.train.FitHistory`; the parameters are the trained ones after it."""
+        from unseen.train._fit import fit
+
+        return fit(self, data, target, loss=loss, optimizer=optimizer, lr=lr, epochs=epochs,
+                   batch_size=batch_size, dp=dp, seed=seed)  # fmt: skip
+
+    def _adopt_released(self, entries: list[tuple[str, ParameterPointer]], values: Any) -> None:
+        """Weights released to you after a fit on private data are yours: keep them on the
+        node as your own upload, so that what you compute from them (a DP-SGD fit that
+        starts from them, ``get()``) is yours to read too."""
+        import torch
+
+        offset = 0
+        for _, pointer in entries:
+            numel = int(torch.Size(pointer.shape).numel())
+            chunk = values[offset : offset + numel].reshape(pointer.shape).to(pointer.dtype)
+            offset += numel
+            pointer._rebind(self._client.send(chunk.contiguous()))
+        object.__setattr__(self, "_joined", None)
+        object.__setattr__(self, "_withheld", False)
+
     def request(self, name: str = "model", reason: str = "") -> Request:
         """Ask the node's owner to release these weights to you; returns the pending request.
         Once accepted, ``.get()`` returns the model (while you have not trained it further)."""
@@ -297,8 +338,10 @@ class ModulePointer:
             raise CannotRequestPrivateData(
                 "These weights were trained on data you may not see, so they derive from it. "
                 "Ask the data owner: model_ptr.get(request_block=True, name=..., reason=...)"
-                " (differentially private training is coming: see docs/training.md)."
+                " or train with DP-SGD: model_ptr.fit(..., dp=unseen.DPSGD(epsilon=...))."
             ) from None
+        if self._withheld:
+            self._adopt_released(entries, values)
         result = copy.deepcopy(self._module)
         local = dict(result.named_parameters())
         local.update(dict(result.named_buffers()))
