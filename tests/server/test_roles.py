@@ -130,6 +130,19 @@ def bodies(world: dict[str, Any], owner: unseen.Client) -> dict[str, Callable[[]
         "job.logs": lambda: {"id": "no-such-job"},
         "job.cancel": lambda: {"id": "no-such-job"},
         "job.release_logs": lambda: {"id": "no-such-job"},
+        # a model with no layers: the handler's own UsageError
+        "train.fit": lambda: {
+            "architecture": {"type": "Sequential", "children": []},
+            "names": [],
+            "parameters": [],
+            "data": own,
+            "target": own,
+            "loss": "mse",
+            "optimizer": "sgd",
+            "lr": 0.1,
+            "epochs": 1,
+            "batch_size": 1,
+        },  # fmt: skip
     }
 
 
