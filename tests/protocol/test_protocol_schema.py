@@ -1,6 +1,6 @@
 """The published protocol (docs/protocol.md, docs/protocol.schema.json) against the code.
 
-The committed files must be what ``python -m unseen.server.protocol`` generates now; the
+The committed files must be what ``python -m unseen.cli.protocol`` generates now; the
 recorded 1.0 fixtures, and a value of every typed value the codec writes, must be valid
 under the schema (read as JSON the way raw_client.py reads them, with msgpack only); and the
 generator must refuse what it cannot describe (a type code without a description, an
@@ -27,11 +27,11 @@ if str(HERE) not in sys.path:
 import raw_client as raw  # noqa: E402
 
 from unseen import errors, ops, serde  # noqa: E402
+from unseen.cli import protocol  # noqa: E402
 from unseen.errors import UsageError  # noqa: E402
 from unseen.messages import Kind, decode_message, setup, to_wire  # noqa: E402
 from unseen.messages.schema import attribute_docs, protocol_schema  # noqa: E402
 from unseen.serde import spec  # noqa: E402
-from unseen.server import protocol  # noqa: E402
 
 ROOT = HERE.parents[1]
 FIXTURES = HERE / "fixtures" / "1.0"
@@ -312,3 +312,20 @@ def test_an_application_type_is_not_part_of_the_protocol(monkeypatch: pytest.Mon
     monkeypatch.setattr(spec, "registered", lambda: {**registered, 100: Point})
     codes = {t["code"] for t in protocol_schema()["x-unseen"]["types"]}
     assert 100 not in codes and codes >= set(spec.BUILTIN_TYPES.values())
+
+
+def test_every_kind_of_both_node_tables_is_published_with_its_roles() -> None:
+    from unseen.network import build_network_routes
+    from unseen.node import ROLES, build_routes
+
+    published = {k["kind"]: k for k in SCHEMA["x-unseen"]["kinds"]}
+    domain = build_routes()
+    for table in (domain, build_network_routes()):
+        for kind, route in table.items():
+            entry = published[kind]
+            assert entry["typed"] and entry["roles"] == [r for r in ROLES if r in route.roles]
+            assert entry["node"] == ("domain" if kind in domain else "network")
+    assert {k for k, e in published.items() if e["node"] == "network"} == {
+        "registry.list", "registry.decide", "registry.remove", "registry.domains",
+        "registry.search",
+    }  # fmt: skip

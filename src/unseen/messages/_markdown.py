@@ -13,7 +13,7 @@ from typing import Any
 __all__ = ["render_markdown"]
 
 Doc = dict[str, Any]
-_REGENERATE = "PYTHONPATH=src python -m unseen.server.protocol"
+_REGENERATE = "PYTHONPATH=src python -m unseen.cli.protocol"
 
 
 def _code(text: Any) -> str:
@@ -318,14 +318,30 @@ def _kinds(doc: Doc) -> list[str]:
             "",
         ]
     head = ["kind", *(["roles"] if with_roles else []), "request", "reply", "what"]
-    rows = []
-    for k in kinds:
-        req, rep = (defs[k[side].removeprefix("#/$defs/")] for side in ("request", "reply"))
-        request = type_text(req, defs) if k["typed"] else "map (not yet typed)"
-        reply = type_text(rep, defs) if k["typed"] else "any value (not yet typed)"
-        roles = [", ".join(k["roles"])] if with_roles else []
-        rows.append([_code(k["kind"]), *roles, request, reply, k["text"]])
-    out += _table(head, rows)
+
+    def rows(node: str) -> list[list[str]]:
+        out = []
+        for k in kinds:
+            if k.get("node", "domain") != node:
+                continue
+            req, rep = (defs[k[side].removeprefix("#/$defs/")] for side in ("request", "reply"))
+            request = type_text(req, defs) if k["typed"] else "map (not yet typed)"
+            reply = type_text(rep, defs) if k["typed"] else "any value (not yet typed)"
+            roles = [", ".join(k["roles"])] if with_roles else []
+            out.append([_code(k["kind"]), *roles, request, reply, k["text"]])
+        return out
+
+    out += _table(head, rows("domain"))
+    network = rows("network")
+    if network:
+        out += [
+            "### A network node's kinds",
+            "",
+            "A network node answers the account kinds of a domain (`node.info`, `user.*`) and "
+            "these, which a domain refuses as unknown:",
+            "",
+            *_table(head, network),
+        ]
     out += [
         "### Message types",
         "",

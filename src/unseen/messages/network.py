@@ -31,6 +31,7 @@ __all__ = [
     "REGISTRY_SEARCH",
     "TYPED_KINDS",
     "REGISTRY_KINDS",
+    "REGISTRY_TEXT",
 ]
 
 
@@ -177,6 +178,14 @@ REGISTRY_KINDS: tuple[Kind[Any, Any], ...] = (
     REGISTRY_DOMAINS,
     REGISTRY_SEARCH,
 )
+#: a line on each registry kind, as :data:`unseen.messages.KINDS` has for a domain's kinds
+REGISTRY_TEXT: dict[str, str] = {
+    "registry.list": "every registration with its status (the network's owners and admins)",
+    "registry.decide": "approve or reject a domain's registration (owners and admins)",
+    "registry.remove": "forget a registered domain (owners and admins)",
+    "registry.domains": "the approved domains with their public summaries",
+    "registry.search": "assets of approved domains matching a tag or text",
+}
 TYPED_KINDS: tuple[Kind[Any, Any], ...] = (
     NETWORK_JOIN,
     NETWORK_LEAVE,

@@ -6,7 +6,7 @@ every value, typed value and kind body, and an ``x-unseen`` block that lists the
 their roles, the errors, the typed values' codes and layouts, and the limits.
 :func:`render_markdown` writes ``docs/protocol.md`` from that document alone. The roles and
 the transports are facts of higher layers, so they come in as arguments:
-``python -m unseen.server.protocol`` supplies them and writes both files.
+``python -m unseen.cli.protocol`` supplies them and writes both files.
 
 The schema describes the msgpack header of an encoded message read as JSON: a map is an
 object (``{"$map": [[key, value], ...]}`` if a key is not a string), bin is
@@ -28,14 +28,12 @@ import msgpack
 
 from unseen.errors import DecodeError, UsageError
 from unseen.messages import KINDS, PROTOCOL_VERSION, SPEAKS, TYPED, setup
-from unseen.messages.network import REGISTRY_KINDS
+from unseen.messages.network import REGISTRY_TEXT
 from unseen.serde import Limits, spec
 
 from ._json_schema import build_defs, error_kinds, kind_entries
 from ._markdown import render_markdown
 from ._wire_types import wire_types
-
-_NETWORK_NODE_KINDS = frozenset(kind.name for kind in REGISTRY_KINDS)
 
 __all__ = [
     "SCHEMA_DIALECT",
@@ -161,9 +159,10 @@ def protocol_schema(
     says nothing of either."""
     setup()  # Ref and Action are registered types: their codes must be known
     defs = build_defs()
-    # a domain's protocol: the registry.* kinds are typed too, but a network node's
-    domain_typed = {k: v for k, v in TYPED.items() if k not in _NETWORK_NODE_KINDS}
-    kinds = kind_entries(KINDS, domain_typed, roles, defs)
+    # a domain's kinds, then those a network node adds (its registry)
+    kinds = kind_entries({**KINDS, **REGISTRY_TEXT}, TYPED, roles, defs)
+    for entry in kinds:
+        entry["node"] = "network" if entry["kind"] in REGISTRY_TEXT else "domain"
     defs["message"]["allOf"] = [
         {
             "if": {"required": ["kind"], "properties": {"kind": {"const": k["kind"]}}},

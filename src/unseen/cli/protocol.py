@@ -1,10 +1,12 @@
 """Write the published protocol: ``docs/protocol.md`` and ``docs/protocol.schema.json``.
 
-``PYTHONPATH=src python -m unseen.server.protocol`` (``--check`` only compares). It lives on
-the server's layer because the documents need the facts of every layer below: the kinds,
-bodies, values and errors from :mod:`unseen.messages.schema`, the roles of each kind from
-:func:`unseen.node.build_routes`, the WebSocket framing from :mod:`unseen.transport`, and the
-HTTP endpoints, JSON bodies and limits from this package's app (built in memory, not served).
+``PYTHONPATH=src python -m unseen.cli.protocol`` (``--check`` only compares). It lives on the
+top layer because the documents need the facts of every layer below: the kinds, bodies,
+values and errors from :mod:`unseen.messages.schema`, the roles of each kind from the domain's
+and the network node's route tables (:func:`unseen.node.build_routes`,
+:func:`unseen.network.build_network_routes`), the WebSocket framing from
+:mod:`unseen.transport`, and the HTTP endpoints, JSON bodies and limits from the domain's app
+(built in memory, not served).
 """
 
 from __future__ import annotations
@@ -16,11 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from unseen.messages.schema import limit_entries, protocol_schema, render_markdown
+from unseen.network import build_network_routes
 from unseen.node import ROLES, Node, build_routes
-from unseen.server._app import ACCESS, create_app
-from unseen.server._domain import Domain
-from unseen.server._identity import NodeIdentity
-from unseen.server._service import ServerSettings
+from unseen.server import ACCESS, Domain, NodeIdentity, ServerSettings, create_app
 from unseen.transport import AUTH_CLOSE_CODE, FLAG_AUTH, FLAG_REPLY, FLAG_TICKET, REQUEST_HEAD
 
 __all__ = ["FILES", "REGENERATE", "documents", "transports", "write", "stale", "main"]
@@ -28,11 +28,13 @@ __all__ = ["FILES", "REGENERATE", "documents", "transports", "write", "stale", "
 #: the generated files, relative to the repository root
 FILES = ("docs/protocol.md", "docs/protocol.schema.json")
 WS_PATH = "/api/v1/ws"
-REGENERATE = "PYTHONPATH=src python -m unseen.server.protocol"
+REGENERATE = "PYTHONPATH=src python -m unseen.cli.protocol"
 
 
 def _roles() -> dict[str, list[str]]:
-    return {kind: [r for r in ROLES if r in route.roles] for kind, route in build_routes().items()}
+    """The roles each kind admits: a domain's kinds, then those only a network node has."""
+    table = {**build_network_routes(), **build_routes()}
+    return {kind: [r for r in ROLES if r in route.roles] for kind, route in table.items()}
 
 
 def _openapi() -> dict[str, Any]:
@@ -181,7 +183,7 @@ def stale(root: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m unseen.server.protocol", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m unseen.cli.protocol", description=__doc__)
     parser.add_argument("--root", type=Path, default=Path("."), help="the repository root")
     parser.add_argument("--check", action="store_true", help="only say whether they are stale")
     args = parser.parse_args(argv)
