@@ -11,6 +11,7 @@ job on the node, a :class:`Job`.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import inspect
 import textwrap
 import time
@@ -21,6 +22,7 @@ from unseen.client._waiting import waiting
 from unseen.errors import NotFound, RemoteError, RequestTimeout, UsageError
 from unseen.messages.code import (
     CODE_REQUEST,
+    CODE_SETTINGS,
     JOB_CANCEL,
     JOB_GET,
     JOB_LIST,
@@ -31,6 +33,7 @@ from unseen.messages.code import (
     OUTPUT_VALUE,
     CodeInput,
     CodeRequestRequest,
+    CodeSettingsRequest,
     CodeView,
     JobCancelRequest,
     JobGetRequest,
@@ -344,6 +347,22 @@ class CodeRequests:
     def jobs(self) -> list[Job]:
         """Jobs, oldest first: your own (owners and admins: all)."""
         return [Job(self._client, v) for v in self._client.ask(JOB_LIST, JobListRequest())]
+
+    def settings(self, **changes: Any) -> dict[str, Any]:
+        """The node's job settings (owners and admins), as a map: ``allowed_imports`` (the
+        modules a job's code may import) and the limits ``cpu_seconds``, ``wall_seconds``,
+        ``memory_bytes``, ``file_bytes``, ``processes``, ``output_bytes``. Keywords change
+        them for every job started from now on (None: back to the default)."""
+        names = [f.name for f in dataclasses.fields(CodeSettingsRequest)]
+        unknown = sorted(set(changes) - set(names))
+        if unknown:
+            raise UsageError(
+                f"no code setting {unknown[0]!r}: the settings are {', '.join(sorted(names))}"
+            )
+        if isinstance(changes.get("allowed_imports"), tuple):
+            changes["allowed_imports"] = list(changes["allowed_imports"])
+        request = CodeSettingsRequest(**changes)
+        return dataclasses.asdict(self._client.ask(CODE_SETTINGS, request))
 
     def job(self, job_id: str) -> Job:
         """A job by id (yours, or any for owners and admins)."""

@@ -117,6 +117,7 @@ KINDS: dict[str, str] = {
     "job.logs": "a job's stdout, stderr and failure, once the owner released them",
     "job.cancel": "stop a running job",
     "job.release_logs": "release a job's logs to the scientist who ran it (owners and admins)",
+    "code.settings": "the imports a job may make and its limits (owners and admins change them)",
     "train.fit": "train a model of standard layers on the node, optionally with DP-SGD charged to the ledger",
 }
 

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from unseen.messages._typed import Kind
+from unseen.messages._typed import UNSET, Kind
 from unseen.messages.requests import CodeInput, CodeView, RequestView
 
 __all__ = [
@@ -30,6 +30,8 @@ __all__ = [
     "JobLogsRequest",
     "JobCancelRequest",
     "JobReleaseLogsRequest",
+    "CodeSettingsRequest",
+    "CodeSettings",
     "CODE_REQUEST",
     "CODE_MOCK",
     "JOB_RUN",
@@ -39,6 +41,7 @@ __all__ = [
     "JOB_LOGS",
     "JOB_CANCEL",
     "JOB_RELEASE_LOGS",
+    "CODE_SETTINGS",
     "TYPED_KINDS",
     "code_hash",
 ]
@@ -145,6 +148,35 @@ class JobReleaseLogsRequest:
     reason: str = field(default="")
 
 
+@dataclass(frozen=True, kw_only=True)
+class CodeSettingsRequest:
+    """The node's job settings to change: a setting left off (``UNSET``) stays as it is, a nil
+    (``None``) puts it back to its default; an empty body reads them. ``allowed_imports``:
+    the top-level modules a job's own code may import; the others bound every job
+    (:class:`unseen.jobs.JobLimits`)."""
+
+    allowed_imports: list[str] | None = UNSET
+    cpu_seconds: float | None = UNSET
+    wall_seconds: float | None = UNSET
+    memory_bytes: int | None = UNSET
+    file_bytes: int | None = UNSET
+    processes: int | None = UNSET
+    output_bytes: int | None = UNSET
+
+
+@dataclass(frozen=True, kw_only=True)
+class CodeSettings:
+    """The job settings in effect, applied to every job started from now on."""
+
+    allowed_imports: list[str]
+    cpu_seconds: float
+    wall_seconds: float
+    memory_bytes: int
+    file_bytes: int
+    processes: int
+    output_bytes: int
+
+
 CODE_REQUEST: Kind[CodeRequestRequest, RequestView] = Kind(
     "code.request", CodeRequestRequest, RequestView
 )
@@ -159,6 +191,9 @@ JOB_CANCEL: Kind[JobCancelRequest, JobView] = Kind("job.cancel", JobCancelReques
 JOB_RELEASE_LOGS: Kind[JobReleaseLogsRequest, JobView] = Kind(
     "job.release_logs", JobReleaseLogsRequest, JobView
 )
+CODE_SETTINGS: Kind[CodeSettingsRequest, CodeSettings] = Kind(
+    "code.settings", CodeSettingsRequest, CodeSettings
+)
 
 TYPED_KINDS: tuple[Kind[Any, Any], ...] = (
     CODE_REQUEST,
@@ -170,4 +205,5 @@ TYPED_KINDS: tuple[Kind[Any, Any], ...] = (
     JOB_LOGS,
     JOB_CANCEL,
     JOB_RELEASE_LOGS,
+    CODE_SETTINGS,
 )

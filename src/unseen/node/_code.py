@@ -160,9 +160,10 @@ def job_spec(node: Node, job_id: str, record: RequestRecord, inputs: dict[str, A
     from unseen import jobs
 
     assert record.code is not None
+    settings = node.job_settings  # the owner's settings when the job starts
     return jobs.JobSpec(
         job_id=job_id, source=record.code["source"], function=record.code["function"],
-        inputs=inputs, limits=node.job_limits,
+        inputs=inputs, allowed_imports=settings.allowed_imports, limits=settings.limits,
     )  # fmt: skip
 
 

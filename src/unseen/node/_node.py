@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from unseen import ops
 from unseen.errors import NotFound, PermissionDenied, RemoteError, UnseenError, UsageError
 from unseen.messages import Message, Reply, setup
-from unseen.node import _dp, _jobs, _mpc_trust, _objects, _quotas, _requests
+from unseen.node import _code_settings, _dp, _jobs, _mpc_trust, _objects, _quotas, _requests
 from unseen.node._auth import Authenticator
 from unseen.node._principal import Principal, Role
 from unseen.node._routes import Route
@@ -59,7 +59,8 @@ class Node:
         quotas to start with (None: the defaults with the owner's stored changes; see
         :mod:`unseen.node._quotas`). ``executor`` runs approved code as jobs (default: a
         :class:`unseen.jobs.ProcessExecutor`, made on first use and closed by :meth:`close`),
-        each under ``job_limits`` (default: :class:`unseen.jobs.JobLimits`)."""
+        each under ``job_limits`` (None: the defaults with the owner's stored changes, see
+        ``code.settings``; given: they replace the stored limits until the owner changes them)."""
         if not isinstance(name, str) or not name.strip():
             raise UsageError("a node needs a non-empty name")
         if dp_delta is not None:
@@ -86,7 +87,9 @@ class Node:
         self.scheduler = _quotas.Scheduler(quotas or _quotas.load(self))
         self._executor = executor
         self._executor_lock = threading.Lock()
-        self._job_limits = job_limits
+        #: the allowed imports and limits of every job (``code.settings`` changes them)
+        self.job_settings = _code_settings.load(self, job_limits)
+        self.job_settings_lock = threading.Lock()
         #: job id -> the executor's handle of a job running now, and the thread that waits
         #: for its end
         self.job_handles: dict[str, Any] = {}
@@ -110,11 +113,8 @@ class Node:
 
     @property
     def job_limits(self) -> JobLimits:
-        if self._job_limits is None:
-            from unseen import jobs
-
-            self._job_limits = jobs.JobLimits()
-        return self._job_limits
+        """The limits of a job started now."""
+        return self.job_settings.limits
 
     def close(self) -> None:
         """Stop the jobs running now and close the executor (idempotent): each job stopped

@@ -16,6 +16,7 @@ from unseen.errors import UsageError
 from unseen.messages import KINDS
 from unseen.node import (
     _code,
+    _code_settings,
     _datasets,
     _dp,
     _info,
@@ -36,6 +37,7 @@ __all__ = ["HANDLER_MODULES", "build_routes", "build_table"]
 #: every module whose functions handle a message kind of the node
 HANDLER_MODULES: tuple[ModuleType, ...] = (
     _code,
+    _code_settings,
     _datasets,
     _dp,
     _info,
