@@ -71,7 +71,13 @@ class JobView:
     """A job as the node shows it. ``status`` is ``"running"``, ``"done"``, ``"failed"`` or
     ``"cancelled"``; ``reason`` is the node's own account of an end it caused (a restart, a
     cancel); why the function failed is in its logs. ``result_id`` is the object holding the
-    function's value once done; ``logs_released`` says whether the caller may read the logs."""
+    function's value once done; ``logs_released`` says whether the caller may read the logs.
+
+    ``timing`` is ``"exact"`` for a caller who may read the inputs (the owner, or a job on
+    one's own data) and ``"coarse"`` otherwise: then ``cpu_seconds`` is withheld (None) and
+    the end shows only at a rounded time after the start (``wall_seconds`` and ``finished_at``
+    rounded up the same way), so that how long the function ran on private data says little
+    (docs/code.md, "What a job shows")."""
 
     id: str
     function: str
@@ -81,8 +87,9 @@ class JobView:
     reason: str = ""
     result_id: str | None = None
     logs_released: bool = False
-    cpu_seconds: float = 0.0
+    cpu_seconds: float | None = None
     wall_seconds: float = 0.0
+    timing: str = "exact"
     created_at: float
     finished_at: float | None = None
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import difflib
 import keyword
+import math
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -209,8 +210,35 @@ def _code_request(node: Node, principal: Principal, request_id: str) -> RequestR
 
 
 def used_by(node: Node, record: RequestRecord) -> JobRecord | None:
-    """The job that used an approval: one running or done (an approval runs once)."""
+    """The job that used an approval: one running or done (an approval runs once), or one
+    that failed but shows as running still (:func:`held`: a new run must not tell early)."""
     for job in node.stores.jobs.list():
-        if job.request_id == record.id and job.status in ("running", "done"):
+        if job.request_id == record.id and (job.status in ("running", "done") or held(job)):
             return job
     return None
+
+
+# -- what a job's timing shows -----------------------------------------------------------------
+def coarse_seconds(seconds: float) -> float:
+    """``seconds`` rounded up: to whole seconds (at least 1) up to 4 s, then to four steps per
+    doubling (4, 5, 6, 7, 8, 10, 12, 14, 16, 20, ...): at most a quarter more, and a job's
+    length shows as one of a few values per doubling."""
+    if seconds <= 4.0:
+        return float(max(1, math.ceil(seconds)))
+    step = 2.0 ** (math.floor(math.log2(seconds)) - 2)
+    return math.ceil(seconds / step) * step
+
+
+def shown_end(job: JobRecord) -> float | None:
+    """When a job's own end (done, or failed on its own) shows to a caller without exact
+    timing: the start plus its rounded length. None for a job running, or ended by the node
+    or a cancel (that end is not the private data's)."""
+    if job.status not in ("done", "failed") or job.reason or job.finished_at is None:
+        return None
+    return job.created_at + coarse_seconds(job.finished_at - job.created_at)
+
+
+def held(job: JobRecord) -> bool:
+    """Has the job ended on its own, not yet shown to a caller without exact timing?"""
+    end = shown_end(job)
+    return end is not None and time.time() < end

@@ -43,9 +43,17 @@ from unseen.messages.code import (
     JobView,
     JobWaitRequest,
 )
-from unseen.node._code import code_inputs, code_requests, job_spec, used_by
+from unseen.node._code import (
+    coarse_seconds,
+    code_inputs,
+    code_requests,
+    held,
+    job_spec,
+    shown_end,
+    used_by,
+)
 from unseen.node._meta import public_meta
-from unseen.node._policy import CODE_OUTPUT, check_release, check_use, may_read
+from unseen.node._policy import CODE_OUTPUT, Lineage, check_release, check_use, may_read
 from unseen.node._principal import ADMINS, MEMBERS, Principal
 from unseen.node._routes import typed_route
 from unseen.store import JobRecord, ObjectRecord, RequestRecord
@@ -79,7 +87,8 @@ def _approved(node: Node, principal: Principal, hash_: str) -> RequestRecord:
         )
     if used is not None:
         raise PermissionDenied(
-            f"the approval of this function was used by job {used.id[:8]} ({used.status}): an "
+            f"the approval of this function was used by job {used.id[:8]} "
+            f"({'running' if held(used) else used.status}): an "
             "approval runs once; ask again with client.code.request(fn, reason=...)"
         )
     if mine:
@@ -208,21 +217,47 @@ def _logs_record(node: Node, job: JobRecord) -> ObjectRecord | None:
     return None if job.logs_id is None else node.stores.objects.get(job.logs_id)
 
 
+def _exact_timing(node: Node, principal: Principal, job: JobRecord) -> bool:
+    """May the caller see how long the job ran? Only who may read all its inputs: the owner,
+    or the scientist on their own data (released logs do not count: the owner released what
+    was printed, not the timing). Asked of the inputs, so that the answer does not change
+    when the job ends."""
+    if principal.is_admin:
+        return True
+    try:
+        request = node.stores.requests.get(job.request_id)
+        records = [node.stores.objects.get(i.object_id) for i in code_inputs(request)]
+    except NotFound:  # an input is gone: the timing stays coarse
+        return False
+    return all(may_read(principal, Lineage(r.sources)) for r in records)
+
+
 def job_view(node: Node, principal: Principal, job: JobRecord) -> JobView:
     logs = _logs_record(node, job)
+    exact = _exact_timing(node, principal, job)
+    status, finished_at, wall = job.status, job.finished_at, job.wall_seconds
+    result_id, released = job.result_id, logs is not None and may_read(principal, logs)
+    if not exact:
+        wall = coarse_seconds(wall) if job.status != "running" else 0.0
+        end = shown_end(job)
+        if end is not None and time.time() < end:  # ended, but not yet for this caller
+            status, finished_at, wall, result_id, released = "running", None, 0.0, None, False
+        elif end is not None:
+            finished_at = end
     return JobView(
         id=job.id,
         function=job.function,
         request_id=job.request_id,
         requester=job.requester,
-        status=job.status,
+        status=status,
         reason=job.reason,
-        result_id=job.result_id,
-        logs_released=logs is not None and may_read(principal, logs),
-        cpu_seconds=job.cpu_seconds,
-        wall_seconds=job.wall_seconds,
+        result_id=result_id,
+        logs_released=released,
+        cpu_seconds=job.cpu_seconds if exact else None,
+        wall_seconds=wall,
+        timing="exact" if exact else "coarse",
         created_at=job.created_at,
-        finished_at=job.finished_at,
+        finished_at=finished_at,
     )
 
 
@@ -257,9 +292,14 @@ def wait(node: Node, principal: Principal, request: JobWaitRequest) -> JobView:
     while True:
         seen = node.decisions  # read before the record, so that no end slips in between
         job = _own_job(node, principal, request.id)
+        view = job_view(node, principal, job)
         left = deadline - time.monotonic()
-        if job.status != "running" or left <= 0:
-            return job_view(node, principal, job)
+        if view.status != "running" or left <= 0:
+            return view
+        if job.status != "running":  # ended, shown at its rounded end: no decision to wait for
+            end = shown_end(job) or time.time()
+            time.sleep(max(0.0, min(left, end - time.time(), 1.0)) + 0.001)
+            continue
         node.wait_for_decision(seen, min(left, 1.0))
 
 
@@ -267,8 +307,9 @@ def wait(node: Node, principal: Principal, request: JobWaitRequest) -> JobView:
 def logs(node: Node, principal: Principal, request: JobLogsRequest) -> JobLogs:
     job = _own_job(node, principal, request.id)
     record = _logs_record(node, job)
-    if record is None:
-        raise UsageError(f"job {job.id[:8]} of {job.function} has no logs yet: it is {job.status}")
+    shown = job_view(node, principal, job).status
+    if record is None or shown == "running":
+        raise UsageError(f"job {job.id[:8]} of {job.function} has no logs yet: it is {shown}")
     try:
         check_release(principal, record)
     except CannotRequestPrivateData:
@@ -285,6 +326,9 @@ def logs(node: Node, principal: Principal, request: JobLogsRequest) -> JobLogs:
 def cancel(node: Node, principal: Principal, request: JobCancelRequest) -> JobView:
     job = _own_job(node, principal, request.id)
     handle = node.job_handles.get(job.id)
+    view = job_view(node, principal, job)
+    if view.status == "running" and job.status != "running":
+        return view  # ended, not yet shown to this caller: too late to cancel, as in a race
     if job.status != "running" or handle is None:
         raise UsageError(f"job {job.id[:8]} of {job.function} is {job.status}: nothing to cancel")
     job.reason = f"cancelled by {principal.name or principal.user_id}"
