@@ -108,12 +108,14 @@ NOT_READ_PATHS: dict[str, str] = {
     "code.mock": "admins only: the function's value on the inputs' mocks (check_release on "
     "each mock: public objects)",
     "job.run": "starts a job of the caller's accepted code request; replies with its job view",
-    "job.list": "job views: status and timing; the value and logs are objects read through "
+    "job.list": "job views: a coarse status, and timing rounded (CPU seconds withheld) unless "
+    "the rule lets the caller read every input; the value and logs are objects read through "
     "the rule (docs/code.md, 'What a job shows')",
     "job.get": "the same job view as job.list",
     "job.wait": "the same job view as job.list, once the job ended",
     "job.cancel": "stops the caller's job; its job view",
     "job.release_logs": "admins only: a grant",
+    "code.settings": "admins only: the job settings",
     # the network node keeps no data
     "registry.list": "registrations",
     "registry.decide": "registrations",
