@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import inspect
+import math
 import textwrap
 import time
 from collections.abc import Callable
@@ -45,6 +46,8 @@ from unseen.messages.code import (
     JobView,
     JobWaitRequest,
     code_hash,
+    dp_output,
+    output_epsilon,
 )
 from unseen.messages.objects import OBJECT_INFO, ObjectIdRequest
 
@@ -87,7 +90,9 @@ def _run_source(name: str, source: str, inputs: dict[str, Any]) -> Any:
 class CodeFunction:
     """A function declared for a code request, with its inputs on a node (see the module)."""
 
-    def __init__(self, fn: Callable[..., Any], inputs: dict[str, Pointer]) -> None:
+    def __init__(
+        self, fn: Callable[..., Any], inputs: dict[str, Pointer], dp_epsilon: float | None = None
+    ) -> None:
         from unseen.client._pointer import Pointer
 
         if not callable(fn) or not hasattr(fn, "__name__"):
@@ -125,7 +130,14 @@ class CodeFunction:
         self.name: str = fn.__name__
         self.source: str = _source_of(fn)
         self.inputs: dict[str, Pointer] = dict(inputs)
-        self.output: str = OUTPUT_VALUE
+        if dp_epsilon is not None:
+            if isinstance(dp_epsilon, bool) or not isinstance(dp_epsilon, int | float):
+                raise UsageError(f"dp_epsilon must be a number, got {dp_epsilon!r}")
+            if not math.isfinite(dp_epsilon) or dp_epsilon <= 0:
+                raise UsageError(f"dp_epsilon must be a finite number > 0, got {dp_epsilon!r}")
+        #: the epsilon of a DP output (the code makes its value epsilon-DP), None for a value
+        self.dp_epsilon: float | None = None if dp_epsilon is None else float(dp_epsilon)
+        self.output: str = OUTPUT_VALUE if dp_epsilon is None else dp_output(dp_epsilon)
         self.__doc__ = fn.__doc__
 
     @property
@@ -164,12 +176,19 @@ class CodeFunction:
         return f"<unseen.function {self.name}({names}) {self.hash[:12]}>"
 
 
-def function(**inputs: Pointer) -> Callable[[Callable[..., Any]], CodeFunction]:
+def function(
+    *, dp_epsilon: float | None = None, **inputs: Pointer
+) -> Callable[[Callable[..., Any]], CodeFunction]:
     """Declare a function for a code request: ``@unseen.function(data=pointer)``; each
-    keyword names a parameter and the pointer whose value it gets when the job runs."""
+    keyword names a parameter and the pointer whose value it gets when the job runs.
+
+    ``dp_epsilon`` declares the function's value epsilon-DP (its code adds the noise, e.g.
+    with OpenDP, which the owner checks in review): each run is charged that epsilon to
+    your privacy budget before it starts, and the value is then yours to read as often as
+    you like. It is part of the hash: another epsilon is another request."""
 
     def declare(fn: Callable[..., Any]) -> CodeFunction:
-        return CodeFunction(fn, inputs)
+        return CodeFunction(fn, inputs, dp_epsilon)
 
     return declare
 
@@ -191,7 +210,20 @@ class CodeReview:
     def __str__(self) -> str:
         inputs = "\n".join(f"  {i.name} = {i.label or '-'} ({i.object_id})" for i in self.inputs)
         diff = f"\nChanges since the earlier version:\n{self.diff}" if self.diff else ""
-        return f"{self.source}\nInputs:\n{inputs}\nOutput: {self.output}\nHash: {self.hash}{diff}"
+        output = self.describe_output()
+        return f"{self.source}\nInputs:\n{inputs}\nOutput: {output}\nHash: {self.hash}{diff}"
+
+    def describe_output(self) -> str:
+        """The declared output in words; for a DP output, what the owner must check."""
+        epsilon = output_epsilon(self.output)
+        if epsilon is None:
+            return "the value (released once to the scientist)"
+        check = "" if "opendp" in self.source else " NOTE: the source never mentions opendp."
+        return (
+            f"a DP value at epsilon {epsilon:g}, charged to the scientist's budget when it "
+            "runs and then theirs to read: accept only if the code makes its value "
+            f"{epsilon:g}-DP (e.g. with OpenDP), whatever the data.{check}"
+        )
 
     __repr__ = __str__
 
@@ -213,8 +245,10 @@ class CodeReview:
             f"<li><code>{html.escape(i.name)}</code>: {html.escape(i.label or i.object_id)}</li>"
             for i in self.inputs
         )
-        return f"{source}<p>Inputs:</p><ul>{rows}</ul><p>Hash: <code>{self.hash}</code></p>" + (
-            f"<p>Changes since the earlier version:</p>{diff}" if diff else ""
+        output = f"<p>Output: {html.escape(self.describe_output())}</p>"
+        return (
+            f"{source}<p>Inputs:</p><ul>{rows}</ul>{output}<p>Hash: <code>{self.hash}</code></p>"
+            + (f"<p>Changes since the earlier version:</p>{diff}" if diff else "")
         )
 
 

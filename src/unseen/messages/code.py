@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from unseen.errors import UsageError
 from unseen.messages._typed import UNSET, Kind
 from unseen.messages.requests import CodeInput, CodeView, RequestView
 
@@ -44,10 +45,36 @@ __all__ = [
     "CODE_SETTINGS",
     "TYPED_KINDS",
     "code_hash",
+    "OUTPUT_VALUE",
+    "dp_output",
+    "output_epsilon",
 ]
 
-#: the one output kind so far: the function's return value, kept on the node as an object
+#: the function's return value, kept on the node as an object and released once
 OUTPUT_VALUE = "value"
+#: the prefix of a DP output: ``"dp:<epsilon>"``, the value charged to the ledger when it runs
+DP_OUTPUT_PREFIX = "dp:"
+
+
+def dp_output(epsilon: float) -> str:
+    """The declared output of a function whose value is epsilon-DP (made so by its code, e.g.
+    with OpenDP): part of the hash, so that an approval pins the epsilon too."""
+    return f"{DP_OUTPUT_PREFIX}{float(epsilon)!r}"
+
+
+def output_epsilon(output: str) -> float | None:
+    """The epsilon of a DP output, None for a plain value; ``UsageError`` for any other."""
+    if output == OUTPUT_VALUE:
+        return None
+    if output.startswith(DP_OUTPUT_PREFIX):
+        try:
+            return float(output[len(DP_OUTPUT_PREFIX) :])
+        except ValueError:
+            pass
+    raise UsageError(
+        f"the declared output is {OUTPUT_VALUE!r} or 'dp:<epsilon>', not {output!r}: "
+        "declare it with @unseen.function(..., dp_epsilon=...)"
+    )
 
 
 def code_hash(function: str, source: str, inputs: list[CodeInput], output: str) -> str:

@@ -17,15 +17,16 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from unseen import dp
 from unseen.errors import NotFound, RemoteError, UsageError
 from unseen.messages.code import (
     CODE_MOCK,
     CODE_REQUEST,
-    OUTPUT_VALUE,
     CodeInput,
     CodeMockRequest,
     CodeRequestRequest,
     code_hash,
+    output_epsilon,
 )
 from unseen.messages.requests import RequestView
 from unseen.node._policy import check_release, check_use, may_read
@@ -58,8 +59,9 @@ def _check_submission(request: CodeRequestRequest) -> None:
         raise UsageError(f"every input needs a parameter name; got {names}")
     if len(set(names)) != len(names):
         raise UsageError(f"an input is declared twice: {names}")
-    if request.output != OUTPUT_VALUE:
-        raise UsageError(f"the declared output is {OUTPUT_VALUE!r}, not {request.output!r}")
+    epsilon = output_epsilon(request.output)
+    if epsilon is not None:
+        dp.check_parameters(epsilon, None, dp.MIN_DELTA)  # a clear error for a bad epsilon
     if request.hash != code_hash(name, request.source, list(request.inputs), request.output):
         raise UsageError(
             "the hash does not match the submitted function, inputs and output: submit it "

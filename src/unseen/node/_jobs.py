@@ -17,7 +17,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from unseen import ops
+from unseen import dp, ops
 from unseen.errors import (
     CannotRequestPrivateData,
     NotFound,
@@ -42,6 +42,7 @@ from unseen.messages.code import (
     JobRunRequest,
     JobView,
     JobWaitRequest,
+    output_epsilon,
 )
 from unseen.node._code import (
     coarse_seconds,
@@ -52,6 +53,7 @@ from unseen.node._code import (
     shown_end,
     used_by,
 )
+from unseen.node._dp import service as dp_service
 from unseen.node._meta import public_meta
 from unseen.node._policy import CODE_OUTPUT, Lineage, check_release, check_use, may_read
 from unseen.node._principal import ADMINS, MEMBERS, Principal
@@ -115,12 +117,19 @@ def _start(node: Node, principal: Principal, record: RequestRecord) -> JobView:
     values: dict[str, Any] = {}
     sources: set[str] = set()
     parents: list[str] = []
+    records = []
     for code_input in code_inputs(record):
         obj = node.stores.objects.get(code_input.object_id)
         check_use(principal, obj)
         values[code_input.name] = node.stores.objects.value(obj.id)
         sources |= obj.sources
         parents.append(obj.id)
+        records.append(obj)
+    epsilon = output_epsilon(record.code["output"])
+    dp_release = epsilon is not None and not all(may_read(principal, r) for r in records)
+    if dp_release:
+        assert epsilon is not None
+        _charge(node, principal, record, epsilon, records)  # before it runs; it stands
     job = JobRecord(
         id=uuid.uuid4().hex,
         requester=principal.user_id,
@@ -137,7 +146,8 @@ def _start(node: Node, principal: Principal, record: RequestRecord) -> JobView:
         raise
     node.job_handles[job.id] = handle
     watcher = threading.Thread(
-        target=_watch, args=(node, job.id, handle, frozenset(sources), tuple(parents)),
+        target=_watch,
+        args=(node, job.id, handle, frozenset(sources), tuple(parents), dp_release),
         name=f"unseen-job-{job.id[:8]}", daemon=True,
     )  # fmt: skip
     node.job_watchers[job.id] = watcher
@@ -145,14 +155,45 @@ def _start(node: Node, principal: Principal, record: RequestRecord) -> JobView:
     return job_view(node, principal, job)
 
 
+def _charge(
+    node: Node,
+    principal: Principal,
+    record: RequestRecord,
+    epsilon: float,
+    inputs: list[ObjectRecord],
+) -> None:
+    """Charge a DP output's epsilon to the caller's ledger, in one step with the budget check
+    (``BudgetExhausted``, charging nothing, when it does not fit): the same odometer as DP
+    queries and DP-SGD (pure epsilon-DP: the code's claim, which the owner reviewed)."""
+    assert record.code is not None
+    svc = dp_service(node)
+    datasets = tuple(sorted({r.dataset for r in inputs if r.dataset}))
+    cost = dp.Charge(
+        epsilon=epsilon, delta=0.0, mechanism="code-dp", components=(("pure", epsilon),),
+        datasets=datasets, query=f"code {record.code['function']} [{record.code['hash'][:12]}]",
+    )  # fmt: skip
+    uid = principal.user_id
+    entry = svc.accountant.charge(uid, lambda: float(node.stores.users.get(uid).budget), cost)
+    try:  # the users table mirrors the ledger's spend, as for DP queries
+        node.stores.users.charge_budget(uid, entry.charge, limit_check=False)
+    except Exception:
+        log.exception("could not mirror a code-dp charge into the users table")
+    node.audit(principal, "dp.release", ",".join(datasets) or "-")
+
+
 def _watch(
-    node: Node, job_id: str, handle: JobHandle, sources: frozenset[str], parents: tuple[str, ...]
+    node: Node,
+    job_id: str,
+    handle: JobHandle,
+    sources: frozenset[str],
+    parents: tuple[str, ...],
+    dp_release: bool,
 ) -> None:
     """Wait for a job's end and keep what it left: its value, its logs, its status."""
     try:
         outcome = handle.wait()
         if outcome is not None:
-            _finish(node, job_id, outcome, sources, parents)
+            _finish(node, job_id, outcome, sources, parents, dp_release)
     except Exception:  # the job must not stay "running" for a failure of ours
         log.exception("could not finish job %s", job_id)
         _fail(node, job_id, "the node could not keep its result")
@@ -163,8 +204,16 @@ def _watch(
 
 
 def _finish(
-    node: Node, job_id: str, outcome: JobOutcome, sources: frozenset[str], parents: tuple[str, ...]
+    node: Node,
+    job_id: str,
+    outcome: JobOutcome,
+    sources: frozenset[str],
+    parents: tuple[str, ...],
+    dp_release: bool = False,
 ) -> None:
+    """Keep a job's logs (derived from its inputs) and its value: granted to the requester
+    for one release, or, for a charged DP output, the requester's with no lineage to the
+    data (post-processing a DP value costs nothing more)."""
     job = node.stores.jobs.get(job_id)
     recipe = (f"job {job.id} of {job.function} [{job.code_hash[:12]}]",)
     logs = ObjectRecord(
@@ -178,7 +227,7 @@ def _finish(
     if outcome.status == "done":
         result = ObjectRecord(
             id=uuid.uuid4().hex, family=ops.family_of(outcome.result), creator=job.requester,
-            sources=sources, parents=parents, recipe=recipe,
+            sources=frozenset() if dp_release else sources, parents=parents, recipe=recipe,
             readers=frozenset({job.requester}),  # the approved output, released once
             # shown only to who may read it (object_view): the output it releases
             public_meta={**public_meta(outcome.result), CODE_OUTPUT: job.id},
