@@ -12,7 +12,9 @@ process, then bench/_pysyft_walkthrough.py runs the same steps against a PySyft 
 asset (8 MB) and a mock, a new data scientist logs in, finds it, asks for the mean over axis 0,
 the owner approves and the scientist gets the value, which both check against X.mean(axis=0).
 PySyft does it with a syft_function; we do it twice: with pointers and a request, and with a
-code request whose approved function runs as an isolated job (``code_to_get``).
+code request whose approved function runs as an isolated job (``code_to_get``): that one
+includes the rounding of a job's end for a scientist on private data (at least 1 s from the
+job's start, docs/code.md "What a job shows"), not only the work.
 Each repetition uses a new scientist and dataset on the same server; the lines give medians and,
 in brackets, the range over the repetitions.
 """

@@ -108,3 +108,26 @@ def test_on_her_own_data_the_scientist_sees_exact_timing(clinic: Clinic) -> None
     assert clinic.ana.code.request(double).status == "accepted"
     view = clinic.ana.code.run(double).wait(60).view
     assert view.timing == "exact" and view.cpu_seconds is not None and view.cpu_seconds > 0
+
+
+def test_a_job_stopped_by_a_layer_shows_failed_without_the_reason(clinic: Clinic) -> None:
+    @unseen.function(data=clinic.data)
+    def leaky(data):  # type: ignore[no-untyped-def]
+        import socket  # refused: the reason names the module, a detail of the run
+
+        return socket.gethostname() + str(data[0, 0])
+
+    clinic.ana.code.request(leaky)
+    clinic.owner.requests[0].accept()
+    job = clinic.ana.code.run(leaky).wait(60)
+    assert (job.view.status, job.view.reason) == ("failed", "")
+    listed = [j for j in clinic.ana.code.jobs if j.id == job.id][0]
+    for shown in (repr(job), repr(listed), str(listed.view)):
+        assert "socket" not in shown and "not allowed" not in shown
+    with pytest.raises(unseen.RemoteError) as caught:
+        _ = job.result
+    assert "socket" not in str(caught.value)
+    with pytest.raises(unseen.CannotRequestPrivateData):
+        job.logs()
+    clinic.owner.code.job(job.id).release_logs()
+    assert "import of 'socket' is not allowed" in job.logs().reason
