@@ -98,3 +98,12 @@ def test_the_settings_persist_in_the_store(tmp_path: Path) -> None:
         assert again.job_limits.cpu_seconds == 2.0
         assert again.job_limits.wall_seconds == 300.0  # the others keep their defaults
         again.close()
+
+
+def test_a_stored_value_this_version_refuses_leaves_the_others(tmp_path: Path) -> None:
+    with open_stores(None, tmp_path / "node") as stores:
+        stores.settings.set("code", {"allowed_imports": ["numpy"], "cpu_seconds": -3, "x": 1})
+        node = Node("Clinic", stores=stores)
+        assert node.job_settings.allowed_imports == ("numpy",)  # not loosened to the defaults
+        assert node.job_limits.cpu_seconds == 60.0
+        node.close()

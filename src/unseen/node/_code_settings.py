@@ -8,6 +8,7 @@ them (the import refusal in a job's logs names the allowed modules).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from unseen.node._node import Node
 
 __all__ = ["JobSettings", "SETTINGS_KEY", "load", "code_settings"]
+
+log = logging.getLogger("unseen.node")
 
 SETTINGS_KEY = "code"
 _LIMITS = tuple(f.name for f in fields(JobLimits))
@@ -97,11 +100,12 @@ def load(node: Node, limits: JobLimits | None = None) -> JobSettings:
     """The node's settings: the stored ones over the defaults; ``limits``, when given (the
     node's constructor), replaces the stored limits."""
     stored = dict(node.stores.settings.get(SETTINGS_KEY) or {})
-    known = {k: v for k, v in stored.items() if k in ("allowed_imports", *_LIMITS)}
-    try:
-        settings = JobSettings().changed(known)
-    except UsageError:  # a value this version refuses: the defaults, never a looser setting
-        settings = JobSettings()
+    settings = JobSettings()
+    for name, value in stored.items():  # one by one: a value refused leaves the others
+        try:
+            settings = settings.changed({name: value})
+        except UsageError as exc:  # written by another version: the default for this one
+            log.warning("node %r: the stored code setting %r is ignored: %s", node.name, name, exc)
     return settings if limits is None else replace(settings, limits=limits)
 
 
