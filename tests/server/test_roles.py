@@ -143,6 +143,7 @@ def bodies(world: dict[str, Any], owner: unseen.Client) -> dict[str, Callable[[]
             "epochs": 1,
             "batch_size": 1,
         },  # fmt: skip
+        "code.settings": lambda: {"cpu_seconds": 60.0},  # the default: nothing changes
     }
 
 
