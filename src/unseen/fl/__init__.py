@@ -8,6 +8,8 @@ Strategy state and model parameters travel as safetensors bytes
 
 from __future__ import annotations
 
+from unseen.fl._history import History, RoundRecord
+from unseen.fl._partition import IID, Dirichlet, Partitioner, Shards
 from unseen.fl._strategy import (
     STRATEGIES,
     ClientUpdate,
@@ -29,6 +31,12 @@ from unseen.fl._strategy import (
 from unseen.fl._tensors import params_from_safetensors, params_to_safetensors
 
 __all__ = [
+    "IID",
+    "Dirichlet",
+    "History",
+    "Partitioner",
+    "RoundRecord",
+    "Shards",
     "STRATEGIES",
     "ClientUpdate",
     "FedAdagrad",
