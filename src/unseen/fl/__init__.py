@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from unseen.fl._history import History, RoundRecord
 from unseen.fl._partition import IID, Dirichlet, Partitioner, Shards
+from unseen.fl._simulate import SimulationResult, check_plain, simulate
 from unseen.fl._strategy import (
     STRATEGIES,
     ClientUpdate,
@@ -38,6 +39,7 @@ __all__ = [
     "RoundRecord",
     "Shards",
     "STRATEGIES",
+    "SimulationResult",
     "ClientUpdate",
     "FedAdagrad",
     "FedAdam",
@@ -51,8 +53,10 @@ __all__ = [
     "Params",
     "Refused",
     "Strategy",
+    "check_plain",
     "params_from_safetensors",
     "params_to_safetensors",
+    "simulate",
     "validate",
     "weighted_sum",
 ]
