@@ -96,7 +96,7 @@ def test_partitions_cover_rows_with_the_right_sizes_and_skew() -> None:
     assert all(len(np.unique(labels[p])) <= 2 for p in shards)
     with pytest.raises(UsageError, match="alpha must be > 0"):
         Dirichlet(0)
-    with pytest.raises(UsageError, match="each client needs a row"):
+    with pytest.raises(UsageError, match="each part needs a row"):
         IID().partition(np.arange(3), 4)
 
 
@@ -150,6 +150,16 @@ def test_diverging_clients_are_refused_and_counted(digits) -> None:
     X, y, _, _ = digits
     with pytest.raises(UsageError, match="every client failed or was refused.*NaN or inf"):
         simulate(mlp(), dataset=(X[:200], y[:200]), num_clients=2, rounds=1, lr=1e38, max_workers=1)  # fmt: skip
+
+
+def test_a_failing_client_is_counted_not_fatal(digits) -> None:
+    X, y, _, _ = digits
+    X, y = X[:300].copy(), y[:300]
+    X[IID(0).partition(y, 3)[0]] = np.nan  # client-0's rows only: its update comes back NaN
+    result = simulate(mlp(), dataset=(X, y), num_clients=3, partition=IID(0), rounds=2, max_workers=1)  # fmt: skip
+    assert [(r.clients, r.failed) for r in result.history] == [(2, 1), (2, 1)]
+    assert result.errors == ["client-0: 0.weight: contains NaN or inf"] * 2
+    assert all(torch.isfinite(v).all() for v in result.model.state_dict().values())
 
 
 def test_only_plain_values_cross_processes() -> None:
