@@ -30,6 +30,7 @@ from unseen.errors import (
 )
 
 if TYPE_CHECKING:
+    from unseen import fl as fl
     from unseen.client import (
         Client,
         CodeFunction,
@@ -140,6 +141,8 @@ def __getattr__(name: str) -> object:
             "unseen has no local worker: values in this process are plain numpy/torch objects; "
             'for an in-process node use unseen.VirtualWorker(name="...")'
         )
+    if name == "fl":
+        return _importlib.import_module("unseen.fl")
     if module is None:
         raise AttributeError(f"module 'unseen' has no attribute {name!r}")
     value = getattr(_importlib.import_module(module), name)
