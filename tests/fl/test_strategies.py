@@ -220,7 +220,10 @@ def test_safetensors_bytes_are_checked() -> None:
         assert back[k].dtype == params[k].dtype
     header_len = int.from_bytes(blob[:8], "little")
     header = json.loads(blob[8 : 8 + header_len])
-    assert header["a"] == {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]}
+    assert (header["a"]["dtype"], header["a"]["shape"]) == ("F32", [2, 3])
+    from safetensors.numpy import load  # the format's own reader is the oracle
+
+    np.testing.assert_array_equal(load(blob)["b"], params["b"])
     for bad in (blob[:5], blob[:-4], b"\xff" * 8 + blob[8:], blob[:8] + b"[" + blob[9:]):
         with pytest.raises(DecodeError):
             params_from_safetensors(bad)
