@@ -420,6 +420,12 @@ def fit(node: Node, principal: Principal, request: FitRequest) -> FitReply:
     if request.dp is not None:
         spec = request.dp
         svc = service(node)
+        if spec.delta is not None and spec.delta > svc.delta * (1 + 1e-9):
+            raise UsageError(
+                f"DPSGD(delta={spec.delta:g}) is above this node's delta of {svc.delta:g}: ask "
+                f"for delta <= {svc.delta:g}, or leave delta out to train at the node's (its "
+                "owner sets it: client.dp_settings(delta=...))"
+            )
         epsilon, delta = dp.check_parameters(spec.epsilon, spec.delta, svc.delta)
         delta = svc.delta if delta is None else delta
         if not (math.isfinite(spec.max_grad_norm) and spec.max_grad_norm > 0):
