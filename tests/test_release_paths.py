@@ -57,6 +57,7 @@ READ_PATHS: dict[str, tuple[str, ...]] = {
     "mpc.request": ("mpc.request auto-accept",),
     "job.logs": ("job.logs",),  # the approved code output is read through object.get
     "train.fit": ("train.fit losses",),
+    "train.progress": ("train.progress losses",),
 }
 
 #: read paths known to answer without asking the rule, each with its test; the guard fails
@@ -216,19 +217,42 @@ def _detail(w: World) -> Any:
     return reply["kept"][bad.id]  # the family of a failed result is "failed": derived too
 
 
-def _fit_losses(w: World) -> Any:
+def _fit_request(w: World, epochs: int = 1, progress: str | None = None) -> Any:
     """A fit of a one-layer model on Ana's own tensors: its losses are hers to see."""
-    from unseen.messages.training import TRAIN_FIT, FitRequest
+    from unseen.messages.training import FitRequest
 
     x = w.ana.send(torch.tensor(SECRET, dtype=torch.float32).reshape(6, 1)).id
     weight, bias = w.ana.send(torch.ones(1, 1)).id, w.ana.send(torch.zeros(1)).id
     linear = {"in_features": 1, "out_features": 1, "bias": True}
-    reply = w.ana.ask(TRAIN_FIT, FitRequest(
+    return FitRequest(
         architecture={"type": "Sequential", "children": [["0", {"type": "Linear", "args": linear}]]},
         names=["0.weight", "0.bias"], parameters=[weight, bias], data=x, target=x, loss="mse",
-        optimizer="sgd", lr=1e-3, epochs=1, batch_size=6, seed=0,
-    ))  # fmt: skip
-    return reply.history[0].loss
+        optimizer="sgd", lr=1e-3, epochs=epochs, batch_size=6, seed=0, progress=progress,
+    )  # fmt: skip
+
+
+def _fit_losses(w: World) -> Any:
+    from unseen.messages.training import TRAIN_FIT
+
+    return w.ana.ask(TRAIN_FIT, _fit_request(w)).history[0].loss
+
+
+def _progress_losses(w: World) -> Any:
+    """The loss of an epoch done, polled from ``train.progress`` while the fit runs."""
+    import threading
+
+    from unseen.messages.training import TRAIN_FIT, TRAIN_PROGRESS, FitProgressRequest
+
+    name = nid()
+    request = _fit_request(w, epochs=3000, progress=name)
+    fit = threading.Thread(target=lambda: w.ana.ask(TRAIN_FIT, request))
+    fit.start()
+    done: list[Any] = []
+    while fit.is_alive() and not done:
+        done = w.ana.ask(TRAIN_PROGRESS, FitProgressRequest(fit=name)).done
+    fit.join()
+    assert done, "the fit ended before a poll saw an epoch: make it longer"
+    return done[0].loss
 
 
 def _mpc_request(w: World) -> Any:
@@ -262,6 +286,7 @@ PROBES: dict[str, Probe] = {
     "mpc.request auto-accept": _mpc_request,
     "job.logs": lambda w: w.ana.call("job.logs", {"id": w.job})["stdout"],
     "train.fit losses": _fit_losses,
+    "train.progress losses": _progress_losses,
 }
 
 #: what each probe yields under the real rule (numpy/torch oracles)
@@ -282,6 +307,7 @@ ORACLES: dict[str, Callable[[Any], bool]] = {
     "job.logs": lambda v: v.strip() == str(SECRET.sum()),
     # one batch of all six rows from weight 1, bias 0: the loss is 0 (x predicts x)
     "train.fit losses": lambda v: v == 0.0,
+    "train.progress losses": lambda v: v == 0.0,
 }
 
 

@@ -193,3 +193,34 @@ def test_torch_and_pandas_chains() -> None:
     np.testing.assert_array_equal(out["n"], np.array([3.0, 5.0, 7.0]))
     assert out["m"].to_dict() == {"a": 2.0, "b": 2.0}
     assert out["row"].tolist() == [1.0, 3.0]
+
+
+def test_an_action_is_checked_once_per_shape_and_a_refusal_is_never_remembered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from unseen.ops import _executor
+
+    calls: list[str] = []
+    real = _executor.check_action
+
+    def counted(action: Action, family: str | None) -> Any:
+        calls.append(action.id)
+        return real(action, family)
+
+    monkeypatch.setattr(_executor, "check_action", counted)
+    out = execute(_chain(200), {"x": np.zeros(3)})  # one shape: (method __add__, a Ref, 1.0)
+    np.testing.assert_array_equal(out["a199"], np.full(3, 200.0))
+    assert calls == ["a0"]
+    # the same shape but for one argument: checked apart, and refused where it must be
+    calls.clear()
+    actions = _chain(3) + [Action("b", "method", "__add__", (Ref("a2"), "s" * 100_000))]
+    with pytest.raises(OperationNotAllowed):
+        execute(actions, {"x": np.zeros(3)})
+    assert calls == ["a0", "b"]
+    # 1, 1.0 and True are equal keys of a dict: the memo tells them apart by their type
+    calls.clear()
+    actions = [Action("c0", "method", "__add__", (Ref("x"), 1)),
+               Action("c1", "method", "__add__", (Ref("c0"), 1.0)),
+               Action("c2", "method", "__add__", (Ref("c1"), True))]  # fmt: skip
+    np.testing.assert_array_equal(execute(actions, {"x": np.zeros(3)})["c2"], np.full(3, 3.0))
+    assert calls == ["c0", "c1", "c2"]

@@ -1,4 +1,5 @@
-"""Fixtures of the training tests: scikit-learn's digits, and the torch hook."""
+"""Fixtures of the training tests: scikit-learn's digits, the torch hook, and a real domain
+server (SQLite and PostgreSQL, the server tests' helpers)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ import torch
 
 import unseen
 
-# the tests import train_support by name: make that work with --import-mode=importlib too
-_HERE = str(Path(__file__).resolve().parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
+# the tests import train_support and server_support by name (also with --import-mode=importlib)
+for _dir in (Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent / "server"):
+    if str(_dir) not in sys.path:
+        sys.path.insert(0, str(_dir))
+
+from server_support import ServerProcess, fresh_pg_database  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +34,22 @@ def hook() -> Iterator[Any]:
     hook = unseen.TorchHook(torch)
     yield hook
     hook.unhook()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"], scope="module")
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """One running domain per test module and backend, owner ``owner@clinic.org``; the
+    PostgreSQL half is skipped when no PostgreSQL answers."""
+    if request.param == "sqlite":
+        proc = ServerProcess(tmp_path_factory.mktemp("domain") / "data", None)
+        proc.start()
+        yield proc
+        proc.kill()
+        return
+    with fresh_pg_database() as url:
+        proc = ServerProcess(tmp_path_factory.mktemp("domain") / "data", url)
+        proc.start()
+        yield proc
+        proc.kill()

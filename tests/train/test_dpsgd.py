@@ -184,3 +184,20 @@ def test_a_dpsgd_entry_survives_the_sql_ledger(tmp_path: Any) -> None:
     assert back.components == list(plan.cost.components)
     assert isinstance(back.components[0], tuple) and back.components[0][3] == 2 * 28
     assert dp.replay([back], DELTA)[0][1] == pytest.approx(plan.epsilon, rel=1e-12)
+
+
+def test_a_delta_above_the_nodes_is_refused_naming_how_to_set_it(hook: Any, digits: Any) -> None:
+    X, y = digits
+    worker, ana = hospital(hook, X, y)
+    worker.dp_settings(delta=1e-6)  # the owner lowers the node's delta below the one asked
+    images, labels = ana.search("#digits", verbose=False)
+    model_ptr = mlp().send(ana)
+    with pytest.raises(unseen.UsageError, match=r"above this node's delta of 1e-06.*dp_settings"):
+        model_ptr.fit(images, labels, epochs=1, batch_size=BATCH,
+                      dp=unseen.DPSGD(epsilon=EPS, delta=DELTA))  # fmt: skip
+    assert ana.budget == 10.0 and len(list(ana.releases)) == 0
+    worker.dp_settings(delta=DELTA)  # the owner's setting is what a DP-SGD fit may ask
+    model_ptr.fit(
+        images, labels, epochs=1, batch_size=BATCH, dp=unseen.DPSGD(epsilon=EPS, delta=DELTA)
+    )
+    assert ana.budget < 10.0

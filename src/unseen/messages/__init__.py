@@ -119,6 +119,7 @@ KINDS: dict[str, str] = {
     "job.release_logs": "release a job's logs to the scientist who ran it (owners and admins)",
     "code.settings": "the imports a job may make and its limits (owners and admins change them)",
     "train.fit": "train a model of standard layers on the node, optionally with DP-SGD charged to the ledger",
+    "train.progress": "the epochs done so far of one's own fit in progress (the loss only where releasable)",
 }
 
 #: Every kind's typed request and reply (docs/architecture.md, "Typed messages"): each kind of

@@ -1,4 +1,5 @@
-"""The typed ``train.*`` kind: ``train.fit`` trains a model of standard layers on the node.
+"""The typed ``train.*`` kinds: ``train.fit`` trains a model of standard layers on the node;
+``train.progress`` tells the caller how far a fit of theirs in progress is.
 
 The model travels as a public architecture description (:data:`LAYERS` names every layer
 type and the constructor arguments it may carry; ``Sequential`` nests), never as code: the
@@ -16,12 +17,15 @@ __all__ = [
     "DPSGDSpec",
     "FitCharge",
     "FitEpoch",
+    "FitProgress",
+    "FitProgressRequest",
     "FitReply",
     "FitRequest",
     "LAYERS",
     "LOSSES",
     "OPTIMIZERS",
     "TRAIN_FIT",
+    "TRAIN_PROGRESS",
     "TYPED_KINDS",
 ]
 
@@ -85,7 +89,9 @@ class FitRequest:
     ``Sequential`` its ``children`` as ``[name, map]`` pairs) whose state entries ``names``
     are the objects ``parameters``, on ``data`` and ``target`` (object ids), for ``epochs``
     epochs of ``batch_size`` rows. Without ``dp`` the batch order is a function of ``seed``
-    (see docs/training.md); with it, sampling and noise are the node's own."""
+    (see docs/training.md); with it, sampling and noise are the node's own. ``progress``, a
+    name the caller picks (up to 64 characters), lets them follow the epochs with
+    ``train.progress`` while the fit runs."""
 
     architecture: dict[str, Any]
     names: list[str]
@@ -100,6 +106,7 @@ class FitRequest:
     seed: int | None = None
     dp: DPSGDSpec | None = None
     drop: list[str] = field(default_factory=list)
+    progress: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -142,6 +149,27 @@ class FitReply:
     dp: FitCharge | None = None
 
 
-TRAIN_FIT: Kind[FitRequest, FitReply] = Kind("train.fit", FitRequest, FitReply)
+@dataclass(frozen=True, kw_only=True)
+class FitProgressRequest:
+    """How far is the caller's fit that was started with ``progress=fit``?"""
 
-TYPED_KINDS: tuple[Kind[Any, Any], ...] = (TRAIN_FIT,)
+    fit: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FitProgress:
+    """The epochs of the fit done so far (as in its reply: the loss only where the caller may
+    read it), out of ``epochs``; ``running`` False when no such fit of the caller's runs now
+    (not started yet, or ended: its reply holds the history)."""
+
+    epochs: int
+    done: list[FitEpoch]
+    running: bool
+
+
+TRAIN_FIT: Kind[FitRequest, FitReply] = Kind("train.fit", FitRequest, FitReply)
+TRAIN_PROGRESS: Kind[FitProgressRequest, FitProgress] = Kind(
+    "train.progress", FitProgressRequest, FitProgress
+)
+
+TYPED_KINDS: tuple[Kind[Any, Any], ...] = (TRAIN_FIT, TRAIN_PROGRESS)

@@ -469,7 +469,7 @@ def run_graph(node: Node, principal: Principal, request: GraphRunRequest) -> Gra
     readable_ids = {i for i, (s, _, _) in lineage.items() if may_read(principal, Lineage(s))}
     public_part = [a for a in actions if a.id in readable_ids]
     private_part = [a for a in actions if a.id not in readable_ids]
-    needed_later = {r for a in private_part for r in ops.refs_of(a) if r in readable_ids}
+    needed_later = {r for a in private_part for r in lineage[a.id][2] if r in readable_ids}
     results: dict[str, Any] = {}
     try:
         if public_part:

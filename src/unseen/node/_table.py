@@ -28,6 +28,7 @@ from unseen.node import (
     _quotas,
     _requests,
     _training,
+    _training_progress,
     _users,
 )
 from unseen.node._routes import Route, route_of
@@ -49,6 +50,7 @@ HANDLER_MODULES: tuple[ModuleType, ...] = (
     _quotas,
     _requests,
     _training,
+    _training_progress,
     _users,
 )
 

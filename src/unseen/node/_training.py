@@ -17,6 +17,7 @@ import math
 import secrets
 import time
 import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from unseen import dp
@@ -37,6 +38,7 @@ from unseen.node._objects import _usable, new_id
 from unseen.node._policy import Lineage, check_release, may_read
 from unseen.node._principal import MEMBERS, Principal
 from unseen.node._routes import typed_route
+from unseen.node._training_progress import track
 from unseen.store import AssetRecord, ObjectRecord
 
 if TYPE_CHECKING:
@@ -238,8 +240,12 @@ def batch_order(rows: int, batch_size: int, epoch: int, seed: int) -> list[Any]:
     return list(torch.split(order, batch_size))
 
 
+#: told each epoch as it ends: its index (from 0), its steps and its mean loss
+Report = Callable[[int, int, float], None]
+
+
 def _train_plain(module: Any, data: Any, target: Any, request: FitRequest, seed: int,
-                 deadline: float) -> list[tuple[int, float]]:  # fmt: skip
+                 deadline: float, report: Report) -> list[tuple[int, float]]:  # fmt: skip
     """The plain loop; (steps, mean loss) per epoch."""
 
     loss_fn = _loss_fn(request.loss)
@@ -258,6 +264,7 @@ def _train_plain(module: Any, data: Any, target: Any, request: FitRequest, seed:
             steps += 1
             _deadline(deadline)
         out.append((steps, total / max(steps, 1)))
+        report(epoch, *out[-1])
     return out
 
 
@@ -267,7 +274,7 @@ def _deadline(deadline: float) -> None:
 
 
 def _train_dp(module: Any, data: Any, target: Any, request: FitRequest, plan: dp.SGDPlan,
-              deadline: float) -> list[tuple[int, float]]:  # fmt: skip
+              deadline: float, report: Report) -> list[tuple[int, float]]:  # fmt: skip
     """DP-SGD with Opacus: Poisson sampling at the public sample rate, per-example clipping
     to ``max_grad_norm``, Gaussian noise of the planned multiplier, from the node's own
     randomness. The expected batch size is the requested one (public), never the data's."""
@@ -297,13 +304,13 @@ def _train_dp(module: Any, data: Any, target: Any, request: FitRequest, plan: dp
     wrapped.train()
     with warnings.catch_warnings():  # torch's note on full backward hooks (Opacus' own)
         warnings.simplefilter("ignore", UserWarning)
-        return _dp_epochs(wrapped, optimizer, loader, loss_fn, request, deadline)
+        return _dp_epochs(wrapped, optimizer, loader, loss_fn, request, deadline, report)
 
 
 def _dp_epochs(wrapped: Any, optimizer: Any, loader: Any, loss_fn: Any, request: FitRequest,
-               deadline: float) -> list[tuple[int, float]]:  # fmt: skip
+               deadline: float, report: Report) -> list[tuple[int, float]]:  # fmt: skip
     out = []
-    for _ in range(request.epochs):
+    for epoch in range(request.epochs):
         total, steps = 0.0, 0
         for x, y in loader:
             optimizer.zero_grad()
@@ -315,6 +322,7 @@ def _dp_epochs(wrapped: Any, optimizer: Any, loader: Any, loss_fn: Any, request:
             steps += 1
             _deadline(deadline)
         out.append((steps, total / max(steps, 1)))
+        report(epoch, *out[-1])
     return out
 
 
@@ -402,6 +410,7 @@ def fit(node: Node, principal: Principal, request: FitRequest) -> FitReply:
 
     node.drop_objects(principal, request.drop)
     _check(request, node.limits)
+    progress = track(node, principal, request.progress, request.epochs)
     module = build(request.architecture)
     failures: list[str] = []  # private checks that failed: the fit's results fail
     records = _load(node, principal, module, request, failures)
@@ -420,6 +429,12 @@ def fit(node: Node, principal: Principal, request: FitRequest) -> FitReply:
     if request.dp is not None:
         spec = request.dp
         svc = service(node)
+        if spec.delta is not None and spec.delta > svc.delta * (1 + 1e-9):
+            raise UsageError(
+                f"DPSGD(delta={spec.delta:g}) is above this node's delta of {svc.delta:g}: ask "
+                f"for delta <= {svc.delta:g}, or leave delta out to train at the node's (its "
+                "owner sets it: client.dp_settings(delta=...))"
+            )
         epsilon, delta = dp.check_parameters(spec.epsilon, spec.delta, svc.delta)
         delta = svc.delta if delta is None else delta
         if not (math.isfinite(spec.max_grad_norm) and spec.max_grad_norm > 0):
@@ -453,14 +468,23 @@ def fit(node: Node, principal: Principal, request: FitRequest) -> FitReply:
     deadline = time.monotonic() + node.limits.max_seconds
     failure: str | None = failures[0] if failures else None
     epochs: list[tuple[int, float]] = []
+
+    def report(index: int, steps: int, loss: float) -> None:  # what the reply will show
+        if plan is not None:
+            progress.done(FitEpoch(epoch=index + 1, steps=plan.steps_per_epoch))
+        elif readable:
+            progress.done(FitEpoch(epoch=index + 1, steps=steps, loss=loss))
+        else:
+            progress.done(FitEpoch(epoch=index + 1))
+
     try:
         if failure is not None:  # a private check failed: nothing to train on
             raise _Skipped(failure)
-        with torch.enable_grad():
+        with torch.enable_grad(), progress:
             if plan is not None:
-                epochs = _train_dp(module, data, target, request, plan, deadline)
+                epochs = _train_dp(module, data, target, request, plan, deadline, report)
             else:
-                epochs = _train_plain(module, data, target, request, seed, deadline)
+                epochs = _train_plain(module, data, target, request, seed, deadline, report)
     except _Skipped:
         pass
     except Exception as exc:

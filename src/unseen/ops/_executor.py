@@ -65,6 +65,49 @@ def _unknown(action: Action, rid: str, later: set[str]) -> Exception:
     )
 
 
+class _Unkeyed(Exception):
+    """An argument the check memo does not key (arrays, dtypes, slices): checked each time."""
+
+
+_KEYED_SCALARS = frozenset({bool, int, float, complex, str, type(None)})
+_REF_KEY = object()
+
+
+def _arg_key(value: Any) -> Any:
+    cls = type(value)
+    if cls is Ref:  # what a check sees of a Ref is that it is one, never its id
+        return _REF_KEY
+    if cls in _KEYED_SCALARS:
+        return (cls, value)  # the type too: 1, 1.0 and True are equal keys otherwise
+    if cls is tuple or cls is list:
+        return (cls, *map(_arg_key, value))
+    if cls is dict:
+        return (dict, *((_arg_key(k), _arg_key(v)) for k, v in value.items()))
+    raise _Unkeyed
+
+
+class _Checks:
+    """:func:`check_action` within one graph, once per shape of action: the same kind, name,
+    receiver family and arguments but for which objects its Refs name (a plan called 100
+    times, an optimizer's update of each step). A refusal is never remembered."""
+
+    __slots__ = ("_specs",)
+
+    def __init__(self) -> None:
+        self._specs: dict[Any, OpSpec] = {}
+
+    def __call__(self, action: Action, family: str | None) -> OpSpec:
+        try:
+            key = (action.kind, action.name, family, _arg_key(action.args),
+                   _arg_key(action.kwargs))  # fmt: skip
+        except (_Unkeyed, TypeError):  # TypeError: an unhashable scalar subclass
+            return check_action(action, family)
+        spec = self._specs.get(key)
+        if spec is None:
+            spec = self._specs[key] = check_action(action, family)
+        return spec
+
+
 def _plan(
     actions: Sequence[Action], env: Mapping[str, Any], keep: Collection[str] | None, limits: Limits
 ) -> tuple[list[Step], dict[str, Any], dict[str, str]]:
@@ -83,6 +126,7 @@ def _plan(
     fams: dict[str, str] = {}
     last_use: dict[str, int] = {}
     steps: list[Step] = []
+    checked = _Checks()
     for i, action in enumerate(actions):
         step = Step(action)
         for rid in step.reads:
@@ -97,14 +141,14 @@ def _plan(
             raise UsageError(f"the id {action.id!r} is used twice (ids must be new and unique)")
         recv, _ = split_receiver(action)
         if recv is None:
-            step.set_spec(check_action(action, None), None)
+            step.set_spec(checked(action, None), None)
         elif recv.id in env_vals:
-            step.set_spec(check_action(action, fams[recv.id]), fams[recv.id])
+            step.set_spec(checked(action, fams[recv.id]), fams[recv.id])
         else:
             # The receiver is computed in this graph: check against its inferred family now,
             # and again at run time if its actual family differs.
             try:
-                step.set_spec(check_action(action, fams[recv.id]), fams[recv.id])
+                step.set_spec(checked(action, fams[recv.id]), fams[recv.id])
             except OperationNotAllowed:
                 check_args_only(action)
         if recv is not None:

@@ -39,23 +39,36 @@ class Action:
         return "." + self.name if self.kind == "attr" else self.name
 
 
-def iter_refs(value: Any) -> Iterator[Ref]:
-    """Every Ref inside an argument, looking through tuples, lists and dict values."""
+_NO_REFS = frozenset({bool, int, float, complex, str, bytes, type(None)})
+
+
+def _collect(value: Any, out: list[Ref]) -> None:
+    cls = type(value)
+    if cls in _NO_REFS:  # the common case, without the isinstance chain
+        return
     if isinstance(value, Ref):
-        yield value
+        out.append(value)
     elif isinstance(value, (tuple, list)):
         for item in value:
-            yield from iter_refs(item)
+            _collect(item, out)
     elif isinstance(value, dict):
         for item in value.values():
-            yield from iter_refs(item)
+            _collect(item, out)
     elif isinstance(value, slice):
-        yield from iter_refs((value.start, value.stop, value.step))
+        _collect((value.start, value.stop, value.step), out)
+
+
+def iter_refs(value: Any) -> Iterator[Ref]:
+    """Every Ref inside an argument, looking through tuples, lists and dict values."""
+    out: list[Ref] = []
+    _collect(value, out)
+    return iter(out)
 
 
 def refs_of(action: Action) -> list[str]:
     """The ids an action reads, in order of first use, without repeats."""
-    seen: dict[str, None] = {}
-    for ref in iter_refs((action.args, action.kwargs)):
-        seen.setdefault(ref.id, None)
-    return list(seen)
+    out: list[Ref] = []
+    _collect(action.args, out)
+    if action.kwargs:
+        _collect(action.kwargs, out)
+    return list(dict.fromkeys(ref.id for ref in out))

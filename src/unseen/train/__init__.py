@@ -11,7 +11,7 @@ that a node stores and runs by id; ``model_ptr.fit(...)`` trains in one message
 
 from __future__ import annotations
 
-from unseen.train._fit import DPSGD, FitHistory, describe
+from unseen.train._fit import DPSGD, FitHistory, describe, on_fit_progress
 from unseen.train._hook import TorchHook
 from unseen.train._module import ModulePointer, send_module
 from unseen.train._optim import SGD, Adam, AdamW, Optimizer
@@ -29,6 +29,7 @@ __all__ = [
     "SGD",
     "TorchHook",
     "describe",
+    "on_fit_progress",
     "plan",
     "send_module",
 ]

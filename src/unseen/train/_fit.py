@@ -4,36 +4,50 @@ The model travels as its public architecture description (:func:`describe`: stan
 of ``torch.nn`` and their hyperparameters, never code); the node builds it, loads the
 parameter objects, trains in torch (DP-SGD with Opacus when ``dp=unseen.DPSGD(...)``) and
 keeps the new parameters, to which the model pointer is rebound. The history holds what the
-caller may see: the losses only when the weights are the caller's to read.
+caller may see: the losses only when the weights are the caller's to read. While the fit
+runs, a thread polls ``train.progress`` and moves the progress bar (and the listeners of
+:func:`on_fit_progress`) epoch by epoch.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
 import numbers
 import os
+import secrets
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from unseen.client import Pointer, Vertex, waiting
-from unseen.errors import OperationNotAllowed, UsageError
+from unseen.errors import OperationNotAllowed, UnseenError, UsageError
 from unseen.messages.training import (
     LAYERS,
     LOSSES,
     OPTIMIZERS,
     TRAIN_FIT,
+    TRAIN_PROGRESS,
     DPSGDSpec,
     FitCharge,
     FitEpoch,
+    FitProgressRequest,
     FitRequest,
 )
 
 if TYPE_CHECKING:
     from unseen.train._module import ModulePointer
 
-__all__ = ["DPSGD", "FitHistory", "describe", "fit"]
+__all__ = ["DPSGD", "FitHistory", "describe", "fit", "on_fit_progress"]
+
+#: seconds between two polls of a running fit's progress
+POLL_S = 0.2
+#: told each epoch of a fit as it ends (from the node while it runs): the epoch, of how many
+FitListener = Callable[[FitEpoch, int], None]
+_LISTENERS: list[FitListener] = []
 
 _BOOL_TENSORS = {"bias": "bias", "elementwise_affine": "weight"}
 
@@ -137,6 +151,65 @@ def describe(module: Any, where: str = "") -> dict[str, Any]:
     return {"type": kind, "args": _layer_args(module, kind)}
 
 
+@contextlib.contextmanager
+def on_fit_progress(listener: FitListener) -> Iterator[None]:
+    """Call ``listener(epoch, epochs)`` for each epoch of the fits run in the ``with`` block,
+    as the node reports it (what the progress bar shows: the loss only where yours)."""
+    _LISTENERS.append(listener)
+    try:
+        yield
+    finally:
+        _LISTENERS.remove(listener)
+
+
+class _Progress:
+    """A fit's epochs as they end: a thread polls ``train.progress`` until the reply comes;
+    :meth:`finish` then shows the epochs the polls did not (a node that does not know the
+    kind: all of them, at the reply)."""
+
+    def __init__(self, client: Any, epochs: int, bar: Any) -> None:
+        self.name = secrets.token_hex(16)
+        self._client, self._epochs, self._bar = client, epochs, bar
+        self._shown = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="unseen-fit-progress", daemon=True)
+
+    def __enter__(self) -> _Progress:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self._bar is not None:
+            self._bar.close()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(POLL_S):
+            try:
+                state = self._client.ask(TRAIN_PROGRESS, FitProgressRequest(fit=self.name))
+            except UnseenError:  # an older node, or a broken poll: the reply shows the epochs
+                return
+            self._show(state.done)
+
+    def _show(self, epochs: list[FitEpoch]) -> None:
+        with self._lock:
+            for epoch in epochs[self._shown :]:
+                if self._bar is not None:
+                    if epoch.loss is not None:
+                        self._bar.set_postfix(loss=f"{epoch.loss:.4f}")
+                    self._bar.update(1)
+                for listener in list(_LISTENERS):
+                    listener(epoch, self._epochs)
+            self._shown = max(self._shown, len(epochs))
+
+    def finish(self, history: list[FitEpoch]) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._show(history)
+
+
 def _interactive() -> bool:
     if os.environ.get("UNSEEN_PROGRESS") in ("0", "1"):
         return os.environ["UNSEEN_PROGRESS"] == "1"
@@ -222,17 +295,14 @@ def fit(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=epochs, desc=f"fit on {client.node_name}", unit="epoch", leave=True)
-    try:
-        with waiting(f"{client.node_name} is training"):
-            reply = client.ask(TRAIN_FIT, request)
-        for epoch in reply.history:
-            if bar is not None:
-                if epoch.loss is not None:
-                    bar.set_postfix(loss=f"{epoch.loss:.4f}")
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+    if bar is None and not _LISTENERS:
+        reply = client.ask(TRAIN_FIT, request)
+    else:
+        with _Progress(client, epochs, bar) as progress:
+            request = dataclasses.replace(request, progress=progress.name)
+            with waiting(f"{client.node_name} is training"):
+                reply = client.ask(TRAIN_FIT, request)
+            progress.finish(list(reply.history))
     for (_, param), new in zip(entries, reply.parameters, strict=True):
         vertex = Vertex(new, "tensor")
         param._rebind(client._wrap(vertex))
