@@ -130,6 +130,7 @@ def bodies(world: dict[str, Any], owner: unseen.Client) -> dict[str, Callable[[]
         "job.logs": lambda: {"id": "no-such-job"},
         "job.cancel": lambda: {"id": "no-such-job"},
         "job.release_logs": lambda: {"id": "no-such-job"},
+        "train.progress": lambda: {"fit": "no-such-fit"},
         # a model with no layers: the handler's own UsageError
         "train.fit": lambda: {
             "architecture": {"type": "Sequential", "children": []},
