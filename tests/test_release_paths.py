@@ -56,7 +56,8 @@ READ_PATHS: dict[str, tuple[str, ...]] = {
     "mpc.input": ("mpc reveal",),  # the input's value leaves only by a reveal
     "mpc.request": ("mpc.request auto-accept",),
     "job.logs": ("job.logs",),  # the approved code output is read through object.get
-    "train.fit": ("train.fit losses",),
+    "train.fit": ("train.fit losses", "train.fit standing approval"),
+    "train.approval": ("train.approval auto-accept",),
 }
 
 #: read paths known to answer without asking the rule, each with its test; the guard fails
@@ -229,6 +230,52 @@ def _fit_losses(w: World) -> Any:
     return reply.history[0].loss
 
 
+_LINEAR = {"type": "Sequential", "children": [
+    ["0", {"type": "Linear", "args": {"in_features": 2, "out_features": 2, "bias": True}}]]}  # fmt: skip
+_CONFIG: dict[str, Any] = {"architecture": _LINEAR, "loss": "mse", "optimizer": "sgd",
+                           "lr": 1e-3, "epochs": 1, "batch_size": 4}  # fmt: skip
+
+
+def _approval(w: World) -> Any:
+    """A standing approval of fits on Ana's own upload: the rule accepts it as filed."""
+    from unseen.messages.training import TRAIN_APPROVAL, ApprovalRequest
+
+    fresh = {**_CONFIG, "lr": 1e-3 + int(nid()[:6], 16) * 1e-12}  # not one filed before
+    view = w.ana.ask(TRAIN_APPROVAL, ApprovalRequest(**fresh, rounds=1, data=w.own, target=w.own))
+    return view.status if view.status == "accepted" else None
+
+
+def _standing_weights(w: World) -> Any:
+    """A fit on the private asset under the owner's standing approval: its new weights are
+    released to Ana (a read grant that the one rule honours)."""
+    from unseen.messages.requests import REQUEST_DECIDE, RequestDecideRequest
+    from unseen.messages.training import TRAIN_APPROVAL, TRAIN_FIT, ApprovalRequest, FitRequest
+
+    data = unseen.torch.as_tensor(w.ana.search("stays", verbose=False)[0], dtype=torch.float32)
+    data = data.compute().id  # a tensor derived from the private asset
+    view = w.ana.ask(TRAIN_APPROVAL, ApprovalRequest(**_CONFIG, rounds=1, data=data, target=data))
+    w.node.ask(REQUEST_DECIDE, RequestDecideRequest(id=view.id, action="accept"))  # the owner
+    weight = w.ana.send(torch.ones(2, 2)).id
+    bias = w.ana.send(torch.zeros(2)).id
+    reply = w.ana.ask(TRAIN_FIT, FitRequest(
+        **_CONFIG, names=["0.weight", "0.bias"], parameters=[weight, bias], data=data,
+        target=data, seed=0, approval=view.id,
+    ))  # fmt: skip
+    return w.ana.call("object.get", {"id": reply.parameters[0]})
+
+
+def _one_step_locally() -> Any:
+    """The oracle of the standing-approval probe: torch's own SGD step on the asset."""
+    model = torch.nn.Linear(2, 2)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+        model.bias.zero_()
+    x = torch.full((4, 2), 7.0)
+    torch.nn.functional.mse_loss(model(x), x).backward()
+    assert model.weight.grad is not None
+    return (model.weight - 1e-3 * model.weight.grad).detach().numpy()
+
+
 def _mpc_request(w: World) -> Any:
     status = w.mpc.request(name=nid()).requests[0].status  # as created, no refresh
     return status if status == "accepted" else None
@@ -260,6 +307,8 @@ PROBES: dict[str, Probe] = {
     "mpc.request auto-accept": _mpc_request,
     "job.logs": lambda w: w.ana.call("job.logs", {"id": w.job})["stdout"],
     "train.fit losses": _fit_losses,
+    "train.fit standing approval": _standing_weights,
+    "train.approval auto-accept": _approval,
 }
 
 #: what each probe yields under the real rule (numpy/torch oracles)
@@ -280,6 +329,8 @@ ORACLES: dict[str, Callable[[Any], bool]] = {
     "job.logs": lambda v: v.strip() == str(SECRET.sum()),
     # one batch of all six rows from weight 1, bias 0: the loss is 0 (x predicts x)
     "train.fit losses": lambda v: v == 0.0,
+    "train.fit standing approval": lambda v: np.allclose(np.asarray(v), _one_step_locally()),
+    "train.approval auto-accept": lambda v: v == "accepted",
 }
 
 

@@ -118,6 +118,7 @@ KINDS: dict[str, str] = {
     "job.cancel": "stop a running job",
     "job.release_logs": "release a job's logs to the scientist who ran it (owners and admins)",
     "train.fit": "train a model of standard layers on the node, optionally with DP-SGD charged to the ledger",
+    "train.approval": "ask the owner for a standing approval: release the weights of N fits of one configuration",
 }
 
 #: Every kind's typed request and reply (docs/architecture.md, "Typed messages"): each kind of

@@ -26,6 +26,7 @@ from unseen.node import (
     _objects,
     _quotas,
     _requests,
+    _standing,
     _training,
     _users,
 )
@@ -46,6 +47,7 @@ HANDLER_MODULES: tuple[ModuleType, ...] = (
     _objects,
     _quotas,
     _requests,
+    _standing,
     _training,
     _users,
 )
