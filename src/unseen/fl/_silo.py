@@ -69,10 +69,12 @@ class Silo:
         self.num_examples = _rows(data)
         self.model_ptr: ModulePointer | None = None
         self.approval: str | None = None  # the id of the owner's standing approval in use
+        self.approved_left = 0  # the fits it still covers
 
-    def approve(self, model: Any, config: dict[str, Any], rounds: int, wait: float) -> str:
-        """The id of the owner's accepted standing approval for this fit configuration:
-        files the request the first time (one per domain and configuration) and waits up to
+    def approve(self, model: Any, config: dict[str, Any], rounds: int, wait: float) -> None:
+        """Find or file the owner's standing approval for this fit configuration (one
+        request per domain and configuration; a new one once it is spent, as when a resumed
+        run repeats a round whose release was spent before the kill) and wait up to
         ``wait`` seconds for the decision. Raises when it is denied or still pending."""
         view: RequestView = self.client.ask(
             TRAIN_APPROVAL,
@@ -95,7 +97,9 @@ class Silo:
                 f"the owner of {self.name} has not yet approved the federated fit (request "
                 f"{view.id}): ask them to accept it in owner.requests, or use dp=unseen.DPSGD"
             )
-        return view.id
+        assert view.standing is not None
+        self.approval = view.id
+        self.approved_left = view.standing.rounds - view.standing.used
 
     def train(
         self,
@@ -120,10 +124,10 @@ class Silo:
         out = LocalResult(client=self.name, round=round, num_examples=self.num_examples)
         start = time.perf_counter()
         try:
-            if dp is None and self.approval is None:
+            if dp is None and (self.approval is None or self.approved_left < 1):
                 config = {"loss": loss, "optimizer": optimizer, "lr": float(lr),
                           "epochs": epochs, "batch_size": batch_size}  # fmt: skip
-                self.approval = self.approve(model, config, rounds, approval_wait)
+                self.approve(model, config, rounds, approval_wait)
             if self.model_ptr is None:
                 self.model_ptr = send_module(model, self.client)
             entries = self.model_ptr._entries()
@@ -138,6 +142,8 @@ class Silo:
                 batch_size=batch_size, dp=dp, seed=None if dp is not None else seed,
                 approval=None if dp is not None else self.approval,
             )  # fmt: skip
+            if dp is None:
+                self.approved_left -= 1
             losses = history.losses
             if losses:
                 out.loss = float(losses[-1])
