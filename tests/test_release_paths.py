@@ -56,7 +56,7 @@ READ_PATHS: dict[str, tuple[str, ...]] = {
     "mpc.input": ("mpc reveal",),  # the input's value leaves only by a reveal
     "mpc.request": ("mpc.request auto-accept",),
     "job.logs": ("job.logs",),  # the approved code output is read through object.get
-    "train.fit": ("train.fit losses", "train.fit standing approval"),
+    "train.fit": ("train.fit losses", "train.fit standing approval", "train.fit standing losses"),
     "train.approval": ("train.approval auto-accept",),
 }
 
@@ -245,9 +245,8 @@ def _approval(w: World) -> Any:
     return view.status if view.status == "accepted" else None
 
 
-def _standing_weights(w: World) -> Any:
-    """A fit on the private asset under the owner's standing approval: its new weights are
-    released to Ana (a read grant that the one rule honours)."""
+def _standing_fit(w: World) -> Any:
+    """A fit on the private asset under the owner's standing approval (its reply)."""
     from unseen.messages.requests import REQUEST_DECIDE, RequestDecideRequest
     from unseen.messages.training import TRAIN_APPROVAL, TRAIN_FIT, ApprovalRequest, FitRequest
 
@@ -261,7 +260,17 @@ def _standing_weights(w: World) -> Any:
         **_CONFIG, names=["0.weight", "0.bias"], parameters=[weight, bias], data=data,
         target=data, seed=0, approval=view.id,
     ))  # fmt: skip
-    return w.ana.call("object.get", {"id": reply.parameters[0]})
+    return reply
+
+
+def _standing_weights(w: World) -> Any:
+    """Its new weights are released to Ana: a read grant that the one rule honours."""
+    return w.ana.call("object.get", {"id": _standing_fit(w).parameters[0]})
+
+
+def _standing_losses(w: World) -> Any:
+    """Its training losses are released with them, asking the one rule too."""
+    return _standing_fit(w).history[0].loss
 
 
 def _one_step_locally() -> Any:
@@ -308,6 +317,7 @@ PROBES: dict[str, Probe] = {
     "job.logs": lambda w: w.ana.call("job.logs", {"id": w.job})["stdout"],
     "train.fit losses": _fit_losses,
     "train.fit standing approval": _standing_weights,
+    "train.fit standing losses": _standing_losses,
     "train.approval auto-accept": _approval,
 }
 
@@ -330,6 +340,8 @@ ORACLES: dict[str, Callable[[Any], bool]] = {
     # one batch of all six rows from weight 1, bias 0: the loss is 0 (x predicts x)
     "train.fit losses": lambda v: v == 0.0,
     "train.fit standing approval": lambda v: np.allclose(np.asarray(v), _one_step_locally()),
+    # the first batch's loss from weight 1, bias 0 on rows of 7s: (7 + 7 - 7) ** 2
+    "train.fit standing losses": lambda v: v == 49.0,
     "train.approval auto-accept": lambda v: v == "accepted",
 }
 

@@ -91,6 +91,8 @@ def test_fedavg_over_three_domains_is_within_three_points_of_centralized(
     history = result.history
     assert len(history) == 15 and history.accuracy[-1] == pytest.approx(federated)
     assert [r.clients for r in history] == [3] * 15 and [r.failed for r in history] == [0] * 15
+    # federated loss: the domains' training losses, released with the weights by the approval
+    assert all(np.isfinite(history.loss)) and history.loss[-1] < history.loss[0] / 2
     # per round: both ways of every parameter of the model to each domain
     size = sum(p.numel() * 4 for p in model.parameters())
     assert all(r.bytes == 2 * 3 * size for r in history)

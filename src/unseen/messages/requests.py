@@ -62,8 +62,8 @@ class CodeView:
 
 @dataclass(frozen=True, kw_only=True)
 class GrantView:
-    """What a standing approval of federated fits covers (``train.approval``): the weights of
-    ``rounds`` fits (``used`` so far) of the configuration ``config_hash`` (its public
+    """What a standing approval of federated fits covers (``train.approval``): the weights and
+    training losses of ``rounds`` fits (``used`` so far) of the configuration ``config_hash`` (its public
     ``config``: architecture, loss, optimizer, lr, epochs, batch size) on ``data`` and
     ``target``, each from weights of the requester's own."""
 

@@ -4,7 +4,7 @@ One request in the owner's queue (``owner.requests``) names a fit configuration 
 architecture, loss, optimizer, lr, epochs, batch size, rounds), the data and target, and N
 rounds. Once accepted, each of the next N ``train.fit`` calls of exactly that configuration
 that names the approval (and starts from the caller's own weights) gets a read grant on its
-new weights (:func:`unseen.node._policy.standing_covers` decides); a changed configuration,
+new weights and its training losses (:func:`unseen.node._policy.standing_covers` decides); a changed configuration,
 other data, or an approval spent needs a new request.
 """
 
@@ -90,7 +90,8 @@ def approval(node: Node, principal: Principal, request: ApprovalRequest) -> Requ
         f"federated fit: {request.rounds} round(s) of train.fit(loss={request.loss}, "
         f"optimizer={request.optimizer}, lr={request.lr:g}, epochs={request.epochs}, "
         f"batch_size={request.batch_size}) on {data.id}, {target.id}",
-        f"releases each round's trained weights to {principal.name}; config {config_hash}",
+        f"releases each round's trained weights and training losses to {principal.name}; "
+        f"config {config_hash}",
     )
     record = RequestRecord(
         id=uuid.uuid4().hex,

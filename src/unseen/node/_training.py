@@ -452,6 +452,9 @@ def fit(node: Node, principal: Principal, request: FitRequest) -> FitReply:
     readable = may_read(principal, Lineage(sources))
     # the owner's standing approval (train.approval) grants this fit's weights, spent now
     granted = plan is None and not readable and spend(node, principal, request, param_sources)
+    # the approval releases the fit's training losses with its weights, through the one rule
+    grant = frozenset({principal.user_id}) if granted else frozenset()
+    losses_readable = plan is None and may_read(principal, Lineage(sources, grant))
     seed = request.seed if request.seed is not None else secrets.randbits(62)
     deadline = time.monotonic() + node.limits.max_seconds
     failure: str | None = failures[0] if failures else None
@@ -500,7 +503,7 @@ def fit(node: Node, principal: Principal, request: FitRequest) -> FitReply:
         node.stores.objects.put(record, value, durable=plan is not None)
         new_ids.append(record.id)
     node.audit(principal, "train.fit", f"{request.data},{request.target}", durable=False)
-    if readable and plan is None:
+    if losses_readable:
         history = [
             FitEpoch(epoch=i + 1, steps=steps, loss=loss) for i, (steps, loss) in enumerate(epochs)
         ]
@@ -511,7 +514,7 @@ def fit(node: Node, principal: Principal, request: FitRequest) -> FitReply:
     return FitReply(
         parameters=new_ids,
         history=history,
-        loss_released=readable and plan is None,
+        loss_released=losses_readable,
         weights_released=readable,
         dp=charge,
     )
