@@ -22,7 +22,10 @@ _SERVER = str(Path(__file__).resolve().parents[1] / "server")
 if _SERVER not in sys.path:
     sys.path.insert(0, _SERVER)
 
-from server_support import ServerProcess  # noqa: E402
+from server_support import ServerProcess, fresh_pg_database  # noqa: E402
+
+__all__ = ["ANA", "Digits", "ServerProcess", "accuracy", "centralized", "digits",
+           "fresh_pg_database", "mlp", "owners_accept", "populate", "start_domain"]  # fmt: skip
 
 ANA = ("ana@uni.edu", "ana-pw-123")
 BUDGET = 50.0

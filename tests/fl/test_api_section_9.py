@@ -19,8 +19,15 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from server_support import fresh_pg_database  # noqa: E402
-from silo_support import accuracy, digits, mlp, owners_accept, populate, start_domain  # noqa: E402
+from silo_support import (  # noqa: E402
+    accuracy,
+    digits,
+    fresh_pg_database,
+    mlp,
+    owners_accept,
+    populate,
+    start_domain,
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

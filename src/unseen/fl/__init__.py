@@ -12,6 +12,7 @@ from __future__ import annotations
 from unseen.fl._fit import FitResult, RoundFailed, RoundReport, config_hash, fit
 from unseen.fl._history import History, RoundRecord
 from unseen.fl._partition import IID, Dirichlet, Partitioner, Shards
+from unseen.fl._simulate import SimulationResult, check_plain, simulate
 from unseen.fl._strategy import (
     STRATEGIES,
     ClientUpdate,
@@ -40,6 +41,7 @@ __all__ = [
     "RoundRecord",
     "Shards",
     "STRATEGIES",
+    "SimulationResult",
     "ClientUpdate",
     "FedAdagrad",
     "FedAdam",
@@ -56,10 +58,12 @@ __all__ = [
     "RoundFailed",
     "RoundReport",
     "Strategy",
+    "check_plain",
     "config_hash",
     "fit",
     "params_from_safetensors",
     "params_to_safetensors",
+    "simulate",
     "validate",
     "weighted_sum",
 ]

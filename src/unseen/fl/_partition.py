@@ -11,14 +11,14 @@ import numpy as np
 from unseen.errors import UsageError
 
 
-def _check(labels: np.ndarray, num_clients: int) -> np.ndarray:
+def _check(labels: np.ndarray, num_clients: int, parts: int | None = None) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise UsageError(f"labels must be one-dimensional, got shape {labels.shape}")
     if isinstance(num_clients, bool) or not isinstance(num_clients, int) or num_clients < 1:
         raise UsageError(f"num_clients must be an integer >= 1, got {num_clients!r}")
-    if num_clients > len(labels):
-        raise UsageError(f"{num_clients} clients for {len(labels)} rows: each client needs a row")  # fmt: skip
+    if (parts or num_clients) > len(labels):
+        raise UsageError(f"{parts or num_clients} parts for {len(labels)} rows: each part needs a row, use fewer clients")  # fmt: skip
     return labels
 
 
@@ -94,7 +94,7 @@ class Shards(Partitioner):
         return f"Shards(per_client={self.per_client}, seed={self.seed})"
 
     def partition(self, labels: np.ndarray, num_clients: int) -> list[np.ndarray]:
-        labels = _check(labels, num_clients * self.per_client)
+        labels = _check(labels, num_clients, num_clients * self.per_client)
         rng = np.random.default_rng(self.seed)
         order = np.argsort(labels, kind="stable")
         shards = np.array_split(order, num_clients * self.per_client)
