@@ -249,6 +249,22 @@ def test_a_killed_orchestrator_resumes_to_the_same_model(
         unseen.fl.fit(mlp(), checkpoint=path, strategy=momentum(), **{**kwargs, "lr": 0.3})
 
 
+def test_a_domain_past_the_round_timeout_is_counted_and_stays_out_while_busy(
+    servers: list[ServerProcess], ana: list[unseen.Client]
+) -> None:
+    """General's owner never decides: its thread waits for the approval past the round's
+    timeout (counted), and is still busy when the next round starts (counted again)."""
+    data, target = pointers(ana)
+    with owners_accept(servers[:2]):
+        result = unseen.fl.fit(mlp(), data=data, target=target, lr=0.45, rounds=2,
+                               batch_size=64, quorum=2, timeout=8.0, approval_timeout=20.0)  # fmt: skip
+    assert [(r.clients, r.failed) for r in result.history] == [(2, 1), (2, 1)]
+    first, second = result.rounds
+    assert first.failed == {"General": "timed out after 8 s"}
+    assert second.failed == {"General": "still busy with an earlier round that timed out"}
+    assert first.clients == second.clients == ["May Clinic", "Mercy"]
+
+
 def test_a_domain_killed_mid_run_is_counted_and_the_quorum_completes_the_round(
     servers: list[ServerProcess], ana: list[unseen.Client]
 ) -> None:
