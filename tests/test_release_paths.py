@@ -56,8 +56,9 @@ READ_PATHS: dict[str, tuple[str, ...]] = {
     "mpc.input": ("mpc reveal",),  # the input's value leaves only by a reveal
     "mpc.request": ("mpc.request auto-accept",),
     "job.logs": ("job.logs",),  # the approved code output is read through object.get
-    "train.fit": ("train.fit losses",),
+    "train.fit": ("train.fit losses", "train.fit standing approval", "train.fit standing losses"),
     "train.progress": ("train.progress losses",),
+    "train.approval": ("train.approval auto-accept",),
 }
 
 #: read paths known to answer without asking the rule, each with its test; the guard fails
@@ -255,6 +256,61 @@ def _progress_losses(w: World) -> Any:
     return done[0].loss
 
 
+_LINEAR = {"type": "Sequential", "children": [
+    ["0", {"type": "Linear", "args": {"in_features": 2, "out_features": 2, "bias": True}}]]}  # fmt: skip
+_CONFIG: dict[str, Any] = {"architecture": _LINEAR, "loss": "mse", "optimizer": "sgd",
+                           "lr": 1e-3, "epochs": 1, "batch_size": 4}  # fmt: skip
+
+
+def _approval(w: World) -> Any:
+    """A standing approval of fits on Ana's own upload: the rule accepts it as filed."""
+    from unseen.messages.training import TRAIN_APPROVAL, ApprovalRequest
+
+    fresh = {**_CONFIG, "lr": 1e-3 + int(nid()[:6], 16) * 1e-12}  # not one filed before
+    view = w.ana.ask(TRAIN_APPROVAL, ApprovalRequest(**fresh, rounds=1, data=w.own, target=w.own))
+    return view.status if view.status == "accepted" else None
+
+
+def _standing_fit(w: World) -> Any:
+    """A fit on the private asset under the owner's standing approval (its reply)."""
+    from unseen.messages.requests import REQUEST_DECIDE, RequestDecideRequest
+    from unseen.messages.training import TRAIN_APPROVAL, TRAIN_FIT, ApprovalRequest, FitRequest
+
+    data = unseen.torch.as_tensor(w.ana.search("stays", verbose=False)[0], dtype=torch.float32)
+    data = data.compute().id  # a tensor derived from the private asset
+    view = w.ana.ask(TRAIN_APPROVAL, ApprovalRequest(**_CONFIG, rounds=1, data=data, target=data))
+    w.node.ask(REQUEST_DECIDE, RequestDecideRequest(id=view.id, action="accept"))  # the owner
+    weight = w.ana.send(torch.ones(2, 2)).id
+    bias = w.ana.send(torch.zeros(2)).id
+    reply = w.ana.ask(TRAIN_FIT, FitRequest(
+        **_CONFIG, names=["0.weight", "0.bias"], parameters=[weight, bias], data=data,
+        target=data, seed=0, approval=view.id,
+    ))  # fmt: skip
+    return reply
+
+
+def _standing_weights(w: World) -> Any:
+    """Its new weights are released to Ana: a read grant that the one rule honours."""
+    return w.ana.call("object.get", {"id": _standing_fit(w).parameters[0]})
+
+
+def _standing_losses(w: World) -> Any:
+    """Its training losses are released with them, asking the one rule too."""
+    return _standing_fit(w).history[0].loss
+
+
+def _one_step_locally() -> Any:
+    """The oracle of the standing-approval probe: torch's own SGD step on the asset."""
+    model = torch.nn.Linear(2, 2)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+        model.bias.zero_()
+    x = torch.full((4, 2), 7.0)
+    torch.nn.functional.mse_loss(model(x), x).backward()
+    assert model.weight.grad is not None
+    return (model.weight - 1e-3 * model.weight.grad).detach().numpy()
+
+
 def _mpc_request(w: World) -> Any:
     status = w.mpc.request(name=nid()).requests[0].status  # as created, no refresh
     return status if status == "accepted" else None
@@ -287,6 +343,9 @@ PROBES: dict[str, Probe] = {
     "job.logs": lambda w: w.ana.call("job.logs", {"id": w.job})["stdout"],
     "train.fit losses": _fit_losses,
     "train.progress losses": _progress_losses,
+    "train.fit standing approval": _standing_weights,
+    "train.fit standing losses": _standing_losses,
+    "train.approval auto-accept": _approval,
 }
 
 #: what each probe yields under the real rule (numpy/torch oracles)
@@ -308,6 +367,10 @@ ORACLES: dict[str, Callable[[Any], bool]] = {
     # one batch of all six rows from weight 1, bias 0: the loss is 0 (x predicts x)
     "train.fit losses": lambda v: v == 0.0,
     "train.progress losses": lambda v: v == 0.0,
+    "train.fit standing approval": lambda v: np.allclose(np.asarray(v), _one_step_locally()),
+    # the first batch's loss from weight 1, bias 0 on rows of 7s: (7 + 7 - 7) ** 2
+    "train.fit standing losses": lambda v: v == 49.0,
+    "train.approval auto-accept": lambda v: v == "accepted",
 }
 
 

@@ -63,7 +63,7 @@ def _kind_literals(source: str) -> set[str]:
 
 
 #: the packages that call a node (the node's own side, its tables and transports name kinds)
-CALLERS = ("client", "train", "duet", "cli", "jobs")
+CALLERS = ("client", "train", "duet", "cli", "jobs", "fl")
 
 
 def test_the_callers_use_typed_kinds_only_through_their_types() -> None:

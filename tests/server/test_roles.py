@@ -131,6 +131,12 @@ def bodies(world: dict[str, Any], owner: unseen.Client) -> dict[str, Callable[[]
         "job.cancel": lambda: {"id": "no-such-job"},
         "job.release_logs": lambda: {"id": "no-such-job"},
         "train.progress": lambda: {"fit": "no-such-fit"},
+        # a configuration with no layers: the handler's own UsageError, nothing filed
+        "train.approval": lambda: {
+            "architecture": {"type": "Sequential", "children": []}, "loss": "mse",
+            "optimizer": "sgd", "lr": 0.1, "epochs": 1, "batch_size": 1, "rounds": 1,
+            "data": own, "target": own,
+        },  # fmt: skip
         # a model with no layers: the handler's own UsageError
         "train.fit": lambda: {
             "architecture": {"type": "Sequential", "children": []},

@@ -284,7 +284,7 @@ def test_migrated_schema_equals_the_metadata(sql_stores: Any) -> None:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, metadata) == []
         head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-        assert context.get_current_revision() == head == "0006"
+        assert context.get_current_revision() == head == "0007"
 
 
 def test_migrations_go_down_and_up_again(sql_backend: Backend) -> None:

@@ -194,6 +194,13 @@ class Request:
             return CodeReview(self._view.code)
         return "\n".join(self._view.graph)
 
+    @property
+    def standing(self) -> Any:
+        """For a standing approval of federated fits (``unseen.fl.fit``), what it covers
+        (:class:`unseen.messages.requests.GrantView`: the configuration and its hash, the
+        rounds and those used, the data); None for any other request."""
+        return self._view.standing
+
     def run_on_mock(self) -> Any:
         """Run a code request's function on the mocks of its inputs (owners and admins): in
         the node's job executor, isolated like a job; returns its value (public: mocks in)."""

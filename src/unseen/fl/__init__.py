@@ -2,12 +2,14 @@
 
 :class:`Strategy` and its nine implementations (:mod:`unseen.fl._strategy`) sample clients and
 aggregate their :class:`ClientUpdate`\\ s; :func:`validate` refuses bad updates with reasons.
+:func:`fit` trains across domains (cross-silo, :mod:`unseen.fl._fit`).
 Strategy state and model parameters travel as safetensors bytes
 (:func:`params_to_safetensors`), never pickle. See docs/fl.md.
 """
 
 from __future__ import annotations
 
+from unseen.fl._fit import FitResult, RoundFailed, RoundReport, config_hash, fit
 from unseen.fl._history import History, RoundRecord
 from unseen.fl._partition import IID, Dirichlet, Partitioner, Shards
 from unseen.fl._simulate import SimulationResult, check_plain, simulate
@@ -49,11 +51,16 @@ __all__ = [
     "FedProx",
     "FedTrimmedAvg",
     "FedYogi",
+    "FitResult",
     "Krum",
     "Params",
     "Refused",
+    "RoundFailed",
+    "RoundReport",
     "Strategy",
     "check_plain",
+    "config_hash",
+    "fit",
     "params_from_safetensors",
     "params_to_safetensors",
     "simulate",

@@ -120,6 +120,7 @@ KINDS: dict[str, str] = {
     "code.settings": "the imports a job may make and its limits (owners and admins change them)",
     "train.fit": "train a model of standard layers on the node, optionally with DP-SGD charged to the ledger",
     "train.progress": "the epochs done so far of one's own fit in progress (the loss only where releasable)",
+    "train.approval": "ask the owner for a standing approval: release the weights of N fits of one configuration",
 }
 
 #: Every kind's typed request and reply (docs/architecture.md, "Typed messages"): each kind of

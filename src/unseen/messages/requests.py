@@ -11,6 +11,7 @@ from unseen.messages._typed import Kind
 __all__ = [
     "CodeInput",
     "CodeView",
+    "GrantView",
     "RequestView",
     "HandlerView",
     "RequestCreateRequest",
@@ -60,6 +61,21 @@ class CodeView:
 
 
 @dataclass(frozen=True, kw_only=True)
+class GrantView:
+    """What a standing approval of federated fits covers (``train.approval``): the weights and
+    training losses of ``rounds`` fits (``used`` so far) of the configuration ``config_hash`` (its public
+    ``config``: architecture, loss, optimizer, lr, epochs, batch size) on ``data`` and
+    ``target``, each from weights of the requester's own."""
+
+    config_hash: str
+    config: dict[str, Any]
+    rounds: int
+    used: int
+    data: str
+    target: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class RequestView:
     """A request to release one object as the node shows it: ``requester`` is the user id
     (``requester_name`` their name), ``status`` is ``"pending"``, ``"accepted"`` or
@@ -80,6 +96,7 @@ class RequestView:
     created_at: float
     decided_at: float | None  # None while pending; on the wire as None too (protocol 1.0)
     code: CodeView | None = None  # a code request's submission; its object_id is ""
+    standing: GrantView | None = None  # a standing approval of fits; its object_id is ""
 
 
 @dataclass(frozen=True, kw_only=True)

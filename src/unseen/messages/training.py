@@ -1,5 +1,7 @@
 """The typed ``train.*`` kinds: ``train.fit`` trains a model of standard layers on the node;
-``train.progress`` tells the caller how far a fit of theirs in progress is.
+``train.progress`` tells the caller how far a fit of theirs in progress is;
+``train.approval`` asks the owner for a standing approval of federated fits (one request that,
+once accepted, releases the weights of the next N fits of exactly one configuration).
 
 The model travels as a public architecture description (:data:`LAYERS` names every layer
 type and the constructor arguments it may carry; ``Sequential`` nests), never as code: the
@@ -8,10 +10,13 @@ node builds it from ``torch.nn``'s own classes and loads the parameter objects i
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from unseen.messages._typed import Kind
+from unseen.messages.requests import RequestView
 
 __all__ = [
     "DPSGDSpec",
@@ -21,6 +26,9 @@ __all__ = [
     "FitProgressRequest",
     "FitReply",
     "FitRequest",
+    "ApprovalRequest",
+    "TRAIN_APPROVAL",
+    "fit_config_hash",
     "LAYERS",
     "LOSSES",
     "OPTIMIZERS",
@@ -107,6 +115,39 @@ class FitRequest:
     dp: DPSGDSpec | None = None
     drop: list[str] = field(default_factory=list)
     progress: str | None = None
+    #: the id of the owner's standing approval (``train.approval``) this fit spends, if any
+    approval: str | None = None
+
+
+def fit_config_hash(
+    *, architecture: dict[str, Any], loss: str, optimizer: str, lr: float, epochs: int,
+    batch_size: int, rounds: int,
+) -> str:  # fmt: skip
+    """sha256 of a fit's public configuration, to which a standing approval is pinned: the
+    architecture, loss, optimizer, lr, epochs, batch size and the number of rounds."""
+    doc = {"architecture": architecture, "loss": loss, "optimizer": optimizer, "lr": float(lr),
+           "epochs": int(epochs), "batch_size": int(batch_size), "rounds": int(rounds)}  # fmt: skip
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalRequest:
+    """Ask the owner to release the weights of the next ``rounds`` fits of this configuration
+    on ``data`` and ``target`` (object ids), each starting from weights of the caller's own:
+    one request in the owner's queue (``name``, ``reason``), reviewed once. A pending or
+    accepted, unspent one of the same configuration is returned instead of a new one."""
+
+    architecture: dict[str, Any]
+    loss: str
+    optimizer: str
+    lr: float
+    epochs: int
+    batch_size: int
+    rounds: int
+    data: str
+    target: str
+    name: str = ""
+    reason: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -172,4 +213,8 @@ TRAIN_PROGRESS: Kind[FitProgressRequest, FitProgress] = Kind(
     "train.progress", FitProgressRequest, FitProgress
 )
 
-TYPED_KINDS: tuple[Kind[Any, Any], ...] = (TRAIN_FIT, TRAIN_PROGRESS)
+TRAIN_APPROVAL: Kind[ApprovalRequest, RequestView] = Kind(
+    "train.approval", ApprovalRequest, RequestView
+)
+
+TYPED_KINDS: tuple[Kind[Any, Any], ...] = (TRAIN_FIT, TRAIN_PROGRESS, TRAIN_APPROVAL)

@@ -4,7 +4,9 @@ A value leaves the node only through a release (DESIGN.md section 2). Here that 
 :func:`may_read` says yes: the caller administers the node, or every source of the
 object's lineage is the caller's own data (public objects have no sources), or the owner
 accepted a request of the caller's for this object (an approved code request's output is
-granted to its requester for one release: :func:`spend_grant`). Every read path asks it, directly or
+granted to its requester for one release: :func:`spend_grant`; the owner's standing approval
+of federated fits grants the weights of N fits of one configuration: :func:`standing_covers`).
+Every read path asks it, directly or
 through :func:`check_release`: a stored object, a graph's result before it is stored
 (:class:`Lineage`), a failure's detail, an MPC input and reveal, the exact path of ``dp.get``.
 Differential privacy and MPC releases plug in beside it, never around it.
@@ -18,7 +20,7 @@ from typing import Protocol
 
 from unseen.errors import CannotRequestPrivateData, NotFound, RemoteError
 from unseen.node._principal import Principal
-from unseen.store import ObjectRecord
+from unseen.store import ObjectRecord, RequestRecord
 
 
 class Readable(Protocol):
@@ -55,6 +57,32 @@ def spend_grant(principal: Principal, record: ObjectRecord) -> ObjectRecord | No
     if principal.is_admin or record.sources <= {principal.user_id}:
         return None
     return replace(record, readers=record.readers - {principal.user_id})
+
+
+def standing_covers(
+    principal: Principal,
+    approval: RequestRecord,
+    *,
+    config_hash: str,
+    data: str,
+    target: str,
+    param_sources: frozenset[str],
+) -> bool:
+    """Does the owner's standing approval ``approval`` release to the caller the weights of
+    this fit (a read grant on them)? Only an accepted approval of the caller's, for exactly
+    this configuration hash, data and target, with releases left, and only for a fit that
+    starts from weights of the caller's own (derived from no one else's data)."""
+    standing = approval.standing
+    return (
+        standing is not None
+        and approval.status == "accepted"
+        and approval.requester == principal.user_id
+        and standing["config_hash"] == config_hash
+        and standing["data"] == data
+        and standing["target"] == target
+        and int(standing["used"]) < int(standing["rounds"])
+        and param_sources <= {principal.user_id}
+    )
 
 
 def may_use(principal: Principal, record: ObjectRecord) -> bool:

@@ -22,6 +22,7 @@ from unseen.messages.requests import (
     REQUEST_WAIT,
     CodeInput,
     CodeView,
+    GrantView,
     HandlerAddRequest,
     HandlerListRequest,
     HandlerRemoveRequest,
@@ -61,6 +62,7 @@ def request_view(record: RequestRecord) -> RequestView:
         created_at=record.created_at,
         decided_at=record.decided_at,
         code=None if record.code is None else code_view(record.code),
+        standing=None if record.standing is None else GrantView(**record.standing),
     )
 
 
@@ -105,6 +107,14 @@ def _matches(handler: HandlerRecord, request: RequestRecord) -> bool:
     )
 
 
+def matching_handler(node: Node, request: RequestRecord) -> HandlerRecord | None:
+    """The owner's first handler that decides this pending request, if any."""
+    for handler in node.stores.handlers.list():
+        if _matches(handler, request):
+            return handler
+    return None
+
+
 def decide(
     node: Node, record: RequestRecord, action: str, by: str, reason: str = ""
 ) -> RequestRecord:
@@ -128,8 +138,8 @@ def decide(
 
 
 def _grant(node: Node, record: RequestRecord) -> None:
-    if record.code is not None:  # approves running its hash (unseen.node._code): no object
-        return
+    if record.code is not None or record.standing is not None:
+        return  # approves running a hash or fits of a configuration: no object to grant
     obj = node.stores.objects.get(record.object_id)
     if record.requester not in obj.readers:
         obj.readers = obj.readers | {record.requester}
@@ -176,10 +186,9 @@ def create(node: Node, principal: Principal, request: RequestCreateRequest) -> R
     node.stores.requests.add(record)
     node.audit(principal, "request.create", record.id)
     if record.status == "pending":
-        for handler in node.stores.handlers.list():
-            if _matches(handler, record):
-                record = decide(node, record, handler.action, by=f"handler {handler.id}")
-                break
+        handler = matching_handler(node, record)
+        if handler is not None:
+            record = decide(node, record, handler.action, by=f"handler {handler.id}")
     return request_view(record)
 
 
@@ -227,6 +236,11 @@ def result(node: Node, principal: Principal, request: RequestResultRequest) -> A
         raise UsageError(
             f"request {record.name!r} approves code, it holds no value: run it with "
             "client.code.run(fn); the job's .result is the value"
+        )
+    if record.standing is not None:
+        raise UsageError(
+            f"request {record.name!r} approves federated fits, it holds no value: each "
+            "covered fit's weights are yours to read (unseen.fl.fit reads them)"
         )
     return release_value(node, principal, node.stores.objects.get(record.object_id))
 

@@ -38,6 +38,7 @@ from unseen.node._objects import _usable, new_id
 from unseen.node._policy import Lineage, check_release, may_read
 from unseen.node._principal import MEMBERS, Principal
 from unseen.node._routes import typed_route
+from unseen.node._standing import spend
 from unseen.node._training_progress import track
 from unseen.store import AssetRecord, ObjectRecord
 
@@ -464,6 +465,11 @@ def fit(node: Node, principal: Principal, request: FitRequest) -> FitReply:
         )  # fmt: skip
         sources = param_sources  # a DP release: the data leaves no lineage to the weights
     readable = may_read(principal, Lineage(sources))
+    # the owner's standing approval (train.approval) grants this fit's weights, spent now
+    granted = plan is None and not readable and spend(node, principal, request, param_sources)
+    # the approval releases the fit's training losses with its weights, through the one rule
+    grant = frozenset({principal.user_id}) if granted else frozenset()
+    losses_readable = plan is None and may_read(principal, Lineage(sources, grant))
     seed = request.seed if request.seed is not None else secrets.randbits(62)
     deadline = time.monotonic() + node.limits.max_seconds
     failure: str | None = failures[0] if failures else None
@@ -516,11 +522,12 @@ def fit(node: Node, principal: Principal, request: FitRequest) -> FitReply:
             public_meta=public_meta(value) if readable and not failure else {},
             error=failure,
             failed_op="train.fit" if failure else None,
+            readers=frozenset({principal.user_id}) if granted else frozenset(),
         )
         node.stores.objects.put(record, value, durable=plan is not None)
         new_ids.append(record.id)
     node.audit(principal, "train.fit", f"{request.data},{request.target}", durable=False)
-    if readable and plan is None:
+    if losses_readable:
         history = [
             FitEpoch(epoch=i + 1, steps=steps, loss=loss) for i, (steps, loss) in enumerate(epochs)
         ]
@@ -531,7 +538,7 @@ def fit(node: Node, principal: Principal, request: FitRequest) -> FitReply:
     return FitReply(
         parameters=new_ids,
         history=history,
-        loss_released=readable and plan is None,
+        loss_released=losses_readable,
         weights_released=readable,
         dp=charge,
     )

@@ -81,6 +81,10 @@ class RequestRecord:
     #: ``{"name", "object_id", "label"}``), ``output`` and ``hash``; an accepted one approves
     #: running exactly that hash
     code: dict[str, Any] | None = None
+    #: a standing approval of federated fits (None otherwise; ``object_id`` is then empty):
+    #: ``config_hash``, ``config`` (public), ``rounds``, ``used``, ``data``, ``target``; an
+    #: accepted one releases the weights of ``rounds`` fits of exactly that configuration
+    standing: dict[str, Any] | None = None
 
 
 @dataclass

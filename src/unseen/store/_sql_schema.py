@@ -116,6 +116,7 @@ requests = Table(
     _created_at(),
     Column("decided_at", Double, nullable=True),
     Column("code", Tagged, nullable=True),
+    Column("standing", Tagged, nullable=True),
 )
 
 jobs = Table(

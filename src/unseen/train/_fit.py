@@ -255,6 +255,7 @@ def fit(
     batch_size: int = 32,
     dp: DPSGD | None = None,
     seed: int | None = None,
+    approval: str | None = None,
 ) -> FitHistory:
     """Train ``model_ptr`` on the node; see :meth:`ModulePointer.fit`."""
     _check_options(loss, optimizer, lr, epochs, batch_size)
@@ -289,6 +290,7 @@ def fit(
             epsilon=float(dp.epsilon), delta=dp.delta, max_grad_norm=float(dp.max_grad_norm)
         ),
         drop=client._drain_dropped(),
+        approval=approval,
     )
     bar = None
     if _interactive():

@@ -274,18 +274,21 @@ class ModulePointer:
         batch_size: int = 32,
         dp: Any = None,
         seed: int | None = None,
+        approval: str | None = None,
     ) -> Any:
         """Train this model on ``data`` and ``target`` (pointers to tensors) on the node, in
         one message: ``loss`` (cross_entropy, mse, nll, bce_with_logits), ``optimizer``
         (sgd, adam, adamw) with ``lr``, ``epochs`` of ``batch_size`` rows. Without ``dp`` the
         batch order comes from ``seed`` (the same as the loop of docs/training.md run
         locally); ``dp=unseen.DPSGD(epsilon=..., delta=..., max_grad_norm=...)`` trains with
-        DP-SGD, charged to your privacy budget first. Returns a
+        DP-SGD, charged to your privacy budget first; ``approval`` names the owner's standing
+        approval of federated fits that releases these weights (``unseen.fl.fit`` files
+        it). Returns a
         :class:`unseen.train.FitHistory`; the parameters are the trained ones after it."""
         from unseen.train._fit import fit
 
         return fit(self, data, target, loss=loss, optimizer=optimizer, lr=lr, epochs=epochs,
-                   batch_size=batch_size, dp=dp, seed=seed)  # fmt: skip
+                   batch_size=batch_size, dp=dp, seed=seed, approval=approval)  # fmt: skip
 
     def _adopt_released(self, entries: list[tuple[str, ParameterPointer]], values: Any) -> None:
         """Weights released to you after a fit on private data are yours: keep them on the
