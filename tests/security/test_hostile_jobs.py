@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -102,8 +103,14 @@ def test_proc_does_not_lead_out(executor: ProcessExecutor, attacks: Any) -> None
         env={**os.environ, "UNSEEN_NODE_SECRET": SECRET},
     )
     try:
-        with open(f"/proc/{holder.pid}/environ", "rb") as f:
-            assert SECRET.encode() in f.read()  # the secret is there to be stolen
+        # the secret is there to be stolen once the child has exec'd (before, environ is empty)
+        deadline = time.monotonic() + 10.0
+        while True:
+            with open(f"/proc/{holder.pid}/environ", "rb") as f:
+                if SECRET.encode() in f.read():
+                    break
+            assert time.monotonic() < deadline, "the holder process never showed its secret"
+            time.sleep(0.01)
         src = "def f(p):\n    return open(p, 'rb').read()\n"
         path = f"/proc/{holder.pid}/environ"
         refused(executor, attacks, src, "outside the job directory", p=path)
