@@ -33,6 +33,10 @@ from silo_support import (  # noqa: E402
     start_domain,
 )
 
+# three domain servers per module and rounds of training on each: `pytest -m slow` (CI runs it);
+# API.md section 9's test (test_api_section_9.py) runs cross-silo FL in the quick set
+pytestmark = pytest.mark.slow
+
 NAMES = ("May Clinic", "Mercy", "General")
 
 
