@@ -133,9 +133,15 @@ def bodies(world: dict[str, Any], owner: unseen.Client) -> dict[str, Callable[[]
         "train.progress": lambda: {"fit": "no-such-fit"},
         # a configuration with no layers: the handler's own UsageError, nothing filed
         "train.approval": lambda: {
-            "architecture": {"type": "Sequential", "children": []}, "loss": "mse",
-            "optimizer": "sgd", "lr": 0.1, "epochs": 1, "batch_size": 1, "rounds": 1,
-            "data": own, "target": own,
+            "architecture": {"type": "Sequential", "children": []},
+            "loss": "mse",
+            "optimizer": "sgd",
+            "lr": 0.1,
+            "epochs": 1,
+            "batch_size": 1,
+            "rounds": 1,
+            "data": own,
+            "target": own,
         },  # fmt: skip
         # a model with no layers: the handler's own UsageError
         "train.fit": lambda: {
