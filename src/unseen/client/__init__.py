@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from unseen.client._client import Client
 from unseen.client._code import CodeFunction, CodeRequests, CodeReview, Job, function
 from unseen.client._dataset import Asset, Dataset
-from unseen.client._graph import Vertex, new_id
+from unseen.client._graph import Vertex, new_id, post_order
 from unseen.client._hook import TorchHook
 from unseen.client._login import GridClient, login
 from unseen.client._mpc import share
@@ -56,6 +56,7 @@ __all__ = [
     "function",
     "login",
     "new_id",
+    "post_order",
     "normalize_url",
     "np",
     "pd",

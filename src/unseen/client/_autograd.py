@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from unseen import ops
-from unseen.client._graph import Vertex
+from unseen.client._graph import Vertex, post_order
 from unseen.client._params import ParameterPointer
 from unseen.errors import UsageError
 
@@ -40,26 +40,17 @@ def _forward(target: Vertex) -> tuple[list[ParameterPointer], dict[str, Vertex],
     and sent values, by id) and the actions between them and ``target``, parents first."""
     params: dict[int, ParameterPointer] = {}
     stops: dict[str, Vertex] = {}
-    order: list[Vertex] = []
-    seen: set[int] = set()
-    stack: list[tuple[Vertex, bool]] = [(target, False)]
-    while stack:
-        vertex, expanded = stack.pop()
-        if expanded:
-            order.append(vertex)
-            continue
-        if id(vertex) in seen:
-            continue
-        seen.add(id(vertex))
+
+    def stop(vertex: Vertex) -> bool:
         param = _bound(vertex) if vertex is not target else None
-        if param is not None or vertex.action is None:
-            if param is not None:
-                params.setdefault(id(param), param)
-            stops[vertex.id] = vertex
-            continue
-        stack.append((vertex, True))
-        for parent in reversed(vertex.parents):
-            stack.append((parent, False))
+        if param is None and vertex.action is not None:
+            return False
+        if param is not None:
+            params.setdefault(id(param), param)
+        stops[vertex.id] = vertex
+        return True
+
+    order = post_order([target], stop)
     return list(params.values()), stops, order
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 import weakref
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from unseen import ops
@@ -80,12 +81,13 @@ def pending(targets: list[Vertex]) -> list[Vertex]:
     return order
 
 
-def ancestry(target: Vertex) -> tuple[list[Vertex], list[Vertex]]:
-    """All vertices the target derives from: (leaves, actions in order), for mock runs."""
-    leaves: list[Vertex] = []
+def post_order(targets: Iterable[Vertex], stop: Callable[[Vertex], bool]) -> list[Vertex]:
+    """The vertices the targets derive from, each once, parents before children. The walk
+    ends at a vertex for which ``stop(vertex)`` is true (asked once per vertex, on the way
+    up; such a vertex is not in the result): the caller collects what it needs there."""
     order: list[Vertex] = []
     seen: set[int] = set()
-    stack: list[tuple[Vertex, bool]] = [(target, False)]
+    stack: list[tuple[Vertex, bool]] = [(t, False) for t in reversed(list(targets))]
     while stack:
         vertex, expanded = stack.pop()
         if expanded:
@@ -94,12 +96,25 @@ def ancestry(target: Vertex) -> tuple[list[Vertex], list[Vertex]]:
         if id(vertex) in seen:
             continue
         seen.add(id(vertex))
-        if vertex.action is None:
-            leaves.append(vertex)
+        if stop(vertex):
             continue
         stack.append((vertex, True))
         for parent in reversed(vertex.parents):
             stack.append((parent, False))
+    return order
+
+
+def ancestry(target: Vertex) -> tuple[list[Vertex], list[Vertex]]:
+    """All vertices the target derives from: (leaves, actions in order), for mock runs."""
+    leaves: list[Vertex] = []
+
+    def leaf(vertex: Vertex) -> bool:
+        if vertex.action is None:
+            leaves.append(vertex)
+            return True
+        return False
+
+    order = post_order([target], leaf)
     return leaves, order
 
 

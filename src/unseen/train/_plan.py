@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from unseen import ops
-from unseen.client import Client, ParameterPointer, Pointer, Vertex, new_id
+from unseen.client import Client, ParameterPointer, Pointer, Vertex, new_id, post_order
 from unseen.errors import OperationNotAllowed, UsageError
 from unseen.messages.objects import ObjectView
 from unseen.train._module import ModulePointer
@@ -323,19 +323,10 @@ class Plan:
         inputs: list[tuple[str, str, str]],
     ) -> tuple[ops.PlanGraph, list[str]]:
         """The actions between the placeholders and ``targets``, parents first, renamed."""
-        order: list[Vertex] = []
-        seen: set[int] = set()
-        stack: list[tuple[Vertex, bool]] = [(v, False) for _, v in reversed(outputs)]
-        while stack:
-            vertex, expanded = stack.pop()
-            if expanded:
-                order.append(vertex)
-                continue
-            if id(vertex) in seen:
-                continue
-            seen.add(id(vertex))
+
+        def stop(vertex: Vertex) -> bool:
             if vertex.id in input_ids:
-                continue
+                return True
             if vertex.action is None:
                 pointer = vertex.pointer() if vertex.pointer is not None else None
                 shown = repr(pointer) if pointer is not None else f"object {vertex.id}"
@@ -343,9 +334,9 @@ class Plan:
                     f"plan {self._name} uses {shown}, which is not one of its arguments: pass "
                     "it as an argument"
                 )
-            stack.append((vertex, True))
-            for parent in reversed(vertex.parents):
-                stack.append((parent, False))
+            return False
+
+        order = post_order([v for _, v in outputs], stop)
         ids: dict[str, ops.Ref] = {v: ops.Ref(i) for v, i in input_ids.items()}
         actions = []
         for j, vertex in enumerate(order):
