@@ -32,7 +32,11 @@ def clinic() -> Iterator[Clinic]:
     owner.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"], scope="module")
+# the PostgreSQL runs are in the slow set (`pytest -m slow`, which CI runs too): the quick set
+# stays under its time budget with SQLite, and the store suite checks PostgreSQL's contract
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)], scope="module"
+)
 def domain(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:

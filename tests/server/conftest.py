@@ -23,7 +23,11 @@ if _HERE not in sys.path:
 from server_support import ServerProcess, fresh_pg_database  # noqa: E402
 
 
-@pytest.fixture(params=["sqlite", "postgresql"], scope="module")
+# the PostgreSQL runs are in the slow set (`pytest -m slow`, which CI runs too): the quick set
+# stays under its time budget with SQLite, and the store suite checks PostgreSQL's contract
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)], scope="module"
+)
 def backend(request: pytest.FixtureRequest) -> Iterator[str | None]:
     """None for SQLite in the data directory; a fresh PostgreSQL database URL otherwise."""
     if request.param == "sqlite":

@@ -36,7 +36,11 @@ def hook() -> Iterator[Any]:
     hook.unhook()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"], scope="module")
+# the PostgreSQL runs are in the slow set (`pytest -m slow`, which CI runs too): the quick set
+# stays under its time budget with SQLite, and the store suite checks PostgreSQL's contract
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)], scope="module"
+)
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
